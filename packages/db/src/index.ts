@@ -1,0 +1,2 @@
+// @jetbridge/db: PostgreSQL schema, migrations, embedded server and queries.
+export {};

@@ -1,0 +1,2 @@
+// @jetbridge/plan: Build plans and task configs: types, validation, public plans.
+export {};

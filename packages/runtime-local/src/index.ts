@@ -1,0 +1,2 @@
+// @jetbridge/runtime-local: Runs steps as host processes (the embedded default).
+export {};

@@ -1,0 +1,2 @@
+// @jetbridge/scheduler: Job scheduling and input selection (filled by the pipelines issue).
+export {};
