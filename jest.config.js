@@ -10,7 +10,7 @@ export default {
   moduleNameMapper: {
     '^@jetbridge/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
     '^@jetbridge/web$': '<rootDir>/apps/web/src/index.ts',
-    '^@jetbridge/runtime/conformance$': '<rootDir>/packages/runtime/src/conformance.ts',
+    '^@jetbridge/([a-z-]+)/([a-z-]+)$': '<rootDir>/packages/$1/src/$2.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -1,0 +1,74 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+/** How to reach PostgreSQL; names follow Concourse's `CONCOURSE_POSTGRES_*` settings. */
+export interface PostgresConnection {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** libpq sslmode: `disable`, `require`, `verify-ca`, `verify-full`. */
+  sslmode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  /** Maximum connections in the pool. */
+  maxConnections?: number;
+}
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+// Postgres returns bigint (count(*), sequences) as strings by default; our counts fit in a JS number.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+function sslOptions(mode: PostgresConnection['sslmode']): pg.PoolConfig['ssl'] {
+  switch (mode) {
+    case 'disable':
+      return false;
+    case 'require':
+      return { rejectUnauthorized: false };
+    default:
+      return { rejectUnauthorized: true };
+  }
+}
+
+/** Open a pooled connection. The pool reconnects by itself when the server restarts. */
+export function connectDatabase(conn: PostgresConnection, onError?: (err: Error) => void): DatabaseHandle {
+  const pool = new pg.Pool({
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    password: conn.password,
+    database: conn.database,
+    ssl: sslOptions(conn.sslmode),
+    max: conn.maxConnections ?? 10,
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on('error', (err) => onError?.(err));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    pool,
+    close: async () => {
+      await db.destroy();
+    },
+  };
+}
+
+/** Wait until the database answers, retrying for a while (a freshly started or restarting server). */
+export async function waitForDatabase(pool: pg.Pool, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await pool.query('select 1');
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}

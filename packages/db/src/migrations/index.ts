@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration';
+import * as foundation from './0001_foundation.js';
+
+/**
+ * Every migration, in order. Names sort lexically (kysely requires it); never edit a released one,
+ * add a new file instead.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_foundation': foundation,
+};

@@ -1,0 +1,29 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { PostgresConnection } from './connect.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+
+export interface TestPostgres {
+  connection: PostgresConnection;
+  dataDir: string;
+  /** Stop the server and delete its data. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A real, throwaway PostgreSQL for tests (embedded-postgres in a temp directory). Each call is a separate
+ * cluster, so tests never share state.
+ */
+export async function startTestPostgres(options: { user?: string; database?: string } = {}): Promise<TestPostgres> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-pg-'));
+  const server = await startEmbeddedPostgres({ dataDir, ...options });
+  return {
+    connection: server.connection,
+    dataDir,
+    destroy: async () => {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
