@@ -13,3 +13,11 @@ export class ExecutableNotFoundError extends RuntimeError {
     this.name = 'ExecutableNotFoundError';
   }
 }
+
+/** A path asked of a volume does not exist (Concourse reports a task `file:` missing from its artifact). */
+export class FileNotFoundError extends RuntimeError {
+  constructor(readonly path: string) {
+    super(`file not found: ${path}`);
+    this.name = 'FileNotFoundError';
+  }
+}

@@ -14,7 +14,10 @@ export interface Worker {
   /** What `fly workers` prints for this worker. */
   info(): WorkerInfo;
 
-  /** Create a container for one step. Fails with {@link RuntimeError} when the spec cannot be honoured. */
+  /**
+   * Create a container for one step. Fails with {@link RuntimeError} when the spec cannot be honoured or the
+   * handle is already in use.
+   */
   createContainer(spec: ContainerSpec): Promise<Container>;
   /** A live container by handle, or undefined once it is destroyed (or never existed). */
   lookupContainer(handle: string): Promise<Container | undefined>;
@@ -24,6 +27,7 @@ export interface Worker {
   /**
    * Create an empty volume that will hold an artifact (an upload, a task output, a fetched resource).
    * Concourse's `CreateVolumeForArtifact`. The owner is recorded so the reaper can remove it later.
+   * Fails with {@link RuntimeError} when the handle is already in use.
    */
   createVolume(spec: VolumeSpec): Promise<Volume>;
   /** A volume by handle, or undefined if it does not exist (reaped, destroyed, or never existed). */
@@ -41,6 +45,7 @@ export interface WorkerInfo {
   tags: string[];
   team: string;
   version: string;
+  /** Unix seconds, as the Concourse API reports `start_time`. */
   startTime: number;
   activeContainers: number;
   activeVolumes: number;
@@ -129,7 +134,10 @@ export interface ProcessIO {
 
 export interface Process {
   readonly id: string;
-  /** Resolves with the exit status; rejects with {@link RuntimeError} when the process could not run. */
+  /**
+   * Resolves with the exit status (128 + the signal number when a signal ended it, as a shell reports it);
+   * rejects with {@link RuntimeError} when the process could not run.
+   */
   wait(): Promise<number>;
   /** Send a signal; `kill` must leave no process behind. */
   signal(signal: 'terminate' | 'kill'): Promise<void>;
@@ -142,7 +150,10 @@ export interface Container {
   readonly metadata: ContainerMetadata;
   /** Start a process. Rejects with {@link ExecutableNotFoundError} when `path` does not exist. */
   run(spec: ProcessSpec, io: ProcessIO): Promise<Process>;
-  /** Re-attach to a process started with `spec.id` (still running or just finished). */
+  /**
+   * Re-attach to a process started with `spec.id` (still running or just finished). The attached output
+   * starts at the moment of attaching. Rejects with {@link RuntimeError} when no such process exists.
+   */
   attach(processId: string, io: ProcessIO): Promise<Process>;
   /** Stop all processes and remove the container; mounted volumes survive. Idempotent. */
   destroy(): Promise<void>;
@@ -175,9 +186,16 @@ export interface VolumeInfo {
 
 export interface Volume {
   readonly handle: string;
-  /** Extract an (uncompressed) tar stream into `path` inside the volume. Traversal-safe. */
+  /**
+   * Extract an (uncompressed) tar stream into `path` inside the volume. Traversal-safe: no entry, link or
+   * write through a link ends up outside the volume (the local runtime rejects such a tar with a RuntimeError).
+   */
   streamIn(path: string, tar: Readable): Promise<void>;
-  /** An (uncompressed) tar stream of `path` inside the volume, entries relative to it. */
+  /**
+   * An (uncompressed) tar stream of `path` inside the volume, entries relative to it; when `path` is a file,
+   * the tar holds that one file under its base name (how a task's `file:` is read from an artifact).
+   * Rejects with {@link FileNotFoundError} when `path` does not exist.
+   */
   streamOut(path: string): Promise<Readable>;
   /** Remove the volume and its contents. Idempotent. */
   destroy(): Promise<void>;

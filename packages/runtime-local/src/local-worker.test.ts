@@ -1,0 +1,467 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { lstat, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { RuntimeError } from '@jetbridge/runtime';
+import { describeWorkerConformance, makeTar, readTar } from '@jetbridge/runtime/conformance';
+import { findProcessesInGroup, isProcessRunning, LocalWorker } from './index.js';
+import type { Logger } from './index.js';
+
+async function temporaryWorkDir(): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), 'jetbridge-local-'));
+}
+
+describeWorkerConformance('local', async () => {
+  const workDir = await temporaryWorkDir();
+  const worker = await LocalWorker.create({ workDir, name: 'local-conformance', terminateGraceMs: 2_000 });
+  return {
+    worker,
+    cleanup: async () => {
+      await worker.close();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeWorkerConformance('local, copying read-only mounts', async () => {
+  const workDir = await temporaryWorkDir();
+  const worker = await LocalWorker.create({ workDir, readOnlyMounts: 'copy' });
+  return {
+    worker,
+    cleanup: async () => {
+      await worker.close();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+});
+
+class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.chunks.push(chunk);
+    callback();
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+async function eventually(
+  condition: () => Promise<boolean> | boolean,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function commandExists(name: string): Promise<boolean> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) =>
+    execFile('sh', ['-c', `command -v ${name}`], (err) => resolve(err === null)),
+  );
+}
+
+function isGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+const taskMetadata = { type: 'task' as const, teamName: 'main' };
+const buildOwner = { kind: 'build' as const, buildId: 1 };
+
+describe('LocalWorker', () => {
+  let workDir: string;
+  let worker: LocalWorker;
+  const logged: Array<{ level: string; obj: object; msg: string }> = [];
+  const logger: Logger = {
+    info: (obj, msg) => logged.push({ level: 'info', obj, msg }),
+    warn: (obj, msg) => logged.push({ level: 'warn', obj, msg }),
+  };
+
+  beforeAll(async () => {
+    workDir = await temporaryWorkDir();
+    worker = await LocalWorker.create({ workDir, name: 'local-test', logger });
+  });
+  afterAll(async () => {
+    await worker.close();
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('kills the whole process group: a background child dies with its shell', async () => {
+    const container = await worker.createContainer({
+      handle: 'group-kill',
+      env: {},
+      mounts: [],
+      metadata: taskMetadata,
+    });
+    const stdout = new Collector();
+    const shell = await container.run({ path: 'sh', args: ['-c', 'sleep 300 & echo $!; wait'] }, { stdout });
+    await eventually(() => /^\d+\n/.test(stdout.text()), 10_000, 'the child pid');
+    const childPid = Number(stdout.text().trim());
+    expect(isGone(childPid)).toBe(false);
+
+    await shell.signal('kill');
+    expect(await shell.wait()).toBe(137); // 128 + SIGKILL, as a shell reports it
+    // Killed at once; the pid disappears once its new parent (init) reaps it.
+    await eventually(async () => !(await isProcessRunning(childPid)), 2_000, 'the child to stop');
+    await eventually(() => isGone(childPid), 20_000, 'the child to be reaped (ESRCH)');
+    await container.destroy();
+  });
+
+  it('kills what a process left running in its group when it exits, so its output ends', async () => {
+    const container = await worker.createContainer({
+      handle: 'stragglers',
+      env: {},
+      mounts: [],
+      metadata: taskMetadata,
+    });
+    const stdout = new Collector();
+    // The background sleep holds stdout open: Concourse would wait for it; here the step ends with its process.
+    const started = Date.now();
+    const shell = await container.run({ path: 'sh', args: ['-c', 'sleep 300 & echo $!'] }, { stdout });
+    expect(await shell.wait()).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const childPid = Number(stdout.text().trim());
+    await eventually(async () => !(await isProcessRunning(childPid)), 2_000, 'the straggler to stop');
+    expect(await findProcessesInGroup(childPid)).toEqual([]);
+    await container.destroy();
+  });
+
+  it('holds a process back while a slow reader catches up, and loses nothing at exit', async () => {
+    const blob = Buffer.alloc(256 * 1024, 'x');
+    const input = await worker.createVolume({ owner: buildOwner, teamName: 'main' });
+    await input.streamIn('.', makeTar([{ name: 'blob', content: blob }]));
+    const container = await worker.createContainer({
+      handle: 'slow-reader',
+      env: {},
+      mounts: [{ volume: input, path: 'in', readOnly: true }],
+      metadata: taskMetadata,
+    });
+    const received: Buffer[] = [];
+    const slow = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _encoding, callback) {
+        received.push(chunk);
+        setTimeout(callback, 1_500); // slower than the 2s drain allowance after exit, over a few chunks
+      },
+    });
+    const cat = await container.run({ path: 'cat', args: ['in/blob'] }, { stdout: slow });
+    expect(await cat.wait()).toBe(0);
+    expect(Buffer.concat(received).equals(blob)).toBe(true);
+    await container.destroy();
+    await input.destroy();
+  });
+
+  it('ends a process whose output a process outside its group keeps open, once that output is idle', async () => {
+    if (!(await commandExists('setsid'))) return; // util-linux; not on macOS
+    const container = await worker.createContainer({
+      handle: 'escaped',
+      env: {},
+      mounts: [],
+      metadata: taskMetadata,
+    });
+    const stdout = new Collector();
+    const started = Date.now();
+    // setsid puts the sleep in a session of its own: out of reach of the group kill, holding stdout.
+    const shell = await container.run(
+      { path: 'sh', args: ['-c', 'setsid sleep 300 & echo $!; sleep 1'] },
+      { stdout },
+    );
+    try {
+      expect(await shell.wait()).toBe(0);
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(2_000); // the idle allowance: the escaped sleep held stdout
+      expect(elapsed).toBeLessThan(10_000);
+      expect(await isProcessRunning(Number(stdout.text().trim()))).toBe(true);
+    } finally {
+      const escapedPid = Number(stdout.text().trim());
+      if (escapedPid > 0) process.kill(escapedPid, 'SIGKILL');
+    }
+    await container.destroy();
+  });
+
+  it('terminate sends SIGTERM to the group, then SIGKILL after the grace period', async () => {
+    const patientDir = await temporaryWorkDir();
+    const patient = await LocalWorker.create({ workDir: patientDir, terminateGraceMs: 500 });
+    try {
+      const container = await patient.createContainer({
+        handle: 'terminate',
+        env: {},
+        mounts: [],
+        metadata: taskMetadata,
+      });
+      const stdout = new Collector();
+      const stubborn = await container.run(
+        { path: 'sh', args: ['-c', "trap 'echo got-term' TERM; echo ready; while :; do sleep 1; done"] },
+        { stdout },
+      );
+      await eventually(() => stdout.text().includes('ready'), 10_000, 'the trap to be set');
+      const started = Date.now();
+      await stubborn.signal('terminate');
+      expect(await stubborn.wait()).toBe(137);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+      expect(stdout.text()).toContain('got-term');
+    } finally {
+      await patient.close();
+      await rm(patientDir, { recursive: true, force: true });
+    }
+  });
+
+  it('passes only PATH, HOME, PWD and the spec env: never the server environment', async () => {
+    process.env.JETBRIDGE_TEST_SECRET = 'must-not-leak';
+    try {
+      const container = await worker.createContainer({
+        handle: 'env',
+        env: { FROM_SPEC: 'yes' },
+        mounts: [],
+        metadata: taskMetadata,
+      });
+      const stdout = new Collector();
+      // `env` is an external command: it prints exactly the environment the process got.
+      const printer = await container.run({ path: 'env', args: [] }, { stdout });
+      expect(await printer.wait()).toBe(0);
+      const names = stdout
+        .text()
+        .trim()
+        .split('\n')
+        .map((line) => line.slice(0, line.indexOf('=')))
+        .sort();
+      expect(names).toEqual(['FROM_SPEC', 'HOME', 'PATH', 'PWD']);
+      expect(stdout.text()).toContain(`HOME=${path.join(workDir, 'containers', 'env', 'home')}\n`);
+      await container.destroy();
+    } finally {
+      delete process.env.JETBRIDGE_TEST_SECRET;
+    }
+  });
+
+  it('lays a task out as Concourse does: mounts and run.dir below the working directory', async () => {
+    const input = await worker.createVolume({ handle: 'layout-input', owner: buildOwner, teamName: 'main' });
+    await input.streamIn(
+      '.',
+      makeTar([{ name: 'ci/test.sh', content: '#!/bin/sh\necho "test in $(pwd)"\n', mode: 0o755 }]),
+    );
+    const container = await worker.createContainer({
+      handle: 'layout',
+      dir: '/tmp/build/1234abcd',
+      env: {},
+      mounts: [{ volume: input, path: 'repo', readOnly: true }],
+      metadata: taskMetadata,
+    });
+    const workingDir = path.join(workDir, 'containers', 'layout', 'root', 'tmp', 'build', '1234abcd');
+    expect((await lstat(path.join(workingDir, 'repo'))).isSymbolicLink()).toBe(true);
+
+    // A relative run.path from the working dir, an absolute one naming the container path, and run.dir.
+    for (const spec of [
+      { path: 'repo/ci/test.sh', args: [] },
+      { path: '/tmp/build/1234abcd/repo/ci/test.sh', args: [] },
+      { path: './test.sh', args: [], dir: 'repo/ci' },
+    ]) {
+      const stdout = new Collector();
+      const task = await container.run(spec, { stdout });
+      expect(await task.wait()).toBe(0);
+      expect(stdout.text()).toMatch(/^test in \//);
+    }
+    await container.destroy();
+    await input.destroy();
+  });
+
+  it('refuses mounts nested in other mounts, and volumes it does not hold', async () => {
+    const outer = await worker.createVolume({ handle: 'outer', owner: buildOwner, teamName: 'main' });
+    const inner = await worker.createVolume({ handle: 'inner', owner: buildOwner, teamName: 'main' });
+    await expect(
+      worker.createContainer({
+        handle: 'nested',
+        env: {},
+        mounts: [
+          { volume: outer, path: 'repo' },
+          { volume: inner, path: 'repo/out' },
+        ],
+        metadata: taskMetadata,
+      }),
+    ).rejects.toThrow(/inside the mount/);
+    const foreign = {
+      handle: 'not-here',
+      streamIn: async () => {},
+      streamOut: async () => new PassThrough(),
+      destroy: async () => {},
+    };
+    await expect(
+      worker.createContainer({
+        handle: 'foreign',
+        env: {},
+        mounts: [{ volume: foreign, path: 'x' }],
+        metadata: taskMetadata,
+      }),
+    ).rejects.toThrow(/not on worker local-test/);
+    // Failed creations leave nothing behind.
+    expect(await readdir(path.join(workDir, 'containers'))).toEqual([]);
+    expect(await worker.lookupContainer('nested')).toBeUndefined();
+    await outer.destroy();
+    await inner.destroy();
+  });
+
+  it('says once that images are ignored', async () => {
+    for (const handle of ['image-1', 'image-2']) {
+      const container = await worker.createContainer({
+        handle,
+        image: { kind: 'registry', repository: 'busybox', tag: 'latest' },
+        env: {},
+        mounts: [],
+        metadata: taskMetadata,
+      });
+      await container.destroy();
+    }
+    const notices = logged.filter((entry) => entry.msg.includes('images are ignored'));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]?.obj).toMatchObject({ image: 'busybox:latest' });
+  });
+
+  it('refuses unsafe handles', async () => {
+    for (const handle of ['../escape', 'a/b', '.hidden', '']) {
+      await expect(
+        worker.createVolume({ handle, owner: buildOwner, teamName: 'main' }),
+      ).rejects.toBeInstanceOf(RuntimeError);
+      await expect(
+        worker.createContainer({ handle, env: {}, mounts: [], metadata: taskMetadata }),
+      ).rejects.toBeInstanceOf(RuntimeError);
+    }
+  });
+
+  describe('tar extraction', () => {
+    it.each([
+      ['an absolute name', [{ name: '/etc/evil', content: 'x' }]],
+      ['a name with ..', [{ name: 'a/../../evil', content: 'x' }]],
+      ['an absolute symlink', [{ name: 'link', type: 'symlink' as const, linkname: '/etc' }]],
+      ['a symlink climbing out', [{ name: 'a/link', type: 'symlink' as const, linkname: '../../..' }]],
+      ['a symlink with .. after a name', [{ name: 'link', type: 'symlink' as const, linkname: 'a/../..' }]],
+      [
+        'a write through a symlink',
+        [
+          { name: 'dir', type: 'directory' as const },
+          { name: 'link', type: 'symlink' as const, linkname: 'dir' },
+          { name: 'link/file', content: 'x' },
+        ],
+      ],
+    ])('rejects %s with a RuntimeError and writes nothing outside', async (_what, entries) => {
+      const volume = await worker.createVolume({ owner: buildOwner, teamName: 'main' });
+      await expect(volume.streamIn('sub', makeTar(entries))).rejects.toBeInstanceOf(RuntimeError);
+      const volumeDir = path.join(workDir, 'volumes', volume.handle);
+      expect((await readdir(volumeDir)).sort()).toEqual(['data', 'volume.json']);
+      expect(await readdir(path.join(volumeDir, 'data'))).toEqual(['sub']);
+      await volume.destroy();
+    });
+
+    it('rejects a hard link to a file outside the tar', async () => {
+      const volume = await worker.createVolume({ owner: buildOwner, teamName: 'main' });
+      const escaping = makeTar([{ name: 'passwd', type: 'link', linkname: '../../../../../../etc/passwd' }]);
+      await expect(volume.streamIn('.', escaping)).rejects.toBeInstanceOf(RuntimeError);
+      await volume.destroy();
+    });
+
+    it('keeps symlinks within the volume, hard links to earlier entries, and read-only directories', async () => {
+      const volume = await worker.createVolume({ owner: buildOwner, teamName: 'main' });
+      await volume.streamIn(
+        '.',
+        makeTar([
+          { name: 'lib/real.txt', content: 'real\n' },
+          { name: 'lib/hard.txt', type: 'link', linkname: 'lib/real.txt' },
+          { name: 'bin/up', type: 'symlink', linkname: '../lib/real.txt' },
+          { name: 'readonly', type: 'directory', mode: 0o555 },
+          { name: 'readonly/inside.txt', content: 'inside\n', mode: 0o444 },
+        ]),
+      );
+
+      const dataDir = path.join(workDir, 'volumes', volume.handle, 'data');
+      expect(await readFile(path.join(dataDir, 'bin', 'up'), 'utf8')).toBe('real\n');
+      expect((await lstat(path.join(dataDir, 'lib', 'hard.txt'))).ino).toBe(
+        (await lstat(path.join(dataDir, 'lib', 'real.txt'))).ino,
+      );
+      expect((await lstat(path.join(dataDir, 'readonly'))).mode & 0o777).toBe(0o555);
+      const out = await readTar(await volume.streamOut('.'));
+      expect(out.get('readonly/inside.txt')?.content.toString()).toBe('inside\n');
+      // A read-only tree is still removable.
+      await volume.destroy();
+      expect(await worker.lookupVolume(volume.handle)).toBeUndefined();
+    });
+  });
+
+  it('keeps volumes across a restart and forgets containers', async () => {
+    const restartDir = await temporaryWorkDir();
+    const first = await LocalWorker.create({ workDir: restartDir, name: 'restart' });
+    const volume = await first.createVolume({
+      handle: 'kept',
+      owner: { kind: 'step', buildId: 9, stepName: 'build' },
+      teamName: 'team-a',
+      type: 'task-cache',
+    });
+    await volume.streamIn('.', makeTar([{ name: 'cache/file.bin', content: Buffer.from([0, 1, 2, 255]) }]));
+    const container = await first.createContainer({
+      handle: 'forgotten',
+      env: {},
+      mounts: [{ volume, path: 'cache' }],
+      metadata: taskMetadata,
+    });
+    const sleeper = await container.run({ path: 'sleep', args: ['300'] }, {});
+    await first.close();
+    expect(await sleeper.wait()).toBe(137);
+
+    // A crash leaves container directories and half-removed volumes behind; the next start tidies up.
+    await writeFile(path.join(restartDir, 'containers', 'crashed'), '');
+    // Constructed directly (as the server does): every call waits for the directory to be opened.
+    const second = new LocalWorker({ workDir: restartDir, name: 'restart' });
+    try {
+      expect(await second.listVolumes()).toEqual([
+        {
+          handle: 'kept',
+          workerName: 'restart',
+          type: 'task-cache',
+          teamName: 'team-a',
+          owner: { kind: 'step', buildId: 9, stepName: 'build' },
+          path: path.join(restartDir, 'volumes', 'kept', 'data'),
+        },
+      ]);
+      const kept = await second.lookupVolume('kept');
+      expect(kept).toBeDefined();
+      const content = await readTar(await (kept as NonNullable<typeof kept>).streamOut('cache/file.bin'));
+      expect(content.get('file.bin')?.content).toEqual(Buffer.from([0, 1, 2, 255]));
+      expect(await second.listContainers()).toEqual([]);
+      expect(await readdir(path.join(restartDir, 'containers'))).toEqual([]);
+      expect(second.info()).toMatchObject({ name: 'restart', activeVolumes: 1, activeContainers: 0 });
+    } finally {
+      await second.close();
+      await rm(restartDir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a work directory it cannot open on the first call', async () => {
+    const notADirectory = path.join(await temporaryWorkDir(), 'file');
+    await writeFile(notADirectory, '');
+    const broken = new LocalWorker({ workDir: notADirectory });
+    await expect(broken.listVolumes()).rejects.toThrow(/ENOTDIR|EEXIST/);
+    await expect(LocalWorker.create({ workDir: notADirectory })).rejects.toThrow();
+    await broken.close();
+    await rm(path.dirname(notADirectory), { recursive: true, force: true });
+  });
+
+  it('refuses new work once closed', async () => {
+    const closingDir = await temporaryWorkDir();
+    const closing = await LocalWorker.create({ workDir: closingDir });
+    await closing.close();
+    await expect(
+      closing.createContainer({ handle: 'late', env: {}, mounts: [], metadata: taskMetadata }),
+    ).rejects.toBeInstanceOf(RuntimeError);
+    await expect(closing.createVolume({ owner: buildOwner, teamName: 'main' })).rejects.toBeInstanceOf(
+      RuntimeError,
+    );
+    await rm(closingDir, { recursive: true, force: true });
+  });
+});
