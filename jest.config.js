@@ -4,7 +4,7 @@
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  roots: ['<rootDir>/apps', '<rootDir>/packages', '<rootDir>/bench'],
+  roots: ['<rootDir>/apps', '<rootDir>/packages'],
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   moduleNameMapper: {
@@ -22,6 +22,7 @@ export default {
       },
     ],
   },
+  reporters: ['default', '<rootDir>/scripts/summary-reporter.js'],
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -1,0 +1,22 @@
+import type { Database, Kysely } from '@jetbridge/db';
+import type { Worker } from '@jetbridge/runtime';
+import type pg from 'pg';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { WebConfig } from './config/index.js';
+
+/**
+ * Everything the HTTP layer is given by the server that hosts it. Built once by `startJetBridge`, passed to
+ * every API plugin; tests build the same thing around a real database.
+ */
+export interface AppContext {
+  config: WebConfig;
+  db: Kysely<Database>;
+  /** The pool behind `db`, for health checks and connection metrics. */
+  pool: pg.Pool;
+  logger: FastifyBaseLogger;
+  metrics: Registry;
+  worker: Worker;
+  /** Name of this web node, recorded on the builds it runs. */
+  nodeName: string;
+}

@@ -1,0 +1,226 @@
+import path from 'node:path';
+import { parseGoDuration } from './duration.js';
+import { optionSpecs, type OptionFlag, type OptionSpec } from './options.js';
+
+/** A setting with a bad value; the message names the flag and its environment variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LocalUser {
+  username: string;
+  /** Plain text, or a bcrypt hash (`$2a$…`, `$2b$…`, `$2y$…`). */
+  password: string;
+}
+
+export interface WebConfig {
+  bindIp: string;
+  bindPort: number;
+  /** Without a trailing slash. */
+  externalUrl: string;
+  clusterName?: string;
+  logLevel: 'debug' | 'info' | 'error' | 'fatal';
+  maxRequestBodyBytes: number;
+  maxArtifactUploadBytes: number;
+  localUsers: LocalUser[];
+  mainTeamLocalUsers: string[];
+  sessionSigningKeyFile?: string;
+  authDurationMs: number;
+  /** Null means: start the embedded PostgreSQL. */
+  postgres: null | {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    database: string;
+    sslmode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+    maxConnections: number;
+  };
+  postgresMaxConnections: number;
+  dataDir: string;
+  runtime: 'local' | 'kubernetes';
+}
+
+type RawValues = Map<OptionFlag, string[]>;
+
+function specOf(flag: string): OptionSpec | undefined {
+  return optionSpecs.find((s) => s.flag === flag);
+}
+
+function describe(spec: OptionSpec): string {
+  return `--${spec.flag} (${spec.env})`;
+}
+
+/** Read flags (`--name value` or `--name=value`) and environment variables; flags win. */
+export function readRawValues(argv: readonly string[], env: NodeJS.ProcessEnv): RawValues {
+  const values: RawValues = new Map();
+  for (const spec of optionSpecs) {
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && fromEnv !== '') {
+      values.set(spec.flag, 'repeatable' in spec && spec.repeatable ? splitList(fromEnv) : [fromEnv]);
+    }
+  }
+  const fromFlags = new Map<OptionFlag, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument '${arg}'`);
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const spec = specOf(name);
+    if (!spec) throw new ConfigError(`unknown flag '--${name}' (see --help)`);
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      i++;
+    }
+    if (value === undefined) throw new ConfigError(`${describe(spec)} needs a value`);
+    const flag = spec.flag as OptionFlag;
+    const list = fromFlags.get(flag) ?? [];
+    list.push(...(spec.repeatable ? splitList(value) : [value]));
+    fromFlags.set(flag, list);
+  }
+  for (const [flag, list] of fromFlags) {
+    const spec = specOf(flag);
+    values.set(flag, spec?.repeatable ? list : [list[list.length - 1] ?? '']);
+  }
+  return values;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+
+/** `10MB`, `2GB`, `512` (bytes). Binary multiples, as operators expect of memory-like sizes. */
+export function parseByteSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?B?)$/i.exec(text.trim());
+  if (!m) return undefined;
+  const unitKey = (m[2] ?? '').toUpperCase();
+  const unit = SIZE_UNITS[unitKey === 'K' || unitKey === 'M' || unitKey === 'G' || unitKey === 'T' ? `${unitKey}B` : unitKey];
+  if (unit === undefined) return undefined;
+  return Math.floor(Number(m[1]) * unit);
+}
+
+/** Turn flags and environment into a validated configuration, or throw ConfigError naming the setting. */
+export function parseWebConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): WebConfig {
+  const raw = readRawValues(argv, env);
+  const get = (flag: OptionFlag): string | undefined => {
+    const v = raw.get(flag);
+    if (v) return v[v.length - 1];
+    const spec = specOf(flag);
+    return spec && 'default' in spec ? (spec.default as string | undefined) : undefined;
+  };
+  const list = (flag: OptionFlag): string[] => raw.get(flag) ?? [];
+  const fail = (flag: OptionFlag, why: string): never => {
+    const spec = specOf(flag);
+    throw new ConfigError(`invalid value for ${spec ? describe(spec) : flag}: ${why}`);
+  };
+  const port = (flag: OptionFlag, allowZero: boolean): number => {
+    const text = get(flag) ?? '';
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n > 65535 || (!allowZero && n === 0)) fail(flag, `'${text}' is not a port number`);
+    return n;
+  };
+  const oneOf = <T extends string>(flag: OptionFlag, allowed: readonly T[]): T => {
+    const text = get(flag) ?? '';
+    if (!(allowed as readonly string[]).includes(text)) fail(flag, `'${text}' is not one of ${allowed.join(', ')}`);
+    return text as T;
+  };
+  const size = (flag: OptionFlag): number => {
+    const text = get(flag) ?? '';
+    const n = parseByteSize(text);
+    if (n === undefined || n <= 0) fail(flag, `'${text}' is not a size (e.g. 10MB, 2GB)`);
+    return n as number;
+  };
+
+  const bindPort = port('bind-port', true);
+  const bindIp = get('bind-ip') ?? '0.0.0.0';
+  let externalUrl = get('external-url') ?? `http://localhost:${bindPort}`;
+  try {
+    const u = new URL(externalUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    fail('external-url', `'${externalUrl}' is not an http(s) URL`);
+  }
+  externalUrl = externalUrl.replace(/\/+$/, '');
+
+  const localUsers = list('add-local-user').map((entry) => {
+    const colon = entry.indexOf(':');
+    if (colon <= 0 || colon === entry.length - 1) fail('add-local-user', 'each entry must be username:password');
+    return { username: entry.slice(0, colon), password: entry.slice(colon + 1) };
+  });
+  const known = new Set(localUsers.map((u) => u.username));
+  const mainTeamLocalUsers = list('main-team-local-user');
+  for (const user of mainTeamLocalUsers) {
+    if (localUsers.length > 0 && !known.has(user)) fail('main-team-local-user', `'${user}' is not a local user added with --add-local-user`);
+  }
+
+  const authDuration = parseGoDuration(get('auth-duration') ?? '');
+  if (authDuration === undefined || authDuration <= 0) fail('auth-duration', `'${get('auth-duration')}' is not a duration (e.g. 24h)`);
+
+  const maxConns = Number(get('postgres-max-conns'));
+  if (!Number.isInteger(maxConns) || maxConns < 1) fail('postgres-max-conns', `'${get('postgres-max-conns')}' is not a positive integer`);
+
+  const host = get('postgres-host');
+  const postgres = host
+    ? {
+        host,
+        port: port('postgres-port', false),
+        user: get('postgres-user') ?? 'postgres',
+        password: get('postgres-password') ?? '',
+        database: get('postgres-database') ?? 'atc',
+        sslmode: oneOf('postgres-sslmode', ['disable', 'require', 'verify-ca', 'verify-full'] as const),
+        maxConnections: maxConns,
+      }
+    : null;
+  if (!host) oneOf('postgres-sslmode', ['disable', 'require', 'verify-ca', 'verify-full'] as const);
+
+  const dataDirText = get('data-dir') ?? '.data';
+  if (dataDirText.trim() === '') fail('data-dir', 'must not be empty');
+
+  return {
+    bindIp,
+    bindPort,
+    externalUrl,
+    clusterName: get('cluster-name'),
+    logLevel: oneOf('log-level', ['debug', 'info', 'error', 'fatal'] as const),
+    maxRequestBodyBytes: size('max-request-body-size'),
+    maxArtifactUploadBytes: size('max-artifact-upload-size'),
+    localUsers,
+    mainTeamLocalUsers,
+    sessionSigningKeyFile: get('session-signing-key'),
+    authDurationMs: authDuration as number,
+    postgres,
+    postgresMaxConnections: maxConns,
+    dataDir: path.resolve(cwd, dataDirText),
+    runtime: oneOf('runtime', ['local', 'kubernetes'] as const),
+  };
+}
+
+/** The `--help` text, generated from the option table. */
+export function helpText(): string {
+  const groups: Record<OptionSpec['group'], string> = {
+    web: 'Web server',
+    auth: 'Authentication',
+    postgres: 'PostgreSQL (leave --postgres-host unset for the embedded default)',
+    embedded: 'Embedded default',
+    runtime: 'Runtime',
+  };
+  const lines = ['Usage: jetbridge web [options]', '', 'Every option can also be set by its environment variable.'];
+  for (const [group, title] of Object.entries(groups)) {
+    lines.push('', `${title}:`);
+    for (const spec of optionSpecs.filter((s) => s.group === group) as readonly OptionSpec[]) {
+      const def = spec.default !== undefined ? ` (default: ${spec.default})` : '';
+      lines.push(`  --${spec.flag.padEnd(26)} [$${spec.env}]`, `      ${spec.help}${def}`);
+    }
+  }
+  return lines.join('\n');
+}

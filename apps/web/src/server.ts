@@ -1,0 +1,142 @@
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  connectDatabase,
+  migrateToLatest,
+  startEmbeddedPostgres,
+  waitForDatabase,
+  type DatabaseHandle,
+  type EmbeddedPostgres,
+  type PostgresConnection,
+} from '@jetbridge/db';
+import type { Worker } from '@jetbridge/runtime';
+import { LocalWorker } from '@jetbridge/runtime-local';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { apiAreas } from './api/index.js';
+import { buildApp } from './app.js';
+import type { AppContext } from './app-context.js';
+import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './auth/bootstrap.js';
+import type { WebConfig } from './config/index.js';
+import { createMetricsRegistry } from './observability/metrics.js';
+import { JETBRIDGE_VERSION } from './version.js';
+
+export interface RunningJetBridge {
+  /** The URL the server listens on (external URL for humans, this one for tests). */
+  url: string;
+  app: FastifyInstance;
+  ctx: AppContext;
+  users: BootstrappedUsers;
+  /** Graceful shutdown: stop accepting, finish requests, stop steps, close the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where JSON logs go (default: stdout). */
+  logDestination?: NodeJS.WritableStream;
+}
+
+/** Secrets and credentials never reach the logs. */
+const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+  'password',
+  '*.password',
+];
+
+export function createLogger(config: WebConfig, destination?: NodeJS.WritableStream): Logger {
+  return pino(
+    {
+      level: config.logLevel,
+      base: { service: 'jetbridge-web', node: os.hostname() },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+    },
+    destination ?? process.stdout,
+  );
+}
+
+/** Start a JetBridge web node: database (embedded or external), migrations, runtime, HTTP. */
+export async function startJetBridge(config: WebConfig, options: StartOptions = {}): Promise<RunningJetBridge> {
+  const logger = createLogger(config, options.logDestination);
+  await mkdir(config.dataDir, { recursive: true });
+
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) {
+      await fn().catch((err: unknown) => logger.error({ err }, 'error during shutdown'));
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    let connection: PostgresConnection;
+    if (config.postgres) {
+      connection = config.postgres;
+      logger.info({ host: connection.host, port: connection.port, database: connection.database }, 'using external PostgreSQL');
+    } else {
+      const pgLog = logger.child({ component: 'embedded-postgres' });
+      const embedded: EmbeddedPostgres = await startEmbeddedPostgres({
+        dataDir: config.dataDir,
+        onLog: (message) => pgLog.debug(message),
+      });
+      cleanups.push(() => embedded.stop());
+      connection = { ...embedded.connection, maxConnections: config.postgresMaxConnections };
+      logger.info({ dataDir: config.dataDir, port: connection.port }, 'started embedded PostgreSQL');
+    }
+
+    const database: DatabaseHandle = connectDatabase(connection, (err) =>
+      logger.warn({ err }, 'idle database connection lost'),
+    );
+    cleanups.push(() => database.close());
+    await waitForDatabase(database.pool);
+    const applied = await migrateToLatest(database.db);
+    if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.migrationName) }, 'applied migrations');
+
+    const users = await resolveLocalUsers(config);
+    await bootstrapMainTeam(database.db, config, users.localUsers);
+
+    if (config.runtime !== 'local') {
+      // The Kubernetes runtime is its own package (packages/runtime-k8s); until it lands, say so plainly.
+      throw new Error(`--runtime ${config.runtime} is not available in this build; use --runtime local`);
+    }
+    const worker: Worker = new LocalWorker({
+      workDir: path.join(config.dataDir, 'worker'),
+      name: os.hostname(),
+      logger: logger.child({ component: 'runtime-local' }),
+    });
+    cleanups.push(() => worker.close());
+
+    const ctx: AppContext = {
+      config,
+      db: database.db,
+      pool: database.pool,
+      logger,
+      metrics: createMetricsRegistry(database.pool),
+      worker,
+      nodeName: os.hostname(),
+    };
+    const app = await buildApp(ctx, apiAreas);
+    cleanups.push(() => app.close());
+    await app.listen({ host: config.bindIp, port: config.bindPort });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.bindPort;
+    const url = `http://${config.bindIp === '0.0.0.0' ? '127.0.0.1' : config.bindIp}:${port}`;
+    logger.info({ url, externalUrl: config.externalUrl, version: JETBRIDGE_VERSION }, 'JetBridge web is listening');
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      app,
+      ctx,
+      users,
+      close: () => (closing ??= cleanup().then(() => logger.info('JetBridge web stopped'))),
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
