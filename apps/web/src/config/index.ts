@@ -1,3 +1,2 @@
 export { parseWebConfig, helpText, ConfigError, parseByteSize, type WebConfig, type LocalUser } from './parse.js';
-export { parseGoDuration } from './duration.js';
 export { optionSpecs, type OptionSpec } from './options.js';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseGoDuration } from './duration.js';
+import { parseGoDuration } from '@jetbridge/plan';
 import { optionSpecs, type OptionFlag, type OptionSpec } from './options.js';
 
 /** A setting with a bad value; the message names the flag and its environment variable. */
@@ -163,7 +163,12 @@ export function parseWebConfig(argv: readonly string[], env: NodeJS.ProcessEnv, 
     if (localUsers.length > 0 && !known.has(user)) fail('main-team-local-user', `'${user}' is not a local user added with --add-local-user`);
   }
 
-  const authDuration = parseGoDuration(get('auth-duration') ?? '');
+  let authDuration: number | undefined;
+  try {
+    authDuration = parseGoDuration(get('auth-duration') ?? '');
+  } catch {
+    authDuration = undefined;
+  }
   if (authDuration === undefined || authDuration <= 0) fail('auth-duration', `'${get('auth-duration')}' is not a duration (e.g. 24h)`);
 
   const maxConns = Number(get('postgres-max-conns'));
