@@ -9,3 +9,23 @@ export {
   type EmbeddedPostgresOptions,
 } from './embedded-postgres.js';
 export { sql, type Kysely, type Transaction } from 'kysely';
+export {
+  listTeams,
+  findTeamByName,
+  createTeam,
+  updateTeamAuth,
+  renameTeam,
+  deleteTeam,
+  findBuildTeam,
+  type TeamRecord,
+  type RenameTeamResult,
+} from './queries/teams.js';
+export { recordUserLogin, listUsers, type UserRecord } from './queries/users.js';
+export {
+  insertAccessToken,
+  findAccessToken,
+  deleteAccessToken,
+  deleteExpiredAccessTokens,
+  type AccessTokenRecord,
+} from './queries/access-tokens.js';
+export { getSetting, getOrCreateSetting, putSetting } from './queries/settings.js';
