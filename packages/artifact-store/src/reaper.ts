@@ -1,0 +1,119 @@
+import { ownerKey, type Artifact, type ArtifactOwner } from './artifact.js';
+import type { ArtifactStore } from './store.js';
+
+export interface ArtifactReaperOptions {
+  /**
+   * How old a leftover without metadata (a crash during allocation) must be before it is deleted; long
+   * enough for the slowest upload another process may still be writing. Default: 1 hour.
+   */
+  strayGracePeriodMs?: number;
+  /**
+   * Uploads (`fly execute` inputs) are deleted this long after creation even while their team exists.
+   * Mirrors Concourse's artifact collector, which expires artifacts not tied to a build after 12 hours.
+   * Default: 12 hours; `Infinity` keeps them as long as the registry says their owner is alive.
+   */
+  uploadTtlMs?: number;
+  /** Called with failures of the background loop (a whole run that threw). */
+  onError?: (error: unknown) => void;
+}
+
+export interface ReapResult {
+  /** Artifacts deleted because their owner is gone (or their upload expired). */
+  removed: Artifact[];
+  /** Leftovers deleted, as paths relative to the store's root. */
+  strays: string[];
+  /** Artifacts that could not be checked or deleted this time; they are retried on the next run. */
+  failures: Array<{ handle: string; error: unknown }>;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+
+/**
+ * Deletes artifacts nobody owns anymore, asking the store's registry about each distinct owner, and the
+ * leftovers of crashes. One collector for one kind of garbage, as Concourse's `gc` package has.
+ */
+export class ArtifactReaper {
+  readonly #store: ArtifactStore;
+  readonly #strayGracePeriodMs: number;
+  readonly #uploadTtlMs: number;
+  readonly #onError: (error: unknown) => void;
+  #running: Promise<ReapResult> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = true;
+
+  constructor(store: ArtifactStore, options: ArtifactReaperOptions = {}) {
+    this.#store = store;
+    this.#strayGracePeriodMs = options.strayGracePeriodMs ?? HOUR_MS;
+    this.#uploadTtlMs = options.uploadTtlMs ?? 12 * HOUR_MS;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /** One pass. Concurrent calls share the pass in progress. */
+  reapOnce(): Promise<ReapResult> {
+    this.#running ??= this.#reap().finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  /** Reap every `intervalMs` until {@link stop}; the timer does not keep the process alive. */
+  start(intervalMs: number): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    const schedule = () => {
+      if (this.#stopped) return;
+      this.#timer = setTimeout(() => {
+        this.reapOnce()
+          .then(
+            (result) => {
+              for (const failure of result.failures) this.#onError(failure.error);
+            },
+            (err: unknown) => this.#onError(err),
+          )
+          .finally(schedule);
+      }, intervalMs);
+      this.#timer.unref();
+    };
+    schedule();
+  }
+
+  /** Stop the loop and wait for a pass in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running?.catch(() => {});
+  }
+
+  async #reap(): Promise<ReapResult> {
+    const result: ReapResult = { removed: [], strays: [], failures: [] };
+    const byOwner = new Map<string, { owner: ArtifactOwner; artifacts: Artifact[] }>();
+    for (const artifact of await this.#store.list()) {
+      const key = ownerKey(artifact.owner);
+      const group = byOwner.get(key) ?? { owner: artifact.owner, artifacts: [] };
+      group.artifacts.push(artifact);
+      byOwner.set(key, group);
+    }
+
+    const now = Date.now();
+    for (const { owner, artifacts } of byOwner.values()) {
+      let alive: boolean;
+      try {
+        alive = await this.#store.registry.isOwnerAlive(owner);
+      } catch (error) {
+        for (const artifact of artifacts) result.failures.push({ handle: artifact.handle, error });
+        continue;
+      }
+      for (const artifact of artifacts) {
+        const expired = owner.kind === 'upload' && now - artifact.createdAt.getTime() > this.#uploadTtlMs;
+        if (alive && !expired) continue;
+        try {
+          if (await this.#store.remove(artifact.handle)) result.removed.push(artifact);
+        } catch (error) {
+          result.failures.push({ handle: artifact.handle, error });
+        }
+      }
+    }
+
+    result.strays = await this.#store.sweepStrays({ olderThanMs: this.#strayGracePeriodMs });
+    return result;
+  }
+}

@@ -1,0 +1,19 @@
+import type { Artifact, ArtifactOwner } from './artifact.js';
+
+/**
+ * Where the store records its artifacts and learns whether their owners still exist. The store is the source
+ * of truth for what is on disk; the registry is what the rest of the system (`fly volumes`, garbage collection
+ * across nodes) sees. Implemented by `@jetbridge/db`; {@link InMemoryArtifactRegistry} serves tests and
+ * database-less use.
+ */
+export interface ArtifactRegistry {
+  /** Called once the artifact's content is complete; never for a half-written or rejected upload. */
+  register(artifact: Artifact): Promise<void>;
+  /** Called when an artifact is removed. Must accept handles it does not know. */
+  unregister(handle: string): Promise<void>;
+  /**
+   * Whether the owner still exists (the build has not been deleted, the step's build is still running, the
+   * team still exists). The reaper removes every artifact whose owner is not alive.
+   */
+  isOwnerAlive(owner: ArtifactOwner): Promise<boolean>;
+}
