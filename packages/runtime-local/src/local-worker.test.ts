@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { lstat, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import { RuntimeError } from '@jetbridge/runtime';
+import { ArtifactStore, ArtifactStoreError, InMemoryArtifactRegistry } from '@jetbridge/artifact-store';
+import { FileNotFoundError, RuntimeError } from '@jetbridge/runtime';
 import { describeWorkerConformance, makeTar, readTar } from '@jetbridge/runtime/conformance';
 import { findProcessesInGroup, isProcessRunning, LocalWorker } from './index.js';
 import type { Logger } from './index.js';
@@ -351,23 +352,39 @@ describe('LocalWorker', () => {
           { name: 'link/file', content: 'x' },
         ],
       ],
-    ])('rejects %s with a RuntimeError and writes nothing outside', async (_what, entries) => {
+    ])('rejects %s with a 400 of the artifact-store and writes nothing outside', async (_what, entries) => {
       const volume = await worker.createVolume({ owner: buildOwner, teamName: 'main' });
-      await expect(volume.streamIn('sub', makeTar(entries))).rejects.toBeInstanceOf(RuntimeError);
-      const volumeDir = path.join(workDir, 'volumes', volume.handle);
-      expect((await readdir(volumeDir)).sort()).toEqual(['data', 'volume.json']);
-      expect(await readdir(path.join(volumeDir, 'data'))).toEqual(['sub']);
+      const failure = await volume.streamIn('sub', makeTar(entries)).catch((err: unknown) => err);
+      expect(failure).toBeInstanceOf(ArtifactStoreError);
+      expect(failure).toMatchObject({ httpStatus: 400 });
+      const volumesDir = path.join(workDir, 'volumes');
+      expect((await readdir(volumesDir)).sort()).toEqual(['data', 'meta', 'trash']);
+      const [info] = (await worker.listVolumes()).filter((listed) => listed.handle === volume.handle);
+      expect(info?.path).toBe(path.join(volumesDir, 'data', volume.handle));
+      expect(await readdir(info?.path ?? '')).toEqual(['sub']);
       await volume.destroy();
     });
 
     it('rejects a hard link to a file outside the tar', async () => {
       const volume = await worker.createVolume({ owner: buildOwner, teamName: 'main' });
       const escaping = makeTar([{ name: 'passwd', type: 'link', linkname: '../../../../../../etc/passwd' }]);
-      await expect(volume.streamIn('.', escaping)).rejects.toBeInstanceOf(RuntimeError);
+      await expect(volume.streamIn('.', escaping)).rejects.toMatchObject({ httpStatus: 400 });
       await volume.destroy();
     });
 
-    it('keeps symlinks within the volume, hard links to earlier entries, and read-only directories', async () => {
+    it('streams out a missing path as FileNotFoundError, and a destroyed volume as RuntimeError', async () => {
+      const volume = await worker.createVolume({ owner: buildOwner, teamName: 'main' });
+      await volume.streamIn('.', makeTar([{ name: 'file.txt', content: 'x' }]));
+      await expect(volume.streamOut('file.txt/below')).rejects.toBeInstanceOf(FileNotFoundError);
+      await expect(volume.streamOut('missing')).rejects.toBeInstanceOf(FileNotFoundError);
+      // A leading slash names the volume's root.
+      expect([...(await readTar(await volume.streamOut('/'))).keys()]).toEqual(['file.txt']);
+      await volume.destroy();
+      await expect(volume.streamOut('.')).rejects.toBeInstanceOf(RuntimeError);
+      await expect(volume.streamIn('.', makeTar([]))).rejects.toBeInstanceOf(RuntimeError);
+    });
+
+    it('keeps symlinks within the volume, hard links to earlier entries, and removes read-only trees', async () => {
       const volume = await worker.createVolume({ owner: buildOwner, teamName: 'main' });
       await volume.streamIn(
         '.',
@@ -380,15 +397,18 @@ describe('LocalWorker', () => {
         ]),
       );
 
-      const dataDir = path.join(workDir, 'volumes', volume.handle, 'data');
+      const dataDir = path.join(workDir, 'volumes', 'data', volume.handle);
       expect(await readFile(path.join(dataDir, 'bin', 'up'), 'utf8')).toBe('real\n');
       expect((await lstat(path.join(dataDir, 'lib', 'hard.txt'))).ino).toBe(
         (await lstat(path.join(dataDir, 'lib', 'real.txt'))).ino,
       );
-      expect((await lstat(path.join(dataDir, 'readonly'))).mode & 0o777).toBe(0o555);
+      // The artifact-store keeps directories owner-writable (so later steps can add to them), files as given.
+      expect((await lstat(path.join(dataDir, 'readonly'))).mode & 0o777).toBe(0o755);
+      expect((await lstat(path.join(dataDir, 'readonly', 'inside.txt'))).mode & 0o777).toBe(0o444);
       const out = await readTar(await volume.streamOut('.'));
       expect(out.get('readonly/inside.txt')?.content.toString()).toBe('inside\n');
-      // A read-only tree is still removable.
+      // A tree a step made read-only (Go's module cache does) is still removable.
+      await chmod(path.join(dataDir, 'readonly'), 0o555);
       await volume.destroy();
       expect(await worker.lookupVolume(volume.handle)).toBeUndefined();
     });
@@ -414,8 +434,11 @@ describe('LocalWorker', () => {
     await first.close();
     expect(await sleeper.wait()).toBe(137);
 
-    // A crash leaves container directories and half-removed volumes behind; the next start tidies up.
+    // A crash leaves container directories, half-removed and half-created volumes behind; the next start
+    // tidies up.
     await writeFile(path.join(restartDir, 'containers', 'crashed'), '');
+    await mkdir(path.join(restartDir, 'volumes', 'trash', 'half-removed', 'data'), { recursive: true });
+    await mkdir(path.join(restartDir, 'volumes', 'data', 'half-created'));
     // Constructed directly (as the server does): every call waits for the directory to be opened.
     const second = new LocalWorker({ workDir: restartDir, name: 'restart' });
     try {
@@ -426,7 +449,7 @@ describe('LocalWorker', () => {
           type: 'task-cache',
           teamName: 'team-a',
           owner: { kind: 'step', buildId: 9, stepName: 'build' },
-          path: path.join(restartDir, 'volumes', 'kept', 'data'),
+          path: path.join(restartDir, 'volumes', 'data', 'kept'),
         },
       ]);
       const kept = await second.lookupVolume('kept');
@@ -435,10 +458,74 @@ describe('LocalWorker', () => {
       expect(content.get('file.bin')?.content).toEqual(Buffer.from([0, 1, 2, 255]));
       expect(await second.listContainers()).toEqual([]);
       expect(await readdir(path.join(restartDir, 'containers'))).toEqual([]);
+      expect(await readdir(path.join(restartDir, 'volumes', 'trash'))).toEqual([]);
+      expect(await readdir(path.join(restartDir, 'volumes', 'data'))).toEqual(['kept']);
       expect(second.info()).toMatchObject({ name: 'restart', activeVolumes: 1, activeContainers: 0 });
     } finally {
       await second.close();
       await rm(restartDir, { recursive: true, force: true });
+    }
+  });
+
+  it('shares a given artifact store: its artifacts are volumes, volumes are registered artifacts', async () => {
+    const sharedDir = await temporaryWorkDir();
+    const registry = new InMemoryArtifactRegistry();
+    const store = new ArtifactStore({ root: path.join(sharedDir, 'artifacts'), registry });
+    const shared = await LocalWorker.create({
+      workDir: path.join(sharedDir, 'worker'),
+      artifactStore: store,
+    });
+    try {
+      const upload = await store.allocateFromTar(
+        { owner: { kind: 'upload', teamName: 'main' }, teamName: 'main' },
+        makeTar([{ name: 'src/main.go', content: 'package main\n' }]),
+      );
+      const input = await shared.lookupVolume(upload.handle);
+      expect(input).toBeDefined();
+      // info() is synchronous: it counts what others added to the store by the next call.
+      await eventually(() => shared.info().activeVolumes === 1, 5_000, 'the upload to be counted');
+      const output = await shared.createVolume({
+        handle: 'shared-output',
+        owner: { kind: 'step', buildId: 3, stepName: 'compile' },
+        teamName: 'main',
+        type: 'container',
+      });
+      expect(await store.get('shared-output')).toMatchObject({
+        owner: { kind: 'step', buildId: 3, stepName: 'compile' },
+        teamName: 'main',
+        type: 'container',
+        path: path.join(sharedDir, 'artifacts', 'data', 'shared-output'),
+      });
+      expect(registry.handles()).toEqual([upload.handle, 'shared-output'].sort());
+
+      const container = await shared.createContainer({
+        handle: 'shared',
+        env: {},
+        mounts: [
+          { volume: input as NonNullable<typeof input>, path: 'in', readOnly: true },
+          { volume: output, path: 'out' },
+        ],
+        metadata: taskMetadata,
+      });
+      const copy = await container.run({ path: 'cp', args: ['in/src/main.go', 'out/main.go'] }, {});
+      expect(await copy.wait()).toBe(0);
+      await container.destroy();
+      expect(
+        await readFile(path.join(sharedDir, 'artifacts', 'data', 'shared-output', 'main.go'), 'utf8'),
+      ).toBe('package main\n');
+
+      // Whoever removes an artifact, it is gone as a volume too.
+      await store.remove(upload.handle);
+      expect(await shared.lookupVolume(upload.handle)).toBeUndefined();
+      expect((await shared.listVolumes()).map((info) => info.handle)).toEqual(['shared-output']);
+      await output.destroy();
+      expect(await store.lookup('shared-output')).toBeUndefined();
+      expect(registry.handles()).toEqual([]);
+      expect(shared.info().activeVolumes).toBe(0);
+      expect(await readdir(path.join(sharedDir, 'worker'))).toEqual(['containers']);
+    } finally {
+      await shared.close();
+      await rm(sharedDir, { recursive: true, force: true });
     }
   });
 

@@ -1,6 +1,13 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import {
+  ArtifactExistsError,
+  ArtifactStore,
+  ArtifactStoreError,
+  isValidHandle,
+} from '@jetbridge/artifact-store';
+import type { Artifact } from '@jetbridge/artifact-store';
 import { RuntimeError } from '@jetbridge/runtime';
 import type {
   Container,
@@ -16,14 +23,19 @@ import type {
 } from '@jetbridge/runtime';
 import { ContainerLayout, type HostMount, type ReadOnlyMountMode } from './container-layout.js';
 import { LocalContainer } from './local-container.js';
+import { LocalVolume } from './local-volume.js';
 import { silentLogger, type Logger } from './logger.js';
 import { removeTree } from './remove-tree.js';
-import { assertSafeHandle } from './safe-paths.js';
-import { VolumeStore } from './volume-store.js';
 
 export interface LocalWorkerConfig {
-  /** Root of everything the worker keeps: `containers/`, `volumes/` and `trash/` below it. One worker per directory. */
+  /** Root of everything the worker keeps: `containers/` and `volumes/` below it. One worker per directory. */
   workDir: string;
+  /**
+   * Where volumes live, one artifact per volume. Pass the web server's store to share it (and its registry)
+   * between uploads, task outputs and the reaper; the worker then leaves sweeping it to that reaper.
+   * Absent: a store of the worker's own at `<workDir>/volumes`, swept of crash leftovers at start.
+   */
+  artifactStore?: ArtifactStore;
   /** Shown by `fly workers`; the host name by default. */
   name?: string;
   logger?: Logger;
@@ -45,8 +57,9 @@ const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 /**
  * A Worker that runs every step as host processes, the embedded default for a laptop. Like Concourse's
  * process-only backends (darwin and windows workers), it ignores images, privileges, limits and `user`: the
- * host is the image, and processes run as the server's user. Volumes are directories that survive restarts;
- * containers are directories and processes that do not (a restart removes what a previous run left).
+ * host is the image, and processes run as the server's user. Volumes are artifacts of an ArtifactStore
+ * (directories that survive restarts); containers are directories and processes that do not (a restart
+ * removes what a previous run left).
  * Mounts are symlinks (see ContainerLayout), a tty request runs on pipes. POSIX only: process groups carry
  * signals. The package README lists every difference from a real container.
  *
@@ -57,7 +70,11 @@ export class LocalWorker implements Worker {
   readonly name: string;
   private readonly workDir: string;
   private readonly logger: Logger;
-  private readonly volumes: VolumeStore;
+  private readonly volumes: ArtifactStore;
+  private readonly ownsVolumeStore: boolean;
+  /** For the synchronous info(): the last count read from the store, kept up by this worker's own changes. */
+  private volumeCount = 0;
+  private countingVolumes: Promise<void> | undefined;
   /** Opening the work directory; every method that touches it waits for this first. */
   private readonly ready: Promise<void>;
   private readonly containers = new Map<string, LocalContainer>();
@@ -72,12 +89,8 @@ export class LocalWorker implements Worker {
     this.workDir = path.resolve(config.workDir);
     this.name = config.name ?? hostname();
     this.logger = config.logger ?? silentLogger;
-    this.volumes = new VolumeStore(
-      path.join(this.workDir, 'volumes'),
-      path.join(this.workDir, 'trash'),
-      this.name,
-      this.logger,
-    );
+    this.ownsVolumeStore = config.artifactStore === undefined;
+    this.volumes = config.artifactStore ?? new ArtifactStore({ root: path.join(this.workDir, 'volumes') });
     this.ready = this.open();
     // Reported by the first call that needs the directory; never an unhandled rejection.
     this.ready.catch(() => undefined);
@@ -101,10 +114,19 @@ export class LocalWorker implements Worker {
         'removed containers left by a previous run of the local worker',
       );
     }
-    await this.volumes.open();
+    if (this.ownsVolumeStore) {
+      // Nobody else writes here (one worker per directory), so what a crash left is garbage right away.
+      const strays = await this.volumes.sweepStrays({ olderThanMs: 0 });
+      if (strays.length > 0) {
+        this.logger.info({ workDir: this.workDir, strays }, 'removed volume leftovers of a previous run');
+      }
+    }
+    this.volumeCount = (await this.volumes.list()).length;
   }
 
   info(): WorkerInfo {
+    // Others may add to a shared store (uploads) or reap it: recount for the next call.
+    this.countVolumesInBackground();
     return {
       name: this.name,
       platform: process.platform === 'win32' ? 'windows' : process.platform,
@@ -113,7 +135,7 @@ export class LocalWorker implements Worker {
       version: this.config.version ?? WORKER_VERSION,
       startTime: this.startTime,
       activeContainers: this.containers.size,
-      activeVolumes: this.volumes.count,
+      activeVolumes: this.volumeCount,
       resourceTypes: [],
     };
   }
@@ -121,7 +143,7 @@ export class LocalWorker implements Worker {
   async createContainer(spec: ContainerSpec): Promise<Container> {
     this.assertOpen();
     await this.ready;
-    assertSafeHandle('container', spec.handle);
+    assertValidHandle('container', spec.handle);
     if (this.containers.has(spec.handle) || this.creating.has(spec.handle)) {
       throw new RuntimeError(`container ${spec.handle} already exists`);
     }
@@ -130,11 +152,11 @@ export class LocalWorker implements Worker {
     const containerDir = path.join(this.workDir, 'containers', spec.handle);
     let layout: ContainerLayout;
     try {
-      const mounts: HostMount[] = spec.mounts.map((mount) => ({
-        source: this.volumeDataDir(mount.volume),
-        path: mount.path,
-        readOnly: mount.readOnly ?? false,
-      }));
+      const mounts: HostMount[] = [];
+      for (const mount of spec.mounts) {
+        const volume = await this.volumeArtifact(mount.volume);
+        mounts.push({ source: volume.path, path: mount.path, readOnly: mount.readOnly ?? false });
+      }
       await mkdir(containerDir);
       layout = await ContainerLayout.create(
         containerDir,
@@ -181,17 +203,47 @@ export class LocalWorker implements Worker {
   async createVolume(spec: VolumeSpec): Promise<Volume> {
     this.assertOpen();
     await this.ready;
-    return this.volumes.create(spec);
+    if (spec.handle !== undefined) assertValidHandle('volume', spec.handle);
+    let artifact: Artifact;
+    try {
+      artifact = await this.volumes.allocate({
+        ...(spec.handle === undefined ? {} : { handle: spec.handle }),
+        owner: spec.owner,
+        teamName: spec.teamName,
+        type: spec.type ?? 'artifact',
+      });
+    } catch (err) {
+      // The Worker contract: a handle in use, or a spec the runtime cannot honour, is a RuntimeError.
+      if (err instanceof ArtifactExistsError) {
+        throw new RuntimeError(`volume ${err.handle} already exists`, { cause: err });
+      }
+      if (err instanceof ArtifactStoreError) {
+        throw new RuntimeError(`cannot create volume: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+    this.volumeCount++;
+    return this.volumeOf(artifact);
   }
 
   async lookupVolume(handle: string): Promise<Volume | undefined> {
     await this.ready;
-    return this.volumes.lookup(handle);
+    const artifact = await this.volumes.lookup(handle);
+    return artifact === undefined ? undefined : this.volumeOf(artifact);
   }
 
   async listVolumes(): Promise<VolumeInfo[]> {
     await this.ready;
-    return this.volumes.list();
+    const artifacts = await this.volumes.list();
+    this.volumeCount = artifacts.length;
+    return artifacts.map((artifact) => ({
+      handle: artifact.handle,
+      workerName: this.name,
+      type: artifact.type,
+      teamName: artifact.teamName,
+      owner: artifact.owner,
+      path: artifact.path,
+    }));
   }
 
   /** Kill every process and remove every container; volumes stay for the next start. */
@@ -211,11 +263,33 @@ export class LocalWorker implements Worker {
     }
   }
 
-  private volumeDataDir(volume: Volume): string {
-    if (this.volumes.lookup(volume.handle) === undefined) {
+  private volumeOf(artifact: Artifact): LocalVolume {
+    return new LocalVolume(artifact.handle, this.volumes, () => {
+      this.volumeCount = Math.max(0, this.volumeCount - 1);
+    });
+  }
+
+  private async volumeArtifact(volume: Volume): Promise<Artifact> {
+    const artifact = await this.volumes.lookup(volume.handle);
+    if (artifact === undefined) {
       throw new RuntimeError(`volume ${volume.handle} is not on worker ${this.name}`);
     }
-    return this.volumes.dataDir(volume.handle);
+    return artifact;
+  }
+
+  private countVolumesInBackground(): void {
+    if (this.countingVolumes !== undefined) return;
+    this.countingVolumes = this.ready
+      .then(() => this.volumes.list())
+      .then(
+        (artifacts) => {
+          this.volumeCount = artifacts.length;
+        },
+        () => undefined, // the next info() tries again; the last count stands meanwhile
+      )
+      .finally(() => {
+        this.countingVolumes = undefined;
+      });
   }
 
   private noticeIgnoredImage(handle: string, image: ImageSpec | undefined): void {
@@ -229,6 +303,15 @@ export class LocalWorker implements Worker {
 
   private assertOpen(): void {
     if (this.closed) throw new RuntimeError(`worker ${this.name} is closed`);
+  }
+}
+
+/** Handles name directories; volumes and containers follow the artifact-store's rule for one safe segment. */
+function assertValidHandle(kind: 'volume' | 'container', handle: string): void {
+  if (!isValidHandle(handle)) {
+    throw new RuntimeError(
+      `invalid ${kind} handle ${JSON.stringify(handle)}: use up to 128 letters, digits, '.', '_' and '-', starting with a letter or digit`,
+    );
   }
 }
 
