@@ -233,7 +233,15 @@ export class TaskStep implements Step {
         type: 'container',
       });
       const input = [...inputs.values()].find((candidate) => candidate.path === path);
-      if (input !== undefined) await volume.streamIn('.', await input.volume.streamOut('.'));
+      if (input !== undefined) {
+        // streamIn leaves its source open when it fails; the copy's source is ours to close.
+        const source = await input.volume.streamOut('.');
+        try {
+          await volume.streamIn('.', source);
+        } finally {
+          source.destroy();
+        }
+      }
       outputs.set(output.name, { volume, path });
     }
     return outputs;
