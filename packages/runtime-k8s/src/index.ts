@@ -1,2 +1,2 @@
-// @jetbridge/runtime-k8s: Runs steps as Kubernetes pods (filled by the Kubernetes runtime issue).
-export {};
+// @jetbridge/runtime-k8s: runs steps as Kubernetes pods. First slice: the exec transport (src/exec/).
+export * from './exec/index.js';
