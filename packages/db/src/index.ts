@@ -10,6 +10,32 @@ export {
 } from './embedded-postgres.js';
 export { sql, type Kysely, type Transaction } from 'kysely';
 export {
+  allocateBuildId,
+  createStartedOneOffBuild,
+  findBuild,
+  finishBuild,
+  markBuildAborted,
+  setBuildComment,
+  listUnfinishedBuilds,
+  listAbortRequested,
+  listBuilds,
+  isFinishedStatus,
+  FINISHED_BUILD_STATUSES,
+  InvalidPageError,
+  type BuildRecord,
+  type NewOneOffBuild,
+  type BuildPage,
+  type BuildsPage,
+} from './queries/builds.js';
+export { insertBuildEvents, listBuildEvents, nextBuildEventId, type StoredBuildEvent } from './queries/build-events.js';
+export {
+  createUploadedArtifact,
+  findArtifact,
+  registerBuildOutputArtifact,
+  listBuildArtifacts,
+  type ArtifactRecord,
+} from './queries/artifacts.js';
+export {
   listTeams,
   findTeamByName,
   createTeam,

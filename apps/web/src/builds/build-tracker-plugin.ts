@@ -1,0 +1,31 @@
+// The app's one BuildTracker, shared by the build, event, artifact and container areas. It starts with the
+// first area that needs it and stops in `preClose`: running builds are stopped and their final events
+// stored while requests still drain and before the database and worker close (server.ts closes the app
+// before them).
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app-context.js';
+import { BuildTracker } from './build-tracker.js';
+
+export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Promise<BuildTracker> {
+  if (app.hasDecorator('buildTracker')) return app.buildTracker;
+  const tracker = await BuildTracker.start({
+    db: ctx.db,
+    pool: ctx.pool,
+    worker: ctx.worker,
+    logger: ctx.logger.child({ component: 'build-tracker' }),
+    nodeName: ctx.nodeName,
+    externalUrl: ctx.config.externalUrl,
+  });
+  app.decorate('buildTracker', tracker);
+  app.addHook('preClose', async () => {
+    await tracker.shutdown();
+  });
+  return tracker;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Runs this node's builds; see useBuildTracker. */
+    buildTracker: BuildTracker;
+  }
+}

@@ -1,0 +1,363 @@
+// Runs the builds of this web node (Concourse's `atc/engine` tracker): creates one-off builds, runs their
+// plans with @jetbridge/exec in the background, emits the `status` events around each run, finishes the
+// build in the database, aborts on request, and ends builds whose node is gone.
+//
+// Restart and orphan policy: a build whose tracking lock nobody holds (see BuildTrackingLocks) has no live
+// node running it. Its processes died with that node and cannot be resumed, so it ends as `errored` with an
+// error event saying why: at start-up for every such build, and every `orphanSweepMs` for builds of other
+// nodes that died meanwhile. Builds this node is running when it shuts down end the same way (their
+// processes are stopped first), so a watcher sees a final status instead of a hanging stream.
+import {
+  allocateBuildId,
+  createStartedOneOffBuild,
+  findBuild,
+  finishBuild,
+  isFinishedStatus,
+  listAbortRequested,
+  listUnfinishedBuilds,
+  markBuildAborted,
+  nextBuildEventId,
+  type BuildRecord,
+  type BuildStatus,
+  type Database,
+  type Kysely,
+} from '@jetbridge/db';
+import { runBuild, type BuildOutcome, type Logger as ExecLogger } from '@jetbridge/exec';
+import type { Plan } from '@jetbridge/plan';
+import type { Worker } from '@jetbridge/runtime';
+import type { FastifyBaseLogger } from 'fastify';
+import type pg from 'pg';
+import { BuildEventHub } from './build-event-hub.js';
+import { BuildEventLog, type BuildEventInput } from './build-event-log.js';
+import { BuildTrackingLocks } from './build-tracking-locks.js';
+import { ContainerRetention } from './container-retention.js';
+import { DatabaseArtifactCatalog } from './database-artifact-catalog.js';
+
+export interface BuildTrackerOptions {
+  db: Kysely<Database>;
+  pool: pg.Pool;
+  worker: Worker;
+  logger: FastifyBaseLogger;
+  /** Recorded as `tracked_by` on the builds this node runs. */
+  nodeName: string;
+  /** Given to tasks as ATC_EXTERNAL_URL. */
+  externalUrl: string;
+  /** Secret values the engine hides in logs (none for one-offs yet; credential managers will add some). */
+  redact?: () => readonly string[];
+  /** How long containers of finished steps stay for `fly intercept`; 5 minutes by default. */
+  containerRetentionMs?: number;
+  /** How often to look for abort requests made on other nodes; 1 s by default. */
+  abortPollMs?: number;
+  /** How often to look for builds whose node died; 30 s by default (0 = only at start). */
+  orphanSweepMs?: number;
+  /** How long shutdown waits for running builds to stop before finishing them regardless; 15 s by default. */
+  shutdownGraceMs?: number;
+  /** Watchers' poll interval for builds running elsewhere. */
+  eventPollMs?: number;
+}
+
+/** The build could not be created because the node is shutting down. */
+export class TrackerClosingError extends Error {
+  readonly statusCode = 503;
+  constructor() {
+    super('the web node is shutting down');
+    this.name = 'TrackerClosingError';
+  }
+}
+
+interface RunningBuild {
+  build: BuildRecord;
+  log: BuildEventLog;
+  abort: AbortController;
+  /** Why the run is being stopped, if it is: decides the final status and the error event. */
+  stopReason?: 'abort' | 'shutdown';
+  /** Set once the final status is being written; later outcomes are ignored (force abort, shutdown). */
+  completing?: Promise<void>;
+  /** Resolves when the engine has returned. */
+  engineDone: Promise<void>;
+}
+
+const SHUTDOWN_MESSAGE = 'build interrupted: the web node running it is shutting down';
+
+export class BuildTracker {
+  readonly events: BuildEventHub;
+  readonly containers: ContainerRetention;
+  private readonly running = new Map<number, RunningBuild>();
+  private readonly locks: BuildTrackingLocks;
+  private readonly catalog: DatabaseArtifactCatalog;
+  private readonly execLogger: ExecLogger;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closing = false;
+  private polling = false;
+
+  private constructor(private readonly options: BuildTrackerOptions) {
+    this.events = new BuildEventHub(options.db, { pollIntervalMs: options.eventPollMs });
+    this.containers = new ContainerRetention(options.containerRetentionMs ?? 5 * 60_000, options.logger);
+    this.locks = new BuildTrackingLocks(options.pool, options.logger);
+    this.catalog = new DatabaseArtifactCatalog(options.db);
+    // A pino logger is what the engine's Logger describes.
+    this.execLogger = options.logger.child({ component: 'exec' });
+  }
+
+  /** Start tracking: end the builds nobody runs any more, then watch for abort requests and new orphans. */
+  static async start(options: BuildTrackerOptions): Promise<BuildTracker> {
+    const tracker = new BuildTracker(options);
+    await tracker.endOrphanedBuilds();
+    const abortPoll = setInterval(() => void tracker.pollAbortRequests(), options.abortPollMs ?? 1000);
+    abortPoll.unref();
+    tracker.timers.push(abortPoll);
+    const sweepMs = options.orphanSweepMs ?? 30_000;
+    if (sweepMs > 0) {
+      const sweep = setInterval(() => {
+        tracker
+          .endOrphanedBuilds()
+          .catch((err: unknown) => options.logger.warn({ err }, 'orphaned build sweep failed'));
+      }, sweepMs);
+      sweep.unref();
+      tracker.timers.push(sweep);
+    }
+    return tracker;
+  }
+
+  isRunningHere(buildId: number): boolean {
+    return this.running.has(buildId);
+  }
+
+  /**
+   * Create a one-off build of `team` (already started, as `fly execute` expects) and run `plan` in the
+   * background. Undefined when the team does not exist.
+   */
+  async createOneOffBuild(request: {
+    teamName: string;
+    plan: Plan;
+    createdBy: string | null;
+  }): Promise<BuildRecord | undefined> {
+    if (this.closing) throw new TrackerClosingError();
+    const { db } = this.options;
+    // Lock before the row exists, so no other node's orphan sweep can take the new build for an orphan.
+    const id = await allocateBuildId(db);
+    await this.locks.tryAcquire(id);
+    let build: BuildRecord | undefined;
+    try {
+      build = await createStartedOneOffBuild(db, {
+        id,
+        teamName: request.teamName,
+        plan: request.plan as unknown as Record<string, unknown>,
+        createdBy: request.createdBy,
+        trackedBy: this.options.nodeName,
+      });
+    } finally {
+      if (build === undefined) await this.locks.release(id);
+    }
+    if (build === undefined) return undefined;
+    this.startRun(build, request.plan);
+    return build;
+  }
+
+  /**
+   * Abort a build (`PUT /builds/:id/abort`). Running here: stop its steps (`force`: finish it as aborted at
+   * once, without waiting for them). Running on a live node elsewhere: that node sees the request within its
+   * poll interval. Run by nobody (orphaned): finished as aborted directly.
+   */
+  async abort(buildId: number, options: { force: boolean }): Promise<void> {
+    const { db, logger } = this.options;
+    await markBuildAborted(db, buildId);
+    const run = this.running.get(buildId);
+    if (run) {
+      this.stopRun(run, 'abort');
+      if (options.force) await this.complete(run, 'aborted');
+      return;
+    }
+    const build = await findBuild(db, buildId);
+    if (build === undefined || isFinishedStatus(build.status)) return;
+    if (await this.locks.tryAcquire(buildId)) {
+      try {
+        logger.info({ buildId, trackedBy: build.trackedBy }, 'aborting a build no node is running');
+        await this.finishStoppedBuild(buildId, 'aborted');
+      } finally {
+        await this.locks.release(buildId);
+      }
+    } else if (options.force) {
+      // Its node is alive and will stop it; `force` means the status is final now (events then stop short).
+      await finishBuild(db, buildId, 'aborted');
+    }
+  }
+
+  /**
+   * Stop every running build (their processes are killed) and finish them as errored with an error event,
+   * then destroy kept containers. After this no build can be created.
+   */
+  async shutdown(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const timer of this.timers) clearInterval(timer);
+    const runs = [...this.running.values()];
+    for (const run of runs) this.stopRun(run, 'shutdown');
+    const grace = this.options.shutdownGraceMs ?? 15_000;
+    await Promise.all(
+      runs.map(async (run) => {
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = await Promise.race([
+          run.engineDone.then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), grace);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (gaveUp)
+          this.options.logger.warn(
+            { buildId: run.build.id },
+            'build did not stop in time; finishing it anyway',
+          );
+        await this.complete(run, 'errored', SHUTDOWN_MESSAGE);
+      }),
+    );
+    await this.containers.destroyAll();
+    await this.locks.close();
+  }
+
+  private startRun(build: BuildRecord, plan: Plan): void {
+    const { db, logger } = this.options;
+    const log = new BuildEventLog(build.id, 0, db, logger);
+    this.events.register(log);
+    const run: RunningBuild = { build, log, abort: new AbortController(), engineDone: Promise.resolve() };
+    this.running.set(build.id, run);
+    run.engineDone = this.execute(run, plan).catch((err: unknown) => {
+      logger.error({ err, buildId: build.id }, 'build tracking failed');
+    });
+  }
+
+  private async execute(run: RunningBuild, plan: Plan): Promise<void> {
+    const { build, log } = run;
+    const startTime = Math.floor((build.startTime ?? new Date()).getTime() / 1000);
+    await log.append(statusEvent('started', startTime));
+    let outcome: BuildOutcome;
+    try {
+      outcome = await runBuild({
+        plan,
+        worker: this.options.worker,
+        build: { id: build.id, name: build.name, teamName: build.teamName },
+        events: { emit: (event) => log.append(event) },
+        artifacts: this.catalog,
+        signal: run.abort.signal,
+        redact: this.options.redact?.() ?? [],
+        logger: this.execLogger,
+        externalUrl: this.options.externalUrl,
+        onContainerDone: (container) => this.containers.keep(container),
+      });
+    } catch (err) {
+      // runBuild reports step failures itself; reaching here is a bug in the engine, shown to the user too.
+      this.options.logger.error({ err, buildId: build.id }, 'build engine failed');
+      await log.append(
+        errorEvent(`build engine failed: ${err instanceof Error ? err.message : String(err)}`),
+      );
+      outcome = 'errored';
+    }
+    if (run.stopReason === 'shutdown') {
+      await this.complete(run, 'errored', SHUTDOWN_MESSAGE);
+    } else {
+      await this.complete(run, outcome);
+    }
+  }
+
+  private stopRun(run: RunningBuild, reason: 'abort' | 'shutdown'): void {
+    run.stopReason ??= reason;
+    run.abort.abort();
+  }
+
+  /** Write the final status once: the last event, then the stored status, then release the build. */
+  private complete(run: RunningBuild, status: BuildOutcome, errorMessage?: string): Promise<void> {
+    run.completing ??= (async () => {
+      const { log, build } = run;
+      const { db, logger } = this.options;
+      if (errorMessage !== undefined) await log.append(errorEvent(errorMessage));
+      await log.append(statusEvent(status, nowSeconds()));
+      const stored = await log.seal(this.closing ? 10_000 : undefined);
+      if (!stored) logger.error({ buildId: build.id }, 'some events of the build could not be stored');
+      await retry(() => finishBuild(db, build.id, status), logger, this.closing ? 10_000 : 60_000).catch(
+        (err: unknown) =>
+          logger.error({ err, buildId: build.id, status }, 'failed to record the final build status'),
+      );
+      log.markFinished();
+      this.events.unregister(log);
+      this.running.delete(build.id);
+      await this.locks.release(build.id);
+      logger.info({ buildId: build.id, status }, 'build finished');
+    })();
+    return run.completing;
+  }
+
+  /** End a build no node runs: an error or aborted status after its stored events, then the final status. */
+  private async finishStoppedBuild(buildId: number, status: BuildStatus, message?: string): Promise<void> {
+    const { db, logger } = this.options;
+    const log = new BuildEventLog(buildId, await nextBuildEventId(db, buildId), db, logger);
+    if (message !== undefined) await log.append(errorEvent(message));
+    await log.append(statusEvent(status, nowSeconds()));
+    await log.seal();
+    await finishBuild(db, buildId, status);
+  }
+
+  /** Every unfinished build whose tracking lock is free has no live node: it ends as errored. */
+  private async endOrphanedBuilds(): Promise<void> {
+    const { db, logger, nodeName } = this.options;
+    for (const { id, trackedBy } of await listUnfinishedBuilds(db)) {
+      if (this.running.has(id) || this.closing) continue;
+      if (!(await this.locks.tryAcquire(id))) continue;
+      try {
+        const build = await findBuild(db, id);
+        if (build === undefined || isFinishedStatus(build.status)) continue;
+        const message =
+          trackedBy === nodeName || trackedBy === null
+            ? 'build interrupted: the web node running it restarted'
+            : `build interrupted: the web node running it (${trackedBy}) stopped`;
+        logger.warn({ buildId: id, trackedBy }, 'ending orphaned build as errored');
+        await this.finishStoppedBuild(id, 'errored', message);
+      } finally {
+        await this.locks.release(id);
+      }
+    }
+  }
+
+  /** Abort requests made through another node arrive as the `aborted` flag. */
+  private async pollAbortRequests(): Promise<void> {
+    if (this.polling || this.running.size === 0) return;
+    this.polling = true;
+    try {
+      const ids = [...this.running.keys()];
+      for (const id of await listAbortRequested(this.options.db, ids)) {
+        const run = this.running.get(id);
+        if (run && !run.abort.signal.aborted) this.stopRun(run, 'abort');
+      }
+    } catch (err) {
+      this.options.logger.warn({ err }, 'failed to poll for abort requests');
+    } finally {
+      this.polling = false;
+    }
+  }
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function statusEvent(status: BuildStatus, time: number): BuildEventInput {
+  return { event: 'status', version: '1.0', data: { status, time } };
+}
+
+/** A build-level error event (no step origin), as Concourse emits for errors outside any step. */
+function errorEvent(message: string): BuildEventInput {
+  return { event: 'error', version: '4.1', data: { message, origin: {}, time: nowSeconds() } };
+}
+
+async function retry<T>(fn: () => Promise<T>, logger: FastifyBaseLogger, forMs: number): Promise<T> {
+  const giveUpAt = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() >= giveUpAt) throw err;
+      logger.warn({ err }, 'database write failed; retrying');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
