@@ -9,6 +9,7 @@ import { CONCOURSE_VERSION } from './version.js';
 import type { AccessRule } from './auth/access-rule.js';
 import { registerAuth } from './auth/auth-plugin.js';
 import { registerBodyParsers } from './body-parsers.js';
+import { uiRoutes } from './ui/serve-ui.js';
 
 /** An API area: a function that registers its routes, each declaring `config.access`. */
 export type ApiArea = (app: FastifyInstance, ctx: AppContext) => Promise<void>;
@@ -100,6 +101,8 @@ export async function buildApp(ctx: AppContext, areas: ApiArea[] = []): Promise<
   for (const area of [...coreAreas, ...areas]) {
     await area(app, ctx);
   }
+  // The web UI: its catch-all `/*` only answers what no more specific route (API, login pages) matches.
+  await uiRoutes()(app, ctx);
   return app;
 }
 
