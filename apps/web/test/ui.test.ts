@@ -143,8 +143,10 @@ describeInBrowser('the web UI in a browser', () => {
     );
     await page.goto(`${server.url}/builds/${build.id}`);
     await page.locator('.build-header[data-status="succeeded"]').waitFor({ timeout: 60_000 });
+    // The status may come from the build record before the events are drawn: wait for the lines.
+    await page.locator('.ansi-green-fg', { hasText: 'green line' }).waitFor();
+    await page.locator('.ansi-red-fg.ansi-bold', { hasText: 'bold red' }).waitFor();
     await expect(page.locator('.ansi-green-fg', { hasText: 'green line' }).count()).resolves.toBe(1);
-    await expect(page.locator('.ansi-red-fg.ansi-bold', { hasText: 'bold red' }).count()).resolves.toBe(1);
     await page.locator('.log-line', { hasText: 'to stderr' }).waitFor();
     await expect(page.locator('.step-header', { hasText: 'one-off' }).innerText()).resolves.toContain(
       'task:',

@@ -35,14 +35,31 @@ function RouteView({ route }: { route: ReturnType<typeof parseRoute> }) {
       return <BuildsPage />;
     case 'build':
       return <OneOffBuildPage key={route.id} id={route.id} />;
+    // Keyed by what they show: another pipeline, job or resource is a new page, never the last one's data.
     case 'pipeline':
-      return <PipelinePage team={route.team} pipeline={route.pipeline} />;
+      return (
+        <PipelinePage key={`${route.team}/${route.pipeline}`} team={route.team} pipeline={route.pipeline} />
+      );
     case 'job':
-      return <JobPage team={route.team} pipeline={route.pipeline} job={route.job} />;
+      return (
+        <JobPage
+          key={`${route.team}/${route.pipeline}/${route.job}`}
+          team={route.team}
+          pipeline={route.pipeline}
+          job={route.job}
+        />
+      );
     case 'job-build':
       return <JobBuildPage key={`${route.team}/${route.pipeline}/${route.job}/${route.build}`} {...route} />;
     case 'resource':
-      return <ResourcePage team={route.team} pipeline={route.pipeline} resource={route.resource} />;
+      return (
+        <ResourcePage
+          key={`${route.team}/${route.pipeline}/${route.resource}`}
+          team={route.team}
+          pipeline={route.pipeline}
+          resource={route.resource}
+        />
+      );
     case 'login':
       return <LoginRedirect />;
     case 'not-found':

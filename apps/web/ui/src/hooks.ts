@@ -10,7 +10,8 @@ export interface Loaded<T> {
 
 /**
  * Load something and keep it fresh: runs `load` at once, then every `intervalMs` while the tab is visible
- * (Concourse's pages poll the same way); `deps` changing starts over. An error keeps the last data.
+ * (Concourse's pages poll the same way); `deps` changing loads again, showing the last data meanwhile (pages
+ * about another thing are remounted, see app.tsx). An error keeps the last data.
  */
 export function usePolling<T>(
   load: () => Promise<T>,
@@ -23,12 +24,6 @@ export function usePolling<T>(
   const [tick, setTick] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
-
-  useEffect(() => {
-    setData(undefined);
-    setError(undefined);
-    setLoading(true);
-  }, deps);
 
   useEffect(() => {
     let cancelled = false;

@@ -233,7 +233,19 @@ function BuildPage({ buildId, job }: { buildId: number; job?: JobContext }) {
   shortcuts.push({ key: 'A', description: 'abort build', run: () => canOperate && running && void abort() });
   useShortcuts(shortcuts);
 
-  if (loadError) return <div className="page-message">{loadError}</div>;
+  if (loadError) {
+    return (
+      <div className="page-message">
+        {loadError}
+        {session.user === null && (
+          <>
+            {' '}
+            — <a href={session.loginHref()}>log in</a> to see your teams' builds
+          </>
+        )}
+      </div>
+    );
+  }
 
   const start = build?.start_time ?? output.startTime;
   const end = build?.end_time ?? output.endTime;
