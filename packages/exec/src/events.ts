@@ -1,6 +1,7 @@
 // The build events the engine emits, in the versions fly renders (concourse-api.md §3.3, atc/event/events.go).
 // The web layer numbers, stores and streams them, and emits the build's `status` events itself.
-import type { TaskConfig } from '@jetbridge/plan';
+import type { PublicPlan, TaskConfig, Version } from '@jetbridge/plan';
+import type { MetadataField } from './build-recorder.js';
 
 /** One build event as on the wire, without `event_id`. */
 export interface BuildEvent {
@@ -42,6 +43,95 @@ export function startTaskEvent(time: number, origin: EventOrigin, config: Shadow
 
 export function finishTaskEvent(time: number, origin: EventOrigin, exitStatus: number): BuildEvent {
   return { event: 'finish-task', version: '4.0', data: { time, exit_status: exitStatus, origin } };
+}
+
+export function initializeGetEvent(time: number, origin: EventOrigin): BuildEvent {
+  return { event: 'initialize-get', version: '2.0', data: { origin, time } };
+}
+
+export function startGetEvent(time: number, origin: EventOrigin): BuildEvent {
+  return { event: 'start-get', version: '1.0', data: { origin, time } };
+}
+
+/** `finish-get` 5.1: a failed `in` has no version (Go writes the nil map as null) and no metadata. */
+export function finishGetEvent(
+  time: number,
+  origin: EventOrigin,
+  exitStatus: number,
+  result?: FetchResult,
+): BuildEvent {
+  return { event: 'finish-get', version: '5.1', data: finishResourceData(time, origin, exitStatus, result) };
+}
+
+export function initializePutEvent(time: number, origin: EventOrigin): BuildEvent {
+  return { event: 'initialize-put', version: '2.0', data: { origin, time } };
+}
+
+export function startPutEvent(time: number, origin: EventOrigin): BuildEvent {
+  return { event: 'start-put', version: '1.0', data: { origin, time } };
+}
+
+export function finishPutEvent(
+  time: number,
+  origin: EventOrigin,
+  exitStatus: number,
+  result?: FetchResult,
+): BuildEvent {
+  return { event: 'finish-put', version: '5.1', data: finishResourceData(time, origin, exitStatus, result) };
+}
+
+/** What `in`/`out` printed: the version and its metadata. */
+export interface FetchResult {
+  version: Version;
+  metadata: MetadataField[];
+}
+
+function finishResourceData(
+  time: number,
+  origin: EventOrigin,
+  exitStatus: number,
+  result: FetchResult | undefined,
+): Record<string, unknown> {
+  const data: Record<string, unknown> = {
+    origin,
+    time,
+    exit_status: exitStatus,
+    version: result?.version ?? null,
+  };
+  // `metadata,omitempty`
+  if (result !== undefined && result.metadata.length > 0) data['metadata'] = result.metadata;
+  return data;
+}
+
+export function initializeCheckEvent(time: number, origin: EventOrigin, name: string): BuildEvent {
+  return { event: 'initialize-check', version: '1.0', data: { origin, time, name } };
+}
+
+/** `initialize` of steps without an initialize event of their own: set_pipeline, load_var, across. */
+export function initializeEvent(time: number, origin: EventOrigin): BuildEvent {
+  return { event: 'initialize', version: '1.0', data: { origin, time } };
+}
+
+export function startEvent(time: number, origin: EventOrigin): BuildEvent {
+  return { event: 'start', version: '1.0', data: { origin, time } };
+}
+
+export function finishEvent(time: number, origin: EventOrigin, succeeded: boolean): BuildEvent {
+  return { event: 'finish', version: '1.0', data: { origin, time, succeeded } };
+}
+
+/** `set-pipeline-changed` carries no time. */
+export function setPipelineChangedEvent(origin: EventOrigin, changed: boolean): BuildEvent {
+  return { event: 'set-pipeline-changed', version: '1.0', data: { origin, changed } };
+}
+
+/** Each across combination as `{step: public plan, values}`. */
+export function acrossSubstepsEvent(
+  time: number,
+  origin: EventOrigin,
+  substeps: Array<{ step: PublicPlan; values: unknown[] }>,
+): BuildEvent {
+  return { event: 'across-substeps', version: '1.0', data: { time, origin, substeps } };
 }
 
 /** The reduced task config task events carry (`event.ShadowTaskConfig`); Go writes nil slices as null. */

@@ -3,6 +3,19 @@ export { runBuild, type BuildOutcome, type RunBuildOptions } from './run-build.j
 export type { BuildIdentity } from './run-state.js';
 export type { BuildEvent, BuildEventSink, EventOrigin, ShadowTaskConfig } from './events.js';
 export type { ArtifactCatalog } from './artifact-catalog.js';
+export type {
+  BuildRecorder,
+  CheckVersions,
+  FetchedVersion,
+  MetadataField,
+  ResourceConfigRef,
+  SetPipelineRequest,
+  SetPipelineResult,
+} from './build-recorder.js';
+export type { ResourceTypeExecutables, ResourceTypeResolver } from './resource-type-resolver.js';
+export type { VarsResolver } from './vars/build-vars.js';
+export { parseVarReference, varReferenceToString, type VarReference } from './vars/var-reference.js';
+export type { HookBuildStatus } from './step-env.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { Clock } from './clock.js';
@@ -13,4 +26,8 @@ export { MissingInputsError, MissingTaskImageSourceError, taskWorkingDirectory }
 export { UnknownArtifactSourceError, UnspecifiedArtifactSourceError } from './steps/task-config-source.js';
 export { ArtifactVolumeNotFoundError } from './steps/artifact-input-step.js';
 export { ArtifactNotFoundError } from './steps/artifact-output-step.js';
+export { PutInputNotFoundError } from './steps/put-step.js';
+export { VersionMissingError } from './steps/get-step.js';
+export { ResourceOutputError } from './resource-script.js';
+export { UndefinedVarsError } from './vars/interpolate.js';
 export { UnsupportedStepError } from './steps/unsupported-step.js';

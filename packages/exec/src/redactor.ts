@@ -5,17 +5,25 @@ export const REDACTED = '((redacted))';
 
 export class Redactor {
   /** Longest first, so a secret containing another is replaced whole. */
-  private readonly patterns: string[];
+  private patterns: string[] = [];
 
   constructor(secrets: readonly string[]) {
-    const lines = new Set<string>();
+    this.add(...secrets);
+  }
+
+  /**
+   * Track more secrets from now on: credentials resolved while the build runs and `load_var` values
+   * (Concourse's vars tracker, vars/tracker.go).
+   */
+  add(...secrets: readonly string[]): void {
+    const lines = new Set<string>(this.patterns);
     for (const secret of secrets) {
       for (const line of secret.split('\n')) {
         const trimmed = line.trim();
         if (trimmed.length > 1) lines.add(trimmed);
       }
     }
-    this.patterns = [...lines].sort((a, b) => b.length - a.length);
+    if (lines.size !== this.patterns.length) this.patterns = [...lines].sort((a, b) => b.length - a.length);
   }
 
   get hasSecrets(): boolean {

@@ -69,10 +69,13 @@ describe('runBuild', () => {
     expect(sink.trail()).not.toContain('initialize-task:4');
   });
 
-  it('errors clearly on step types that are not supported yet', async () => {
+  it('errors clearly on the run step, which is not supported yet', async () => {
     const { outcome, sink } = await run(world, {
       id: 'd',
-      do: [{ id: 'g', get: { name: 'repo', type: 'git', source: {}, image: {} } }, shTask('never', 'true')],
+      do: [
+        { id: 'r', run: { message: 'hello', type: 'prototype', privileged: false } },
+        shTask('never', 'true'),
+      ],
     });
     expect(outcome).toBe('errored');
     expect(sink.events).toEqual([
@@ -80,23 +83,23 @@ describe('runBuild', () => {
         event: 'error',
         version: '4.1',
         data: {
-          message: 'step type get is not supported yet',
-          origin: { id: 'g' },
+          message: 'step type run is not supported yet',
+          origin: { id: 'r' },
           time: expect.any(Number),
         },
       },
     ]);
-    for (const [kind, body] of [
-      ['set_pipeline', { name: 'p', file: 'f' }],
-      ['load_var', { name: 'v', file: 'f' }],
-      ['across', { vars: [], substep_template: '{}' }],
-      ['put', { name: 'r', type: 't', source: {}, image: {} }],
-      ['check', { name: 'r', type: 't', source: {}, image: {} }],
-    ] as const) {
-      const result = await run(world, parsePlan({ id: 'x', [kind]: body }));
-      expect(result.outcome).toBe('errored');
-      expect(result.sink.errorsOf('x')).toEqual([`step type ${kind} is not supported yet`]);
-    }
+  });
+
+  it('errors a resource step when the build has no resource type resolver', async () => {
+    const { outcome, sink } = await run(
+      world,
+      { id: 'g', get: { name: 'repo', type: 'git', source: {}, image: {} } },
+      { resourceTypes: undefined },
+    );
+    expect(outcome).toBe('errored');
+    expect(sink.trail()).toEqual(['initialize-get:g', 'error:g']);
+    expect(sink.errorsOf('g')).toEqual(["unknown resource type 'git'"]);
   });
 
   it('is aborted without running anything when aborted before it starts', async () => {

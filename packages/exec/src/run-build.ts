@@ -3,19 +3,22 @@
 import type { Plan } from '@jetbridge/plan';
 import type { Container, Worker } from '@jetbridge/runtime';
 import type { ArtifactCatalog } from './artifact-catalog.js';
+import type { BuildRecorder } from './build-recorder.js';
 import { systemClock, type Clock } from './clock.js';
 import type { BuildEventSink } from './events.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Redactor } from './redactor.js';
+import type { ResourceTypeResolver } from './resource-type-resolver.js';
 import { RunState, type BuildIdentity } from './run-state.js';
 import { childSignal } from './signals.js';
 import { planStepBuilder } from './step-builder.js';
 import { StepInterruptedError, isInterruption } from './step-errors.js';
 import { errorMessage } from './steps/log-error-step.js';
+import type { VarsResolver } from './vars/build-vars.js';
 
 export type BuildOutcome = 'succeeded' | 'failed' | 'errored' | 'aborted';
 
-export interface RunBuildOptions {
+export interface RunBuildOptions extends BuildRecorder {
   plan: Plan;
   worker: Worker;
   build: BuildIdentity;
@@ -30,8 +33,18 @@ export interface RunBuildOptions {
   clock?: Clock;
   /** Timeout of task steps that set none, in ms (Concourse's `--default-task-timeout`). */
   defaultTaskTimeoutMs?: number;
-  /** Given to tasks as ATC_EXTERNAL_URL. */
+  /** Timeout of get steps that set none, in ms (`--default-get-timeout`). */
+  defaultGetTimeoutMs?: number;
+  /** Timeout of put steps that set none, in ms (`--default-put-timeout`). */
+  defaultPutTimeoutMs?: number;
+  /** Timeout of check steps that set none, in ms (Concourse's `--global-resource-check-timeout`, 1h by default). */
+  defaultCheckTimeoutMs?: number;
+  /** Given to tasks as ATC_EXTERNAL_URL; resource steps also get BUILD_URL and BUILD_URL_SHORT from it. */
   externalUrl?: string;
+  /** Where `((var))` values come from besides the build's local vars (credential managers, var_sources). */
+  vars?: VarsResolver;
+  /** How get, put and check steps find their resource type's executables. */
+  resourceTypes?: ResourceTypeResolver;
   /** How long an unfinished output line waits before it is sent anyway; 1s by default. */
   partialLineFlushMs?: number;
   /**
@@ -51,10 +64,18 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildOutcome> 
     redactor: new Redactor(options.redact ?? []),
     logger: options.logger ?? silentLogger,
     clock: options.clock ?? systemClock,
-    defaultTaskTimeoutMs: options.defaultTaskTimeoutMs,
+    defaultTimeouts: {
+      task: options.defaultTaskTimeoutMs,
+      get: options.defaultGetTimeoutMs,
+      put: options.defaultPutTimeoutMs,
+      check: options.defaultCheckTimeoutMs,
+    },
     externalUrl: options.externalUrl,
     partialLineFlushMs: options.partialLineFlushMs,
     onContainerDone: options.onContainerDone,
+    vars: options.vars,
+    resourceTypes: options.resourceTypes,
+    recorder: options,
   });
 
   // Steps see their own signal whose reason tells an abort from a timeout, whatever the caller aborts with.

@@ -1,23 +1,38 @@
 // Everything the steps of one build share while it runs: Concourse's exec.RunState plus the delegates'
-// event emission.
+// event emission. An across combination runs in a local scope: its own artifacts and local vars, the same
+// events, results, redactor and containers.
 import type { Container, Worker } from '@jetbridge/runtime';
 import type { ArtifactCatalog } from './artifact-catalog.js';
 import { BuildArtifactRepository } from './artifact-repository.js';
+import type { BuildRecorder } from './build-recorder.js';
 import { unixSeconds, type Clock } from './clock.js';
 import { errorEvent, type BuildEvent, type BuildEventSink, type EventOrigin } from './events.js';
 import type { Logger } from './logger.js';
 import type { Redactor } from './redactor.js';
+import type { ResourceTypeResolver } from './resource-type-resolver.js';
+import { BuildVars, type VarsResolver } from './vars/build-vars.js';
 
-/** Who the build is; container metadata and volume owners are derived from it. */
+/** Who the build is; container metadata, volume owners and resource env vars are derived from it. */
 export interface BuildIdentity {
   id: number;
   name: string;
   teamName: string;
+  teamId?: number;
   pipelineId?: number;
   pipelineName?: string;
   pipelineInstanceVars?: Record<string, unknown>;
   jobId?: number;
   jobName?: string;
+  /** Who triggered the build; puts with `expose_build_created_by` get it as BUILD_CREATED_BY. */
+  createdBy?: string;
+}
+
+/** Step timeouts that apply when a step sets none, in ms (Concourse's `--default-*-timeout` flags). */
+export interface DefaultTimeouts {
+  task?: number;
+  get?: number;
+  put?: number;
+  check?: number;
 }
 
 export interface RunStateOptions {
@@ -28,12 +43,23 @@ export interface RunStateOptions {
   redactor: Redactor;
   logger: Logger;
   clock: Clock;
-  /** Timeout of task steps that set none (web flag `--default-task-timeout`), in ms. */
-  defaultTaskTimeoutMs?: number;
-  /** Given to tasks as ATC_EXTERNAL_URL. */
+  defaultTimeouts?: DefaultTimeouts;
+  /** Given to tasks as ATC_EXTERNAL_URL, and used for BUILD_URL in resource steps. */
   externalUrl?: string;
   partialLineFlushMs?: number;
   onContainerDone?: (container: Container) => void | Promise<void>;
+  vars?: VarsResolver;
+  resourceTypes?: ResourceTypeResolver;
+  recorder?: BuildRecorder;
+}
+
+/** What every scope of one build shares. */
+class SharedState {
+  emitted: Promise<void> = Promise.resolve();
+  readonly loggedErrors = new WeakSet<object>();
+  readonly finishedContainers: Container[] = [];
+  /** Step results by plan id (Concourse's StoreResult): put/check versions for `version_from`. */
+  readonly results = new Map<string, unknown>();
 }
 
 export class RunState {
@@ -43,29 +69,43 @@ export class RunState {
   readonly redactor: Redactor;
   readonly logger: Logger;
   readonly clock: Clock;
-  readonly artifacts = new BuildArtifactRepository();
-  readonly defaultTaskTimeoutMs: number | undefined;
+  readonly artifacts: BuildArtifactRepository;
+  readonly vars: BuildVars;
+  readonly defaultTimeouts: DefaultTimeouts;
   readonly externalUrl: string | undefined;
   readonly partialLineFlushMs: number | undefined;
+  readonly resourceTypes: ResourceTypeResolver | undefined;
+  readonly recorder: BuildRecorder;
 
-  private readonly sink: BuildEventSink;
-  private emitted: Promise<void> = Promise.resolve();
-  private readonly loggedErrors = new WeakSet<object>();
-  private readonly finishedContainers: Container[] = [];
-  private readonly onContainerDone: ((container: Container) => void | Promise<void>) | undefined;
+  private readonly shared: SharedState;
 
-  constructor(options: RunStateOptions) {
+  constructor(
+    private readonly options: RunStateOptions,
+    scope?: { shared: SharedState; artifacts: BuildArtifactRepository; vars: BuildVars },
+  ) {
     this.build = options.build;
     this.worker = options.worker;
     this.catalog = options.catalog;
-    this.sink = options.sink;
     this.redactor = options.redactor;
     this.logger = options.logger;
     this.clock = options.clock;
-    this.defaultTaskTimeoutMs = options.defaultTaskTimeoutMs;
+    this.defaultTimeouts = options.defaultTimeouts ?? {};
     this.externalUrl = options.externalUrl;
     this.partialLineFlushMs = options.partialLineFlushMs;
-    this.onContainerDone = options.onContainerDone;
+    this.resourceTypes = options.resourceTypes;
+    this.recorder = options.recorder ?? {};
+    this.shared = scope?.shared ?? new SharedState();
+    this.artifacts = scope?.artifacts ?? new BuildArtifactRepository();
+    this.vars = scope?.vars ?? new BuildVars(options.vars, options.redactor);
+  }
+
+  /** A child scope (Concourse's NewLocalScope): artifacts and local vars made in it stay in it. */
+  newLocalScope(): RunState {
+    return new RunState(this.options, {
+      shared: this.shared,
+      artifacts: this.artifacts.newLocalScope(),
+      vars: this.vars.newLocalScope(),
+    });
   }
 
   /** Event `time`: now, in Unix seconds. */
@@ -78,9 +118,9 @@ export class RunState {
    * failure is logged, not thrown: a build does not fail because its log could not be stored.
    */
   emit(event: BuildEvent): Promise<void> {
-    const emitted = this.emitted.then(async () => {
+    const emitted = this.shared.emitted.then(async () => {
       try {
-        await this.sink.emit(event);
+        await this.options.sink.emit(event);
       } catch (error) {
         this.logger.error(
           { buildId: this.build.id, event: event.event, err: String(error) },
@@ -88,28 +128,37 @@ export class RunState {
         );
       }
     });
-    this.emitted = emitted;
+    this.shared.emitted = emitted;
     return emitted;
   }
 
   /** An `error` event for a step (Concourse's LogErrorStep); the error is remembered as reported. */
   async emitError(origin: EventOrigin, message: string, error?: unknown): Promise<void> {
-    if (typeof error === 'object' && error !== null) this.loggedErrors.add(error);
+    if (typeof error === 'object' && error !== null) this.shared.loggedErrors.add(error);
     await this.emit(errorEvent(this.now(), origin, this.redactor.redact(message)));
   }
 
   wasReported(error: unknown): boolean {
-    return typeof error === 'object' && error !== null && this.loggedErrors.has(error);
+    return typeof error === 'object' && error !== null && this.shared.loggedErrors.has(error);
+  }
+
+  storeResult(planId: string, value: unknown): void {
+    this.shared.results.set(planId, value);
+  }
+
+  result(planId: string): unknown {
+    return this.shared.results.get(planId);
   }
 
   /** A step is done with its container: hand it to `onContainerDone`, or destroy it when the build ends. */
   async containerDone(container: Container): Promise<void> {
-    if (this.onContainerDone === undefined) {
-      this.finishedContainers.push(container);
+    const onContainerDone = this.options.onContainerDone;
+    if (onContainerDone === undefined) {
+      this.shared.finishedContainers.push(container);
       return;
     }
     try {
-      await this.onContainerDone(container);
+      await onContainerDone(container);
     } catch (error) {
       this.logger.error({ handle: container.handle, err: String(error) }, 'onContainerDone failed');
     }
@@ -117,8 +166,8 @@ export class RunState {
 
   /** Called once when the build is over. */
   async finish(): Promise<void> {
-    await this.emitted;
-    for (const container of this.finishedContainers.splice(0)) {
+    await this.shared.emitted;
+    for (const container of this.shared.finishedContainers.splice(0)) {
       try {
         await container.destroy();
       } catch (error) {

@@ -3,6 +3,13 @@
 // numbers of enclosing retries are passed down so containers can be labelled with them.
 import { stepKindOf, type Plan, type PlanOf, type StepKind } from '@jetbridge/plan';
 import type { Step } from './step.js';
+import type { HookBuildStatus } from './step-env.js';
+import { acrossStep } from './steps/across-step.js';
+import { checkStep } from './steps/check-step.js';
+import { getStep } from './steps/get-step.js';
+import { loadVarStep } from './steps/load-var-step.js';
+import { putStep } from './steps/put-step.js';
+import { setPipelineStep } from './steps/set-pipeline-step.js';
 import { artifactInputStep } from './steps/artifact-input-step.js';
 import { artifactOutputStep } from './steps/artifact-output-step.js';
 import { doStep } from './steps/do-step.js';
@@ -22,6 +29,10 @@ import { unsupportedStep } from './steps/unsupported-step.js';
 export interface StepBuilder {
   /** The step for `plan`, inside retries whose attempt numbers are `attempts` (outermost first). */
   build(plan: Plan, attempts: readonly number[]): Step;
+  /** A builder for a hook's steps, whose get/put/check see BUILD_STATUS (Concourse's withBuildStatus). */
+  withBuildStatus(status: HookBuildStatus): StepBuilder;
+  /** The status of the hooked step, inside an on_success/on_failure/on_abort/on_error hook. */
+  readonly buildStatus: HookBuildStatus | undefined;
 }
 
 type StepFactory<K extends StepKind> = (
@@ -55,19 +66,27 @@ const factories: { [K in StepKind]: StepFactory<K> } = {
   on_abort: onAbortStep,
   on_error: onErrorStep,
   ensure: ensureStep,
-  get: unsupported('get'),
-  put: unsupported('put'),
-  check: unsupported('check'),
+  get: leaf(getStep),
+  put: leaf(putStep),
+  check: leaf(checkStep),
   run: unsupported('run'),
-  set_pipeline: unsupported('set_pipeline'),
-  load_var: unsupported('load_var'),
-  across: unsupported('across'),
+  set_pipeline: leaf(setPipelineStep),
+  load_var: leaf(loadVarStep),
+  // Errors of an across are reported for the across too, as Concourse wraps it in LogError.
+  across: leaf(acrossStep),
   dependent_get: unsupported('dependent_get'),
 };
 
-export const planStepBuilder: StepBuilder = {
-  build(plan, attempts) {
-    const factory = factories[stepKindOf(plan)] as StepFactory<StepKind>;
-    return factory(plan as PlanOf<StepKind>, planStepBuilder, attempts);
-  },
-};
+function stepBuilder(buildStatus: HookBuildStatus | undefined): StepBuilder {
+  const builder: StepBuilder = {
+    buildStatus,
+    build(plan, attempts) {
+      const factory = factories[stepKindOf(plan)] as StepFactory<StepKind>;
+      return factory(plan as PlanOf<StepKind>, builder, attempts);
+    },
+    withBuildStatus: (status) => stepBuilder(status),
+  };
+  return builder;
+}
+
+export const planStepBuilder: StepBuilder = stepBuilder(undefined);

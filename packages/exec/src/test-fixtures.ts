@@ -1,12 +1,14 @@
-// Helpers for this package's tests: a real LocalWorker in a temporary directory, real tar streams, an
-// in-memory artifact catalog, and a sink that records events.
-import { mkdtemp, rm } from 'node:fs/promises';
+// Helpers for this package's tests: a real LocalWorker in a temporary directory, the real resource types
+// (built-ins plus a directory for test-made ones), real tar streams, an in-memory artifact catalog, and a sink
+// that records events.
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import type { Plan, TaskConfig, TaskPlan } from '@jetbridge/plan';
 import type { Volume } from '@jetbridge/runtime';
+import { LocalResourceTypeResolver } from '@jetbridge/resource-types';
 import { LocalWorker } from '@jetbridge/runtime-local';
 import type { ArtifactCatalog } from './artifact-catalog.js';
 import type { BuildEvent, BuildEventSink } from './events.js';
@@ -82,6 +84,8 @@ export interface TestWorld {
   worker: LocalWorker;
   catalog: MemoryArtifactCatalog;
   dir: string;
+  /** Built-in types, then `<dir>/resource-types/<type>` (see {@link addResourceType}). */
+  resourceTypes: LocalResourceTypeResolver;
   close(): Promise<void>;
 }
 
@@ -92,10 +96,13 @@ export async function startWorld(): Promise<TestWorld> {
     name: 'local-test',
     terminateGraceMs: 1000,
   });
+  const resourceTypesDir = path.join(dir, 'resource-types');
+  await mkdir(resourceTypesDir);
   return {
     worker,
     catalog: new MemoryArtifactCatalog(),
     dir,
+    resourceTypes: new LocalResourceTypeResolver({ directory: resourceTypesDir }),
     close: async () => {
       await worker.close();
       await rm(dir, { recursive: true, force: true });
@@ -103,7 +110,27 @@ export async function startWorld(): Promise<TestWorld> {
   };
 }
 
-/** Run a plan on the world's worker as build 42 of team "main", recording events. */
+/**
+ * A resource type made of shell scripts in the world's resource type directory, e.g.
+ * `{ in: 'cat > request.json; echo {"version":{"v":"1"}}' }`; each script runs under `sh -e`.
+ */
+export async function addResourceType(
+  world: TestWorld,
+  type: string,
+  scripts: Partial<Record<'check' | 'in' | 'out', string>>,
+): Promise<void> {
+  const dir = path.join(world.dir, 'resource-types', type);
+  await mkdir(dir, { recursive: true });
+  for (const [name, script] of Object.entries(scripts)) {
+    await writeFile(path.join(dir, name), `#!/bin/sh\nset -e\n${script}\n`);
+    await chmod(path.join(dir, name), 0o755);
+  }
+}
+
+/**
+ * Run a plan on the world's worker as build 42 of team "main", recording events. The world's resource types
+ * are used unless `options` sets `resourceTypes` (to undefined, for none).
+ */
 export async function run(
   world: TestWorld,
   plan: Plan,
@@ -115,6 +142,7 @@ export async function run(
     worker: world.worker,
     build: { id: 42, name: '42', teamName: 'main' },
     artifacts: world.catalog,
+    resourceTypes: world.resourceTypes,
     ...options,
     events: sink,
   });

@@ -3,11 +3,10 @@
 // succeed cancels the others and stops pending ones from starting; the cancelled siblings' interruptions are
 // ignored so the result is failed, not aborted. An abort of the build itself still aborts.
 import type { PlanOf } from '@jetbridge/plan';
+import { runInParallel } from '../parallel-executor.js';
 import type { RunState } from '../run-state.js';
-import { childSignal } from '../signals.js';
 import type { Step } from '../step.js';
 import type { StepBuilder } from '../step-builder.js';
-import { StepInterruptedError, abortReason, combineErrors, isInterruption } from '../step-errors.js';
 
 export class InParallelStep implements Step {
   constructor(
@@ -16,43 +15,14 @@ export class InParallelStep implements Step {
     private readonly failFast: boolean,
   ) {}
 
-  async run(state: RunState, signal: AbortSignal): Promise<boolean> {
-    const scope = childSignal(signal);
-    const errors: unknown[] = [];
-    let failures = 0;
-    let next = 0;
-
-    const runOne = async (step: Step): Promise<void> => {
-      let succeeded = false;
-      try {
-        succeeded = await step.run(state, scope.signal);
-      } catch (error) {
-        if (!isInterruption(error)) errors.push(error);
-      }
-      if (!succeeded) {
-        failures++;
-        if (this.failFast) scope.abort(new StepInterruptedError());
-      }
-    };
-    const lane = async (): Promise<void> => {
-      for (let step = this.steps[next]; step !== undefined; step = this.steps[next]) {
-        if (scope.signal.aborted) return;
-        next++;
-        await runOne(step);
-      }
-    };
-
-    const lanes = this.limit >= 1 ? Math.min(this.limit, this.steps.length) : this.steps.length;
-    try {
-      await Promise.all(Array.from({ length: lanes }, lane));
-    } finally {
-      scope.dispose();
-    }
-
-    if (signal.aborted) throw abortReason(signal);
-    const error = combineErrors(errors);
-    if (error !== undefined) throw error;
-    return failures === 0;
+  run(state: RunState, signal: AbortSignal): Promise<boolean> {
+    return runInParallel({
+      count: this.steps.length,
+      limit: this.limit,
+      failFast: this.failFast,
+      signal,
+      run: (index, scoped) => (this.steps[index] as Step).run(state, scoped),
+    });
   }
 }
 

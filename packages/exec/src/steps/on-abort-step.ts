@@ -33,6 +33,6 @@ export function onAbortStep(
 ): Step {
   return new OnAbortStep(
     builder.build(plan.on_abort.step, attempts),
-    builder.build(plan.on_abort.on_abort, attempts),
+    builder.withBuildStatus('aborted').build(plan.on_abort.on_abort, attempts),
   );
 }

@@ -35,6 +35,6 @@ export function onErrorStep(
 ): Step {
   return new OnErrorStep(
     builder.build(plan.on_error.step, attempts),
-    builder.build(plan.on_error.on_error, attempts),
+    builder.withBuildStatus('errored').build(plan.on_error.on_error, attempts),
   );
 }

@@ -25,6 +25,6 @@ export function onFailureStep(
 ): Step {
   return new OnFailureStep(
     builder.build(plan.on_failure.step, attempts),
-    builder.build(plan.on_failure.on_failure, attempts),
+    builder.withBuildStatus('failed').build(plan.on_failure.on_failure, attempts),
   );
 }

@@ -23,6 +23,6 @@ export function onSuccessStep(
 ): Step {
   return new OnSuccessStep(
     builder.build(plan.on_success.step, attempts),
-    builder.build(plan.on_success.on_success, attempts),
+    builder.withBuildStatus('succeeded').build(plan.on_success.on_success, attempts),
   );
 }

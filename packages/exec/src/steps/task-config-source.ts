@@ -1,8 +1,8 @@
 // Where a task step's config comes from and how the step's own settings apply to it
-// (atc/exec/task_config_source.go): the inline `config`, or a `config_path` file read from an artifact; then
-// the step's `container_limits` and `params` override the config's; then it is validated.
-import { Readable } from 'node:stream';
-import tar from 'tar-stream';
+// (atc/exec/task_config_source.go, in TaskStep.run's order): the inline `config`, or a `config_path` file read
+// from an artifact and rendered with the step's `vars` (unknown vars stay); then the step's
+// `container_limits` and `params` override the config's; then the whole config is interpolated with the
+// build's vars (every var must resolve); then it is validated.
 import { parse as parseYaml } from 'yaml';
 import {
   TaskConfigError,
@@ -14,7 +14,10 @@ import {
 } from '@jetbridge/plan';
 import { FileNotFoundError } from '@jetbridge/runtime';
 import type { BuildArtifactRepository } from '../artifact-repository.js';
+import { readArtifactFile, splitArtifactPath } from '../artifact-file.js';
 import { StepError } from '../step-errors.js';
+import { interpolate, type VarLookup } from '../vars/interpolate.js';
+import { staticVarsLookup } from '../vars/build-vars.js';
 
 /** `config_path` has no artifact part (`task.yml` instead of `repo/task.yml`). */
 export class UnspecifiedArtifactSourceError extends StepError {
@@ -32,23 +35,31 @@ export class UnknownArtifactSourceError extends StepError {
   }
 }
 
-/** The task's config as the step will run it: loaded, with the step's overrides, validated. */
+/** The task's config as the step will run it: loaded, with the step's overrides, interpolated, validated. */
 export async function resolveTaskConfig(
   task: TaskPlan,
   artifacts: BuildArtifactRepository,
+  buildVars: VarLookup,
 ): Promise<TaskConfig> {
-  const loaded =
-    task.config_path !== undefined && task.config_path !== ''
-      ? await readTaskConfigFile(task.config_path, task.name, artifacts)
-      : structuredClone(task.config ?? { run: { path: '' } });
+  let loaded: TaskConfig;
+  if (task.config_path !== undefined && task.config_path !== '') {
+    loaded = await readTaskConfigFile(task.config_path, task.name, artifacts);
+    // Only a file is rendered with the step's vars; whatever they do not define is left for the build's vars.
+    if (task.vars !== undefined && Object.keys(task.vars).length > 0) {
+      loaded = await interpolateConfig(loaded, staticVarsLookup(task.vars), false, task.name);
+    }
+  } else {
+    loaded = structuredClone(task.config ?? { run: { path: '' } });
+  }
 
   if (task.container_limits !== undefined) {
     loaded.container_limits = { ...loaded.container_limits, ...definedOnly(task.container_limits) };
   }
   if (task.params !== undefined) loaded.params = { ...loaded.params, ...task.params };
 
+  const config = await interpolateConfig(loaded, buildVars, true, task.name);
   try {
-    assertValidTaskConfig(loaded);
+    assertValidTaskConfig(config);
   } catch (error) {
     // Concourse re-decodes the config after interpolation (NewTaskConfig), which validates it: hence the prefix.
     if (error instanceof TaskValidationError) {
@@ -58,7 +69,34 @@ export async function resolveTaskConfig(
     }
     throw error;
   }
-  return loaded;
+  return config;
+}
+
+/** InterpolateTemplateConfigSource: interpolate the config as data, then decode it again. */
+async function interpolateConfig(
+  config: TaskConfig,
+  lookup: VarLookup,
+  expectAllKeys: boolean,
+  stepName: string,
+): Promise<TaskConfig> {
+  let interpolated: unknown;
+  try {
+    interpolated = await interpolate(JSON.parse(JSON.stringify(config)) as unknown, lookup, {
+      expectAllKeys,
+    });
+  } catch (error) {
+    throw new StepError(`failed to interpolate task config: ${(error as Error).message}`, stepName, {
+      cause: error,
+    });
+  }
+  try {
+    return parseTaskConfig(interpolated);
+  } catch (error) {
+    if (!(error instanceof TaskConfigError)) throw error;
+    throw new StepError(`failed to create task config from bytes: ${error.message}`, stepName, {
+      cause: error,
+    });
+  }
 }
 
 async function readTaskConfigFile(
@@ -66,19 +104,19 @@ async function readTaskConfigFile(
   stepName: string,
   artifacts: BuildArtifactRepository,
 ): Promise<TaskConfig> {
-  const slash = configPath.indexOf('/');
-  if (slash < 0) throw new UnspecifiedArtifactSourceError(configPath, stepName);
-  const sourceName = configPath.slice(0, slash);
-  const filePath = configPath.slice(slash + 1);
-  const volume = artifacts.lookup(sourceName);
-  if (volume === undefined) throw new UnknownArtifactSourceError(sourceName, configPath, stepName);
+  const location = splitArtifactPath(configPath);
+  if (location === undefined) throw new UnspecifiedArtifactSourceError(configPath, stepName);
+  const volume = artifacts.lookup(location.artifact);
+  if (volume === undefined) throw new UnknownArtifactSourceError(location.artifact, configPath, stepName);
 
   let content: Buffer;
   try {
-    content = await firstFileOf(await volume.streamOut(filePath));
+    content = await readArtifactFile(volume, location.file);
   } catch (error) {
     if (error instanceof FileNotFoundError) {
-      throw new StepError(`task config '${sourceName}/${filePath}' not found`, stepName, { cause: error });
+      throw new StepError(`task config '${location.artifact}/${location.file}' not found`, stepName, {
+        cause: error,
+      });
     }
     throw error;
   }
@@ -98,25 +136,6 @@ async function readTaskConfigFile(
       cause: error,
     });
   }
-}
-
-/** The content of the first regular file in a tar stream (a volume streams a single file that way). */
-async function firstFileOf(stream: Readable): Promise<Buffer> {
-  const extract = tar.extract();
-  stream.on('error', (error) => extract.destroy(error));
-  stream.pipe(extract);
-  let content: Buffer | undefined;
-  for await (const entry of extract) {
-    if (content === undefined && entry.header.type === 'file') {
-      const chunks: Buffer[] = [];
-      for await (const chunk of entry) chunks.push(chunk as Buffer);
-      content = Buffer.concat(chunks);
-    } else {
-      entry.resume();
-    }
-  }
-  if (content === undefined) throw new FileNotFoundError('task config');
-  return content;
 }
 
 function isYamlError(error: unknown): boolean {

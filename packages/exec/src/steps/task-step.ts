@@ -8,7 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import { Writable } from 'node:stream';
-import { parseGoDuration, type PlanOf, type TaskConfig, type TaskPlan } from '@jetbridge/plan';
+import type { PlanOf, TaskConfig, TaskPlan } from '@jetbridge/plan';
 import type { Container, ContainerSpec, ImageSpec, Mount, Process, Volume } from '@jetbridge/runtime';
 import {
   finishTaskEvent,
@@ -24,6 +24,7 @@ import type { RunState } from '../run-state.js';
 import { deadlineSignal, whenAborted } from '../signals.js';
 import type { Step } from '../step.js';
 import { StepError, abortReason, isTimeout, throwIfAborted } from '../step-errors.js';
+import { stepTimeoutMs } from '../step-timeout.js';
 import { resolveTaskConfig } from './task-config-source.js';
 
 /** Required inputs are not in the build (names after `input_mapping`). */
@@ -63,7 +64,7 @@ export class TaskStep implements Step {
 
   async run(state: RunState, signal: AbortSignal): Promise<boolean> {
     const origin: EventOrigin = { id: this.planId };
-    const config = await resolveTaskConfig(this.task, state.artifacts);
+    const config = await resolveTaskConfig(this.task, state.artifacts, state.vars.lookup);
     throwIfAborted(signal);
     const redact = (text: string): string => state.redactor.redact(text);
     await state.emit(initializeTaskEvent(state.now(), origin, shadowTaskConfig(config, redact)));
@@ -181,8 +182,8 @@ export class TaskStep implements Step {
     }
     const resource = config.image_resource;
     if (resource !== undefined) {
-      // Until get/check steps exist, a registry image is handed to the runtime as a reference instead of
-      // being fetched by image-check/image-get sub-plans.
+      // Image check/get sub-plans are not run yet: a registry image is handed to the runtime as a
+      // reference instead of being fetched into a volume.
       const repository = resource.source['repository'];
       if (typeof repository !== 'string') return undefined;
       const tag = resource.source['tag'];
@@ -307,13 +308,7 @@ export class TaskStep implements Step {
 
   /** The step's `timeout`, else the default task timeout (Concourse's MaybeTimeout). */
   private timeoutMs(state: RunState): number | undefined {
-    const timeout = this.task.timeout;
-    if (timeout === undefined || timeout === '') return state.defaultTaskTimeoutMs;
-    try {
-      return parseGoDuration(timeout);
-    } catch (error) {
-      throw new StepError(`parse timeout: ${(error as Error).message}`, this.task.name, { cause: error });
-    }
+    return stepTimeoutMs(this.task.timeout, state.defaultTimeouts.task, this.task.name);
   }
 }
 

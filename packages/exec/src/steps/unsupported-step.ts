@@ -1,5 +1,5 @@
-// Steps this engine cannot run yet (get, put, check, set_pipeline, load_var, across, run): the build errors
-// with a clear message instead of doing something half right.
+// Steps this engine cannot run (the experimental `run` prototype step, and `dependent_get` of old builds):
+// the build errors with a clear message instead of doing something half right.
 import type { StepKind } from '@jetbridge/plan';
 import type { Step } from '../step.js';
 import { StepError } from '../step-errors.js';

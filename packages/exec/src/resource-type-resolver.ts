@@ -1,0 +1,35 @@
+// How a resource step finds its resource type's `check`, `in` and `out` executables. Concourse runs them at
+// /opt/resource/ in a container of the type's image; a runtime whose containers are host processes runs them
+// from a directory on the host instead. Implemented per runtime: `@jetbridge/resource-types` for the local
+// runtime (built-in types, then a configured directory).
+import type { TypeImage } from '@jetbridge/plan';
+import type { ImageSpec } from '@jetbridge/runtime';
+
+export type ResourceTypeExecutables =
+  /** Run `/opt/resource/{check,in,out}` in a container of `image` (a runtime with real containers). */
+  | { kind: 'image'; image: ImageSpec }
+  /**
+   * Run `<dir>/{check,in,out}` as host executables (the local runtime, which ignores images). Their first
+   * argument is then `.`: the process starts in the directory the script works on (the get's destination,
+   * the put's sources), because container paths are not host paths there.
+   */
+  | { kind: 'local-dir'; dir: string };
+
+export interface ResourceTypeResolver {
+  /**
+   * The executables of resource type `type` (the plan's `type`: a base type or a pipeline's custom type).
+   * `image` is the plan's TypeImage (`base_type`, image sub-plans), for runtimes that run images. Rejects
+   * with an error whose message the step shows, e.g. `unknown resource type 'x'`.
+   */
+  resolve(type: string, image: TypeImage): Promise<ResourceTypeExecutables>;
+}
+
+/** Resolve with the build's resolver; a build without one knows no resource type at all. */
+export async function resolveResourceType(
+  resolver: ResourceTypeResolver | undefined,
+  type: string,
+  image: TypeImage,
+): Promise<ResourceTypeExecutables> {
+  if (resolver === undefined) throw new Error(`unknown resource type '${type}'`);
+  return resolver.resolve(type, image);
+}
