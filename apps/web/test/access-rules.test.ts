@@ -8,14 +8,21 @@ import { bearer, probeStatus, request } from './http-client.js';
  * a new route is covered the moment it is registered.
  *
  * Path parameters are filled generically: `:team_name` with a team on which alice is only a viewer,
- * `:build_id` with a real build of that team, any other `:param` with a placeholder, and `*` with a
- * placeholder. Access checks run before handlers look anything up, so placeholders never decide the answer.
- * Requests carry no body: the check also runs before the body is read.
+ * `:build_id` with a real build of that team, `:pipeline_name` (and its job, resource and version) with a
+ * real private pipeline of that team (pipeline rules look the pipeline up before judging the caller), any
+ * other `:param` with a placeholder, and `*` with a placeholder. Access checks run before handlers look
+ * anything else up, so placeholders never decide the answer. Requests carry no body: the check also runs
+ * before the body is read.
  */
 let ts: TestServer;
 let alice: string;
 let buildId: number;
 const VIEWER_TEAM = 'alice-views';
+const PIPELINE = 'probe-pipeline';
+const PIPELINE_YAML = `
+resources: [{name: probe-resource, type: git, source: {uri: https://example.com/x.git}}]
+jobs: [{name: probe-job, plan: [{get: probe-resource}]}]
+`;
 
 beforeAll(async () => {
   ts = await startTestServer();
@@ -36,6 +43,12 @@ beforeAll(async () => {
     .returning('id')
     .executeTakeFirstOrThrow();
   buildId = build.id;
+  const pipeline = await request(`${ts.url}/api/v1/teams/${VIEWER_TEAM}/pipelines/${PIPELINE}/config`, {
+    method: 'PUT',
+    headers: { ...bearer(admin), 'content-type': 'application/x-yaml', 'x-concourse-config-version': '' },
+    body: PIPELINE_YAML,
+  });
+  expect(pipeline.status).toBe(201);
 });
 
 afterAll(async () => {
@@ -48,6 +61,10 @@ function concretePath(url: string): string {
     .map((segment) => {
       if (segment === ':team_name') return VIEWER_TEAM;
       if (segment === ':build_id') return String(buildId);
+      if (segment === ':pipeline_name') return PIPELINE;
+      if (segment === ':job_name') return 'probe-job';
+      if (segment === ':resource_name') return 'probe-resource';
+      if (segment === ':resource_config_version_id') return '1';
       if (segment.startsWith(':')) return 'jetbridge-probe';
       if (segment === '*') return 'probe';
       return segment;
@@ -67,6 +84,8 @@ function needsLogin(rule: AccessRule): boolean {
     case 'admin':
     case 'build-read':
     case 'build-write':
+    case 'pipeline':
+    case 'team-pipeline':
       return true;
   }
 }
@@ -79,9 +98,11 @@ function needsMoreThanViewer(rule: AccessRule): boolean {
     case 'authenticated':
     case 'any-team':
     case 'build-read':
+    case 'pipeline':
       return false;
     case 'team':
     case 'build-write':
+    case 'team-pipeline':
       return rule.role !== 'viewer';
     case 'admin':
       return true;
@@ -98,6 +119,26 @@ describe('access rules of every registered route', () => {
       url: '/api/v1/teams/:team_name',
       access: { kind: 'team', role: 'owner' },
     });
+    // Pipeline routes, including the config route registered in its own parser context.
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        {
+          method: 'PUT',
+          url: '/api/v1/teams/:team_name/pipelines/:pipeline_name/config',
+          access: { kind: 'team', role: 'member' },
+        },
+        {
+          method: 'GET',
+          url: '/api/v1/teams/:team_name/pipelines/:pipeline_name',
+          access: { kind: 'pipeline' },
+        },
+        {
+          method: 'PUT',
+          url: '/api/v1/teams/:team_name/pipelines/:pipeline_name/pause',
+          access: { kind: 'team-pipeline', role: 'pipeline-operator' },
+        },
+      ]),
+    );
   });
 
   it('answers 401 without a token unless the route is open', async () => {
@@ -143,7 +184,10 @@ describe('access rules of every registered route', () => {
     const failures: string[] = [];
     for (const route of ts.server.app.registeredRoutes) {
       const rule = route.access;
-      const viewerRead = rule.kind === 'build-read' || (rule.kind === 'team' && rule.role === 'viewer');
+      const viewerRead =
+        rule.kind === 'build-read' ||
+        rule.kind === 'pipeline' ||
+        (rule.kind === 'team' && rule.role === 'viewer');
       if (route.method !== 'GET' || !viewerRead) continue;
       const status = await probeStatus(`${ts.url}${concretePath(route.url)}`, { headers: bearer(alice) });
       if (status === 401 || status === 403) failures.push(`${route.method} ${route.url}: ${status}`);

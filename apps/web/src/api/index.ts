@@ -3,6 +3,9 @@ import { artifactRoutes } from './artifacts.js';
 import { buildRoutes } from './builds.js';
 import { containerRoutes } from './containers.js';
 import { eventRoutes } from './events.js';
+import { jobRoutes } from './jobs.js';
+import { pipelineRoutes } from './pipelines.js';
+import { resourceRoutes } from './resources.js';
 import { skyIssuerRoutes } from './sky-issuer.js';
 import { skyLoginRoutes } from './sky-login.js';
 import { teamRoutes } from './teams.js';
@@ -25,4 +28,7 @@ export const apiAreas: ApiArea[] = [
   containerRoutes,
   workerRoutes,
   volumeRoutes,
+  pipelineRoutes,
+  jobRoutes,
+  resourceRoutes,
 ];

@@ -24,10 +24,26 @@ export type AccessRule =
   | { kind: 'team'; role: TeamRole }
   /** An owner of an admin team. */
   | { kind: 'admin' }
-  /** Read access to the build named by `:build_id` (team access, or public pipeline). */
-  | { kind: 'build-read' }
+  /**
+   * Read access to the build named by `:build_id`: a role on its team, or its pipeline is public and so is
+   * its job (Concourse's BUILD-R, `CheckIfPrivateJobHandler`). With `allowPrivateJob` a public pipeline is
+   * enough, whatever the job (BUILD-R*, `AnyJobHandler`: GetBuild, BuildResources).
+   */
+  | { kind: 'build-read'; allowPrivateJob?: boolean }
   /** A role at least `role` on the team of the build named by `:build_id`. */
-  | { kind: 'build-write'; role: TeamRole };
+  | { kind: 'build-write'; role: TeamRole }
+  /**
+   * Concourse's PIPE (`CheckPipelineAccessHandler`): the pipeline named by `:team_name`/`:pipeline_name` and
+   * the query's instance vars is public, or the caller is at least a viewer of the team. The pipeline is
+   * looked up first: malformed instance vars 400, missing team or pipeline 404 (empty bodies).
+   */
+  | { kind: 'pipeline' }
+  /**
+   * TEAM(role) on a pipeline that must exist and not be archived. Concourse's RejectArchived wrapper runs
+   * before auth: malformed instance vars 400, missing team or pipeline 404, archived 409 `action not allowed
+   * for an archived pipeline`; then the role is checked as for `team`.
+   */
+  | { kind: 'team-pipeline'; role: TeamRole };
 
 export function roleAtLeast(held: TeamRole, required: TeamRole): boolean {
   return TEAM_ROLES.indexOf(held) <= TEAM_ROLES.indexOf(required);

@@ -1,5 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
-import { listTeams } from '@jetbridge/db';
+import { listTeams, type PipelineRecord } from '@jetbridge/db';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { HttpError } from '../http-error.js';
@@ -47,6 +47,7 @@ export async function registerAuth(app: FastifyInstance, ctx: AppContext): Promi
   // Set per request in the hook below (Fastify wants null, not a shared object, as the initial value).
   app.decorateRequest('accessor', null as unknown as Accessor);
   app.decorateRequest('authorizedBuild', null);
+  app.decorateRequest('authorizedPipeline', null);
 
   // Requests that came with a session cookie: a 401 to them also clears the cookies (web_auth_handler.go).
   const cookieSessions = new WeakSet<FastifyRequest>();
@@ -80,7 +81,9 @@ export async function registerAuth(app: FastifyInstance, ctx: AppContext): Promi
         ? Accessor.authenticated(claims, await listTeams(ctx.db))
         : Accessor.anonymous(true);
     }
-    request.authorizedBuild = (await enforceAccess(rule, request.accessor, request, ctx.db)) ?? null;
+    const grant = await enforceAccess(rule, request.accessor, request, ctx.db);
+    request.authorizedBuild = grant.build;
+    request.authorizedPipeline = grant.pipeline;
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -115,5 +118,7 @@ declare module 'fastify' {
     accessor: Accessor;
     /** On build-read/build-write routes: the build the access check found. Null elsewhere. */
     authorizedBuild: AuthorizedBuild | null;
+    /** On pipeline/team-pipeline routes: the pipeline the access check found. Null elsewhere. */
+    authorizedPipeline: PipelineRecord | null;
   }
 }

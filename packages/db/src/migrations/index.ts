@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely/migration';
 import * as foundation from './0001_foundation.js';
+import * as pipelines from './0002_pipelines.js';
 
 /**
  * Every migration, in order. Names sort lexically (kysely requires it); never edit a released one,
@@ -7,4 +8,5 @@ import * as foundation from './0001_foundation.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_foundation': foundation,
+  '0002_pipelines': pipelines,
 };
