@@ -4,6 +4,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import zlib from 'node:zlib';
+import { ArtifactStoreError } from '@jetbridge/artifact-store';
 import { createUploadedArtifact, findArtifact, type ArtifactRecord } from '@jetbridge/db';
 import { FileNotFoundError, RuntimeError, type Volume } from '@jetbridge/runtime';
 import type { FastifyInstance } from 'fastify';
@@ -76,6 +77,9 @@ async function streamUploadInto(volume: Volume, body: Readable, maxBytes: number
     await finished(gunzip);
   } catch (err) {
     if (rejection) throw rejection;
+    // The local runtime reports unsafe or corrupt archives as artifact-store errors carrying their status.
+    if (err instanceof ArtifactStoreError && err.httpStatus < 500)
+      throw new UploadRejected(err.httpStatus, err.message);
     if (err instanceof RuntimeError && !isHostFailure(err)) throw new UploadRejected(400, err.message);
     throw err;
   }

@@ -284,47 +284,85 @@ export async function containerRoutes(app: FastifyInstance, ctx: AppContext): Pr
       preValidation: async (request) => {
         await teamContainer(ctx, request, request.params.team_name, request.params.id);
       },
+      // An upgrade refused before the WebSocket plugin saw it (401 from the auth hook, 404 above) leaves a
+      // bare socket nobody closes; close it once the refusal is sent.
+      onResponse: async (request, reply) => {
+        if (request.headers.upgrade !== undefined && reply.statusCode !== 101) request.raw.socket?.destroy();
+      },
     },
     (socket, request) => {
       const handle = request.params.id;
       const log = request.log.child({ container: handle });
-      socket.once('message', (data) => {
-        const spec = parseHijackProcessSpec(data.toString());
-        if (spec === undefined) {
-          log.info('malformed hijack process spec');
-          socket.close(1003, 'malformed process spec');
-          return;
-        }
-        void hijack(spec).catch((err: unknown) => {
-          log.error({ err }, 'hijack failed');
-          sendAndClose({ error: err instanceof Error ? err.message : String(err) });
-        });
-      });
-
       const sendAndClose = (message: Record<string, unknown>) => {
         if (socket.readyState !== socket.OPEN) return;
         socket.send(JSON.stringify(message), () => socket.close(1000));
       };
 
-      const hijack = async (spec: HijackProcessSpec) => {
+      // Input that arrives while the process is starting is kept: stdin in the pipe, a resize for later.
+      const stdin = new PassThrough();
+      let process: Process | undefined;
+      let pendingResize: { rows: number; columns: number } | undefined;
+      let exited = false;
+      let spec: HijackProcessSpec | undefined;
+
+      socket.on('message', (data) => {
+        if (spec === undefined) {
+          spec = parseHijackProcessSpec(data.toString());
+          if (spec === undefined) {
+            log.info('malformed hijack process spec');
+            socket.close(1003, 'malformed process spec');
+            return;
+          }
+          void hijack(spec).catch((err: unknown) => {
+            log.error({ err }, 'hijack failed');
+            sendAndClose({ error: err instanceof Error ? err.message : String(err) });
+          });
+          return;
+        }
+        let input: { stdin?: unknown; tty?: unknown; closed?: unknown };
+        try {
+          input = JSON.parse(data.toString()) as typeof input;
+        } catch {
+          return;
+        }
+        tracker.containers.touch(handle);
+        if (input.closed === true) {
+          stdin.end();
+        } else if (input.tty !== undefined && input.tty !== null) {
+          const size = windowSize(input.tty);
+          if (!size) return;
+          if (process === undefined) pendingResize = size;
+          else
+            void process
+              .resize(size)
+              .catch((err: unknown) => socket.send(JSON.stringify({ error: String(err) })));
+        } else if (typeof input.stdin === 'string' && !stdin.writableEnded) {
+          stdin.write(Buffer.from(input.stdin, 'base64'));
+        }
+      });
+      // The client went away: stop what it started rather than leave it running unattended.
+      socket.on('close', () => {
+        stdin.end();
+        if (process !== undefined && !exited) void process.signal('kill').catch(() => undefined);
+      });
+
+      const hijack = async (processSpec: HijackProcessSpec) => {
         const container = await ctx.worker.lookupContainer(handle);
         if (container === undefined) {
           sendAndClose({ error: `container ${handle} is gone` });
           return;
         }
-        const stdin = new PassThrough();
         const stdout = outputToSocket(socket, 'stdout');
         const stderr = outputToSocket(socket, 'stderr');
-        let process: Process;
         try {
           process = await container.run(
             {
-              path: spec.path || 'bash',
-              args: spec.args,
-              env: spec.env,
-              dir: spec.dir,
-              user: spec.user,
-              tty: spec.tty,
+              path: processSpec.path || 'bash',
+              args: processSpec.args,
+              env: processSpec.env,
+              dir: processSpec.dir,
+              user: processSpec.user,
+              tty: processSpec.tty,
             },
             { stdin, stdout, stderr },
           );
@@ -336,41 +374,16 @@ export async function containerRoutes(app: FastifyInstance, ctx: AppContext): Pr
           sendAndClose({ error: err instanceof Error ? err.message : String(err) });
           return;
         }
-        log.info({ path: spec.path, args: spec.args }, 'hijacked');
+        log.info({ path: processSpec.path, args: processSpec.args }, 'hijacked');
         tracker.containers.touch(handle);
-        let exited = false;
-
-        socket.on('message', (message) => {
-          let input: { stdin?: unknown; tty?: unknown; closed?: unknown };
-          try {
-            input = JSON.parse(message.toString()) as typeof input;
-          } catch {
-            return;
-          }
-          tracker.containers.touch(handle);
-          if (input.closed === true) {
-            stdin.end();
-          } else if (input.tty !== undefined && input.tty !== null) {
-            const size = windowSize(input.tty);
-            if (size)
-              void process
-                .resize(size)
-                .catch((err: unknown) => socket.send(JSON.stringify({ error: String(err) })));
-          } else if (typeof input.stdin === 'string' && !stdin.writableEnded) {
-            stdin.write(Buffer.from(input.stdin, 'base64'));
-          }
-        });
-        // The client went away: stop what it started rather than leave it running unattended.
-        socket.on('close', () => {
-          stdin.end();
-          if (!exited) void process.signal('kill').catch(() => undefined);
-        });
+        if (socket.readyState !== socket.OPEN) void process.signal('kill').catch(() => undefined);
+        if (pendingResize) await process.resize(pendingResize).catch(() => undefined);
 
         const status = await process.wait();
         exited = true;
+        tracker.containers.touch(handle);
         // Every output message goes out before the exit status.
         await Promise.all([stdout, stderr].map((output) => new Promise((resolve) => output.end(resolve))));
-        tracker.containers.touch(handle);
         sendAndClose({ exit_status: status });
       };
     },

@@ -35,7 +35,8 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext): Promis
 
   app.get<{ Params: { build_id: string } }>(
     '/api/v1/builds/:build_id/events',
-    { config: { access: { kind: 'build-read' } } },
+    // No HEAD twin: a body that never ends has no place in a HEAD answer.
+    { config: { access: { kind: 'build-read' } }, exposeHeadRoute: false },
     async (request, reply) => {
       const buildId = request.authorizedBuild?.id ?? Number(request.params.build_id);
       const fromId = firstEventIdAfter(request.headers['last-event-id']);
