@@ -266,6 +266,27 @@ describe('build outcomes', () => {
     expect(got.status).toBe('aborted');
   });
 
+  it('abort with ?force= finishes the build at once', async () => {
+    const build = await startBuild(executePlan(shTask('trap "" TERM; echo ready; sleep 120'), [], []));
+    const stream = await readBuildEvents(server.url, token, build.id, {
+      onEvent: async (event) => {
+        if (event.event !== 'log') return;
+        const res = await fetch(`${server.url}/api/v1/builds/${build.id}/abort?force=`, {
+          method: 'PUT',
+          headers: authHeaders(token),
+        });
+        expect(res.status).toBe(204);
+        // Final as soon as the request is answered, without waiting for the process to stop.
+        const got = (await (
+          await fetch(`${server.url}/api/v1/builds/${build.id}`, { headers: authHeaders(token) })
+        ).json()) as { status: string };
+        expect(got.status).toBe('aborted');
+      },
+    });
+    expect(statusesOf(stream.events)).toEqual(['started', 'aborted']);
+    expect(stream.events.at(-1)?.data['status']).toBe('aborted');
+  });
+
   it('an undecodable plan is a 400 with an empty body', async () => {
     for (const body of ['{"id":"1"}', 'not json', '{"id":1,"task":{}}']) {
       const res = await fetch(`${server.url}/api/v1/teams/main/builds`, {

@@ -16,7 +16,7 @@ export {
   finishBuild,
   markBuildAborted,
   setBuildComment,
-  listUnfinishedBuilds,
+  listStartedBuilds,
   listAbortRequested,
   listBuilds,
   isFinishedStatus,

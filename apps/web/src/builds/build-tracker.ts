@@ -14,15 +14,24 @@ import {
   finishBuild,
   isFinishedStatus,
   listAbortRequested,
-  listUnfinishedBuilds,
+  listStartedBuilds,
   markBuildAborted,
   nextBuildEventId,
+  sql,
   type BuildRecord,
   type BuildStatus,
   type Database,
   type Kysely,
 } from '@jetbridge/db';
-import { runBuild, type BuildOutcome, type Logger as ExecLogger } from '@jetbridge/exec';
+import {
+  runBuild,
+  type BuildIdentity,
+  type BuildOutcome,
+  type BuildRecorder,
+  type Logger as ExecLogger,
+  type ResourceTypeResolver,
+  type VarsResolver,
+} from '@jetbridge/exec';
 import type { Plan } from '@jetbridge/plan';
 import type { Worker } from '@jetbridge/runtime';
 import type { FastifyBaseLogger } from 'fastify';
@@ -56,6 +65,20 @@ export interface BuildTrackerOptions {
   eventPollMs?: number;
 }
 
+/**
+ * What a pipeline build (job or check) adds to a run: who it is beyond id/name/team, where its vars and
+ * resource types come from, what its steps record, and a callback once its final status is stored.
+ */
+export interface PipelineBuildRun extends BuildRecorder {
+  identity?: Omit<BuildIdentity, 'id' | 'name' | 'teamName'>;
+  vars?: VarsResolver;
+  resourceTypes?: ResourceTypeResolver;
+  /** Timeout of check steps that set none, in ms (`--global-resource-check-timeout`). */
+  defaultCheckTimeoutMs?: number;
+  /** Called once with the final status, after it is stored. Failures are only logged. */
+  onFinished?(status: BuildOutcome): void | Promise<void>;
+}
+
 /** The build could not be created because the node is shutting down. */
 export class TrackerClosingError extends Error {
   readonly statusCode = 503;
@@ -75,6 +98,7 @@ interface RunningBuild {
   completing?: Promise<void>;
   /** Resolves when the engine has returned. */
   engineDone: Promise<void>;
+  pipelineRun?: PipelineBuildRun;
 }
 
 const SHUTDOWN_MESSAGE = 'build interrupted: the web node running it is shutting down';
@@ -155,6 +179,56 @@ export class BuildTracker {
   }
 
   /**
+   * Start a pending pipeline build (a job or check build someone created) with `plan` and run it here in the
+   * background. Undefined when it is no longer pending or another node took it.
+   */
+  async startPendingBuild(
+    buildId: number,
+    plan: Plan,
+    pipelineRun: PipelineBuildRun = {},
+  ): Promise<BuildRecord | undefined> {
+    if (this.closing) throw new TrackerClosingError();
+    const { db } = this.options;
+    if (!(await this.locks.tryAcquire(buildId))) return undefined;
+    let build: BuildRecord | undefined;
+    try {
+      const started = await db
+        .updateTable('builds')
+        .set({
+          status: 'started',
+          start_time: sql<Date>`now()`,
+          plan: JSON.stringify(plan),
+          tracked_by: this.options.nodeName,
+        })
+        .where('id', '=', buildId)
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      if (started.numUpdatedRows > 0n) build = await findBuild(db, buildId);
+    } finally {
+      if (build === undefined) await this.locks.release(buildId);
+    }
+    if (build === undefined) return undefined;
+    this.startRun(build, plan, pipelineRun);
+    return build;
+  }
+
+  /**
+   * Finish a pending pipeline build that cannot start (its plan could not be made): an `error` event with
+   * `message`, then `errored` (Concourse finishes such builds errored before they start).
+   */
+  async failPendingBuild(buildId: number, message: string): Promise<boolean> {
+    if (!(await this.locks.tryAcquire(buildId))) return false;
+    try {
+      const build = await findBuild(this.options.db, buildId);
+      if (build === undefined || build.status !== 'pending') return false;
+      await this.finishStoppedBuild(buildId, 'errored', message);
+      return true;
+    } finally {
+      await this.locks.release(buildId);
+    }
+  }
+
+  /**
    * Abort a build (`PUT /builds/:id/abort`). Running here: stop its steps (`force`: finish it as aborted at
    * once, without waiting for them). Running on a live node elsewhere: that node sees the request within its
    * poll interval. Run by nobody (orphaned): finished as aborted directly.
@@ -216,11 +290,17 @@ export class BuildTracker {
     await this.locks.close();
   }
 
-  private startRun(build: BuildRecord, plan: Plan): void {
+  private startRun(build: BuildRecord, plan: Plan, pipelineRun?: PipelineBuildRun): void {
     const { db, logger } = this.options;
     const log = new BuildEventLog(build.id, 0, db, logger);
     this.events.register(log);
-    const run: RunningBuild = { build, log, abort: new AbortController(), engineDone: Promise.resolve() };
+    const run: RunningBuild = {
+      build,
+      log,
+      abort: new AbortController(),
+      engineDone: Promise.resolve(),
+      ...(pipelineRun === undefined ? {} : { pipelineRun }),
+    };
     this.running.set(build.id, run);
     run.engineDone = this.execute(run, plan).catch((err: unknown) => {
       logger.error({ err, buildId: build.id }, 'build tracking failed');
@@ -232,11 +312,13 @@ export class BuildTracker {
     const startTime = Math.floor((build.startTime ?? new Date()).getTime() / 1000);
     await log.append(statusEvent('started', startTime));
     let outcome: BuildOutcome;
+    const { identity, onFinished: _onFinished, ...pipelineOptions } = run.pipelineRun ?? {};
     try {
       outcome = await runBuild({
+        ...pipelineOptions,
         plan,
         worker: this.options.worker,
-        build: { id: build.id, name: build.name, teamName: build.teamName },
+        build: { ...identity, id: build.id, name: build.name, teamName: build.teamName },
         events: { emit: (event) => log.append(event) },
         artifacts: this.catalog,
         signal: run.abort.signal,
@@ -283,6 +365,11 @@ export class BuildTracker {
       this.running.delete(build.id);
       await this.locks.release(build.id);
       logger.info({ buildId: build.id, status }, 'build finished');
+      try {
+        await run.pipelineRun?.onFinished?.(status);
+      } catch (err) {
+        logger.warn({ err, buildId: build.id }, 'after-build callback failed');
+      }
     })();
     return run.completing;
   }
@@ -297,10 +384,10 @@ export class BuildTracker {
     await finishBuild(db, buildId, status);
   }
 
-  /** Every unfinished build whose tracking lock is free has no live node: it ends as errored. */
+  /** Every started build whose tracking lock is free has no live node: it ends as errored. */
   private async endOrphanedBuilds(): Promise<void> {
     const { db, logger, nodeName } = this.options;
-    for (const { id, trackedBy } of await listUnfinishedBuilds(db)) {
+    for (const { id, trackedBy } of await listStartedBuilds(db)) {
       if (this.running.has(id) || this.closing) continue;
       if (!(await this.locks.tryAcquire(id))) continue;
       try {

@@ -167,14 +167,15 @@ export async function setBuildComment(db: Kysely<Database>, id: number, comment:
   await db.updateTable('builds').set({ comment }).where('id', '=', id).execute();
 }
 
-/** Builds not finished yet, with the node that runs them (for restart recovery). */
-export async function listUnfinishedBuilds(
-  db: Kysely<Database>,
-): Promise<Array<{ id: number; trackedBy: string | null }>> {
+/**
+ * Started builds with the node that runs them (for restart recovery). Pending builds are left out: no node
+ * runs them yet, they wait for the scheduler.
+ */
+export async function listStartedBuilds(db: Kysely<Database>): Promise<Array<{ id: number; trackedBy: string | null }>> {
   const rows = await db
     .selectFrom('builds')
     .select(['id', 'tracked_by'])
-    .where('status', 'in', ['pending', 'started'])
+    .where('status', '=', 'started')
     .orderBy('id')
     .execute();
   return rows.map((row) => ({ id: row.id, trackedBy: row.tracked_by }));
