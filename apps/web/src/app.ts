@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { healthRoutes } from './api/health.js';
 import { infoRoutes } from './api/info.js';
 import type { AppContext } from './app-context.js';
@@ -33,9 +33,8 @@ export async function buildApp(ctx: AppContext, areas: ApiArea[] = []): Promise<
     loggerInstance: ctx.logger,
     bodyLimit: ctx.config.maxRequestBodyBytes,
     requestIdHeader: 'x-request-id',
-    requestIdLogLabel: 'request_id',
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: () => randomUUID(),
-    disableRequestLogging: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
