@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { loginToken } from './harness.js';
 
 // The built CLI, exactly what `pnpm start` runs (the test script builds before jest runs).
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
@@ -92,6 +93,10 @@ describe('jetbridge web on the embedded default', () => {
     const info = await fetch(`http://127.0.0.1:${port}/api/v1/info`);
     expect(info.status).toBe(200);
     expect(((await info.json()) as { version: string }).version).toBe('8.2.5');
+    // The printed credentials work for fly's password grant.
+    const token = await loginToken(`http://127.0.0.1:${port}`, { username: 'admin', password });
+    const user = await fetch(`http://127.0.0.1:${port}/api/v1/user`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await user.json()) as { is_admin: boolean }).is_admin).toBe(true);
     return { run, password };
   }
 

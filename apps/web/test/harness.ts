@@ -31,7 +31,8 @@ export const PLAIN_USER = { username: 'alice', password: 'alice-secret' } as con
  * database), with its own data directory. Extra flags/env override the defaults.
  */
 export async function startTestServer(options: { argv?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<TestServer> {
-  const postgres = await startTestPostgres();
+  // An "external" PostgreSQL as an operator would have one: its own server, a non-default user and database.
+  const postgres = await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));
   const env: NodeJS.ProcessEnv = {
     CONCOURSE_BIND_IP: '127.0.0.1',
