@@ -20,6 +20,7 @@ import type { AppContext } from './app-context.js';
 import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './auth/bootstrap.js';
 import type { WebConfig } from './config/index.js';
 import { createMetricsRegistry } from './observability/metrics.js';
+import { useJobScheduling } from './scheduling/job-scheduling-plugin.js';
 import { JETBRIDGE_VERSION } from './version.js';
 
 export interface RunningJetBridge {
@@ -121,6 +122,9 @@ export async function startJetBridge(config: WebConfig, options: StartOptions = 
     };
     const app = await buildApp(ctx, apiAreas);
     cleanups.push(() => app.close());
+    // Job scheduling; stopped before the app closes (cleanups run in reverse), so nothing starts meanwhile.
+    const scheduler = await useJobScheduling(app, ctx);
+    cleanups.push(() => scheduler.stop());
     await app.listen({ host: config.bindIp, port: config.bindPort });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.bindPort;

@@ -156,3 +156,38 @@ export {
   type BuildVersionInput,
   type VersionsDebugDump,
 } from './queries/versions.js';
+export {
+  listAlgorithmInputs,
+  findLatestVersion,
+  findPinnedVersion,
+  findNextEveryVersion,
+  findLastUsedPassedBuilds,
+  findFirstOccurrences,
+  listPassedBuilds,
+  type AlgorithmInputConfig,
+  type BuildCursor,
+  type PassedBuildSlot,
+  type CompanionValue,
+  type CompanionRequirement,
+  type PassedBuildsQuery,
+  type WalkedBuild,
+} from './queries/input-versions.js';
+export {
+  listPendingBuildsToStart,
+  listPendingBuildsOfArchivedPipelines,
+  readScheduleRequest,
+  markJobScheduledUpTo,
+  requestScheduleForJobs,
+  requestScheduleAfterBuildFinished,
+  saveNextInputMapping,
+  setJobHasNewInputs,
+  scheduleJobBuild,
+  adoptNextBuildInputs,
+  adoptRerunBuildInputs,
+  listInputResourcesAwaitingCheck,
+  type PendingJobBuild,
+  type NextInputMappingEntry,
+  type ScheduleBuildResult,
+  type AdoptedBuildInput,
+} from './queries/job-scheduling.js';
+export { findBuildPreparationState, type BuildPreparationState } from './queries/build-preparation.js';

@@ -26,6 +26,8 @@ export interface Database {
   build_resource_config_version_inputs: BuildVersionInputsTable;
   build_resource_config_version_outputs: BuildVersionOutputsTable;
   next_build_inputs: NextBuildInputsTable;
+  build_pipes: BuildPipesTable;
+  next_build_pipes: NextBuildPipesTable;
 }
 
 /** Role name → who holds it, as Concourse's TeamAuth: `{ owner: { users: ['local:admin'], groups: [] } }`. */
@@ -90,6 +92,11 @@ export interface BuildsTable {
    * build can be rerun (Concourse's `inputs_ready`).
    */
   inputs_ready: ColumnType<boolean, boolean | undefined, boolean>;
+  /**
+   * A pending job build the scheduler let through its max-in-flight check (migration 0003): it counts as
+   * running for its serial groups from then on.
+   */
+  scheduled: ColumnType<boolean, boolean | undefined, boolean>;
   created_by: string | null;
   comment: string | null;
   aborted: ColumnType<boolean, boolean | undefined, boolean>;
@@ -208,6 +215,8 @@ export interface JobsTable {
    * `schedule_requested > last_scheduled` and then sets `last_scheduled` to the value it saw. */
   schedule_requested: ColumnType<Date, Date | undefined, Date>;
   last_scheduled: ColumnType<Date, Date | undefined, Date>;
+  /** The scheduler's last max-in-flight check refused a pending build (BuildPreparation; migration 0003). */
+  max_in_flight_reached: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 /** Serial groups of a job (a serial job, or one with max_in_flight, is in a group named after itself). */
@@ -364,4 +373,16 @@ export interface NextBuildInputsTable {
   version_sha256: string | null;
   first_occurrence: boolean | null;
   resolve_error: string | null;
+}
+
+/** The upstream builds whose outputs satisfied a build's `passed` inputs (migration 0003). */
+export interface BuildPipesTable {
+  from_build_id: number;
+  to_build_id: number;
+}
+
+/** The upstream builds behind a job's next-build inputs; copied to build_pipes when a build adopts them. */
+export interface NextBuildPipesTable {
+  to_job_id: number;
+  from_build_id: number;
 }

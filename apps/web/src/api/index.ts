@@ -1,5 +1,6 @@
 import type { ApiArea } from '../app.js';
 import { artifactRoutes } from './artifacts.js';
+import { buildPreparationRoutes } from './build-preparation.js';
 import { buildRoutes } from './builds.js';
 import { containerRoutes } from './containers.js';
 import { eventRoutes } from './events.js';
@@ -23,6 +24,7 @@ export const apiAreas: ApiArea[] = [
   userRoutes,
   teamRoutes,
   buildRoutes,
+  buildPreparationRoutes,
   eventRoutes,
   artifactRoutes,
   containerRoutes,
