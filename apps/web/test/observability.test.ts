@@ -87,7 +87,8 @@ describe('operations: request ids, logs, metrics, health', () => {
     expect(down.json<{ status: string }>().status).toBe('failing');
 
     // Same directory, same port: the server's pool reconnects by itself.
-    const back = await startEmbeddedPostgres({ dataDir: server.postgres.dataDir, port: server.postgres.connection.port });
+    const { port, user, database } = server.postgres.connection;
+    const back = await startEmbeddedPostgres({ dataDir: server.postgres.dataDir, port, user, database });
     try {
       let status = 0;
       for (let i = 0; i < 50 && status !== 200; i++) {
