@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { apiAreas } from './api/index.js';
 import { buildApp } from './app.js';
+import { usePipelineBuilds } from './checking/checker-plugin.js';
 import type { AppContext } from './app-context.js';
 import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './auth/bootstrap.js';
 import type { WebConfig } from './config/index.js';
@@ -122,8 +123,14 @@ export async function startJetBridge(config: WebConfig, options: StartOptions = 
     };
     const app = await buildApp(ctx, apiAreas);
     cleanups.push(() => app.close());
+    // Resource checking and job builds: they run through the build tracker, next to the API.
+    await usePipelineBuilds(app, ctx);
     // Job scheduling; stopped before the app closes (cleanups run in reverse), so nothing starts meanwhile.
-    const scheduler = await useJobScheduling(app, ctx);
+    const scheduler = await useJobScheduling(app, ctx, {
+      ...(ctx.jobBuildStarter ? { starter: ctx.jobBuildStarter } : {}),
+      ...(ctx.checker ? { inputChecker: ctx.checker } : {}),
+    });
+    ctx.jobScheduling = scheduler;
     cleanups.push(() => scheduler.stop());
     await app.listen({ host: config.bindIp, port: config.bindPort });
     const address = app.server.address();

@@ -3,9 +3,12 @@
 // ./events.ts.
 import {
   findBuild,
+  findPipelineBuild,
+  findPipelineBuilds,
   findTeamByName,
   InvalidPageError,
   listBuildArtifacts,
+  listBuildResources,
   listBuilds,
   setBuildComment,
   type BuildPage,
@@ -19,6 +22,7 @@ import { useBuildTracker } from '../builds/build-tracker-plugin.js';
 import { TrackerClosingError } from '../builds/build-tracker.js';
 import { HttpError } from '../http-error.js';
 import { presentWorkerArtifact } from './artifacts.js';
+import { presentPipelineBuild } from './pipeline-json.js';
 
 /** `atc.Build` as the API presents it (§2.4): `omitempty` fields left out when empty, times in Unix seconds. */
 export function presentBuild(build: BuildRecord, options: { showComment: boolean }): Record<string, unknown> {
@@ -101,8 +105,13 @@ async function sendBuildPage(
     const links = paginationLinks(`${ctx.config.externalUrl}${path}`, result, page.limit);
     if (links.length > 0) reply.header('link', links);
   }
-  // Comments never appear in lists (present.Build is given no accessor there).
-  return result.builds.map((build) => presentBuild(build, { showComment: false }));
+  // Comments never appear in lists (present.Build is given no accessor there). Job and check builds carry
+  // their pipeline, job and resource names.
+  const detailed = await findPipelineBuilds(
+    ctx.db,
+    result.builds.map((build) => build.id),
+  );
+  return detailed.map((build) => presentPipelineBuild(build, { showComment: false }));
 }
 
 const buildIdParams = {
@@ -186,7 +195,9 @@ export async function buildRoutes(app: FastifyInstance, ctx: AppContext): Promis
     { config: { access: { kind: 'build-read' } }, schema: { params: buildIdParams } },
     async (request) => {
       const build = await requestedBuild(request, ctx);
-      return presentBuild(build, { showComment: request.accessor.hasTeamRole(build.teamName, 'viewer') });
+      const detailed = await findPipelineBuild(ctx.db, build.id);
+      const showComment = request.accessor.hasTeamRole(build.teamName, 'viewer');
+      return detailed ? presentPipelineBuild(detailed, { showComment }) : presentBuild(build, { showComment });
     },
   );
 
@@ -215,8 +226,18 @@ export async function buildRoutes(app: FastifyInstance, ctx: AppContext): Promis
     '/api/v1/builds/:build_id/resources',
     { config: { access: { kind: 'build-read' } }, schema: { params: buildIdParams } },
     async (request) => {
-      await requestedBuild(request, ctx);
-      return { inputs: [], outputs: [] };
+      const build = await requestedBuild(request, ctx);
+      // `atc.BuildInput`/`atc.PublicBuildOutput`: what the scheduler chose and what puts produced.
+      const { inputs, outputs } = await listBuildResources(ctx.db, build.id);
+      return {
+        inputs: inputs.map((input) => ({
+          name: input.name,
+          version: input.version,
+          pipeline_id: input.pipelineId,
+          first_occurrence: input.firstOccurrence,
+        })),
+        outputs: outputs.map((output) => ({ name: output.name, version: output.version })),
+      };
     },
   );
 

@@ -26,6 +26,7 @@ import { varReferences } from '@jetbridge/pipeline-config';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { findRequestedPipeline, pathParam, requestQuery } from '../auth/requested-pipeline.js';
+import { interpolateString, noCredentials, pipelineVarsResolver } from '../creds/index.js';
 import { HttpError } from '../http-error.js';
 import { parseBuildPage } from './builds.js';
 import {
@@ -213,10 +214,22 @@ export async function resourceRoutes(app: FastifyInstance, ctx: AppContext): Pro
     const token = requestQuery(request).get('webhook_token') ?? '';
     if (token === '') throw HttpError.badRequest();
     const resource = await requireResource(request, ctx, found.pipeline);
-    const expected = resource.webhookToken ?? '';
-    // The token may use ((vars)); JetBridge has no credential manager to resolve them yet.
-    if (varReferences(expected).length > 0)
-      throw new HttpError(500, 'failed to evaluate the webhook token', '');
+    let expected = resource.webhookToken ?? '';
+    // The token may use ((vars)), evaluated with the pipeline's credentials at request time.
+    if (varReferences(expected).length > 0) {
+      try {
+        expected = await interpolateString(
+          expected,
+          pipelineVarsResolver(ctx.credentials ?? noCredentials, {
+            teamName: found.pipeline.teamName,
+            pipelineName: found.pipeline.name,
+          }),
+        );
+      } catch (err) {
+        request.log.info({ err, resource: resource.name }, 'failed to evaluate the webhook token');
+        throw new HttpError(500, 'failed to evaluate the webhook token', '');
+      }
+    }
     if (!sameToken(token, expected)) throw new HttpError(401, 'invalid webhook token', '');
     const build = await createResourceCheckBuild(ctx.db, resource.id, {
       createdBy: null,

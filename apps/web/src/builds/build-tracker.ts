@@ -213,15 +213,16 @@ export class BuildTracker {
   }
 
   /**
-   * Finish a pending pipeline build that cannot start (its plan could not be made): an `error` event with
-   * `message`, then `errored` (Concourse finishes such builds errored before they start).
+   * Finish a pending pipeline build that will not start: `errored` with an `error` event saying why (its plan
+   * could not be made, as Concourse does before a build starts), or `aborted`. False when it is no longer
+   * pending or another node holds it.
    */
-  async failPendingBuild(buildId: number, message: string): Promise<boolean> {
+  async finishPendingBuild(buildId: number, status: 'errored' | 'aborted', message?: string): Promise<boolean> {
     if (!(await this.locks.tryAcquire(buildId))) return false;
     try {
       const build = await findBuild(this.options.db, buildId);
       if (build === undefined || build.status !== 'pending') return false;
-      await this.finishStoppedBuild(buildId, 'errored', message);
+      await this.finishStoppedBuild(buildId, status, message);
       return true;
     } finally {
       await this.locks.release(buildId);

@@ -14,7 +14,7 @@ export interface OptionSpec {
   repeatable?: boolean;
   /** A secret: never echoed in logs or errors. */
   secret?: boolean;
-  group: 'web' | 'postgres' | 'auth' | 'runtime' | 'embedded';
+  group: 'web' | 'postgres' | 'auth' | 'runtime' | 'embedded' | 'pipelines';
 }
 
 export const optionSpecs = [
@@ -42,6 +42,14 @@ export const optionSpecs = [
   { group: 'embedded', flag: 'data-dir', env: 'JETBRIDGE_DATA_DIR', default: '.data', help: 'Directory for the embedded default: PostgreSQL cluster, artifacts and step working directories.' },
 
   { group: 'runtime', flag: 'runtime', env: 'JETBRIDGE_RUNTIME', default: 'local', help: 'Where steps run: local (host processes) or kubernetes (pods).' },
+  { group: 'runtime', flag: 'resource-types-dir', env: 'JETBRIDGE_RESOURCE_TYPES_DIR', help: 'Directory of resource types for the local runtime, one `<type>/{check,in,out}` per type (the built-in `time` and `mock` always exist).' },
+
+  { group: 'pipelines', flag: 'lidar-scanner-interval', env: 'CONCOURSE_LIDAR_SCANNER_INTERVAL', default: '10s', help: 'How often the checker looks for resources due for a check.' },
+  { group: 'pipelines', flag: 'resource-checking-interval', env: 'CONCOURSE_RESOURCE_CHECKING_INTERVAL', default: '1m', help: 'Interval between checks of a resource without `check_every`.' },
+  { group: 'pipelines', flag: 'resource-with-webhook-checking-interval', env: 'CONCOURSE_RESOURCE_WITH_WEBHOOK_CHECKING_INTERVAL', default: '1m', help: 'Interval between checks of a resource with a `webhook_token` and no `check_every` (never less than --resource-checking-interval).' },
+  { group: 'pipelines', flag: 'global-resource-check-timeout', env: 'CONCOURSE_GLOBAL_RESOURCE_CHECK_TIMEOUT', default: '1h', help: 'Time limit of a check of a resource without `check_timeout`.' },
+  { group: 'pipelines', flag: 'enable-global-resources', env: 'CONCOURSE_ENABLE_GLOBAL_RESOURCES', default: 'false', help: 'Resources with the same type and source share one version history (and one check), across pipelines and teams.' },
+  { group: 'pipelines', flag: 'credentials-file', env: 'JETBRIDGE_CREDENTIALS_FILE', help: 'YAML file of secrets for `((vars))`: keys `<team>/<pipeline>/<name>` or `<team>/<name>`, re-read when it changes.' },
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionFlag = (typeof optionSpecs)[number]['flag'];

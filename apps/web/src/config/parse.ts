@@ -42,6 +42,15 @@ export interface WebConfig {
   postgresMaxConnections: number;
   dataDir: string;
   runtime: 'local' | 'kubernetes';
+  /** Resource types of the local runtime besides the built-in ones. */
+  resourceTypesDir?: string;
+  lidarScannerIntervalMs: number;
+  /** Go durations, as check plans carry them. */
+  resourceCheckingInterval: string;
+  resourceWithWebhookCheckingInterval: string;
+  globalResourceCheckTimeoutMs: number;
+  enableGlobalResources: boolean;
+  credentialsFile?: string;
 }
 
 type RawValues = Map<OptionFlag, string[]>;
@@ -171,6 +180,23 @@ export function parseWebConfig(argv: readonly string[], env: NodeJS.ProcessEnv, 
   }
   if (authDuration === undefined || authDuration <= 0) fail('auth-duration', `'${get('auth-duration')}' is not a duration (e.g. 24h)`);
 
+  /** A positive Go duration in ms (the checking options), or a ConfigError naming the flag. */
+  const positiveDuration = (flag: OptionFlag, example: string): number => {
+    let ms: number | undefined;
+    try {
+      ms = parseGoDuration(get(flag) ?? '');
+    } catch {
+      ms = undefined;
+    }
+    if (ms === undefined || ms <= 0) fail(flag, `'${get(flag)}' is not a duration (e.g. ${example})`);
+    return ms as number;
+  };
+  /** A valid duration, kept as written (check plans carry Go durations). */
+  const durationText = (flag: OptionFlag, example: string): string => {
+    positiveDuration(flag, example);
+    return get(flag) ?? example;
+  };
+
   const maxConns = Number(get('postgres-max-conns'));
   if (!Number.isInteger(maxConns) || maxConns < 1) fail('postgres-max-conns', `'${get('postgres-max-conns')}' is not a positive integer`);
 
@@ -207,6 +233,13 @@ export function parseWebConfig(argv: readonly string[], env: NodeJS.ProcessEnv, 
     postgresMaxConnections: maxConns,
     dataDir: path.resolve(cwd, dataDirText),
     runtime: oneOf('runtime', ['local', 'kubernetes'] as const),
+    ...optionalPath('resourceTypesDir', get('resource-types-dir'), cwd),
+    lidarScannerIntervalMs: positiveDuration('lidar-scanner-interval', '10s'),
+    resourceCheckingInterval: durationText('resource-checking-interval', '1m'),
+    resourceWithWebhookCheckingInterval: durationText('resource-with-webhook-checking-interval', '1m'),
+    globalResourceCheckTimeoutMs: positiveDuration('global-resource-check-timeout', '1h'),
+    enableGlobalResources: oneOf('enable-global-resources', ['true', 'false'] as const) === 'true',
+    ...optionalPath('credentialsFile', get('credentials-file'), cwd),
   };
 }
 
@@ -218,6 +251,7 @@ export function helpText(): string {
     postgres: 'PostgreSQL (leave --postgres-host unset for the embedded default)',
     embedded: 'Embedded default',
     runtime: 'Runtime',
+    pipelines: 'Pipelines: resource checking and credentials',
   };
   const lines = ['Usage: jetbridge web [options]', '', 'Every option can also be set by its environment variable.'];
   for (const [group, title] of Object.entries(groups)) {
@@ -228,4 +262,10 @@ export function helpText(): string {
     }
   }
   return lines.join('\n');
+}
+
+/** `{ [key]: absolute path }` for a set path option, `{}` when unset. */
+function optionalPath<K extends string>(key: K, value: string | undefined, cwd: string): { [P in K]?: string } {
+  if (value === undefined || value.trim() === '') return {};
+  return { [key]: path.resolve(cwd, value) } as { [P in K]?: string };
 }

@@ -1,0 +1,106 @@
+// The app's checker and job build starter, built around its one BuildTracker: they share the credential
+// manager and the local resource types, and answer the pipeline API's doorbells for checks. They stop in
+// `preClose`, before the tracker (registered earlier) stops the builds they run.
+import { LocalResourceTypeResolver } from '@jetbridge/resource-types';
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app-context.js';
+import { loggingPipelineScheduling, type PipelineScheduling } from '../api/pipeline-scheduling.js';
+import { useBuildTracker } from '../builds/build-tracker-plugin.js';
+import { JobBuildStarter } from '../builds/job-build-starter.js';
+import { FileCredentialManager, noCredentials, type CredentialManager } from '../creds/index.js';
+import { Checker } from './checker.js';
+
+declare module '../app-context.js' {
+  interface AppContext {
+    /** Where `((vars))` of pipeline builds and webhook tokens come from (set by usePipelineBuilds). */
+    credentials?: CredentialManager;
+    /** Finds resource versions; also the scheduler's InputChecker (`requestChecks`). */
+    checker?: Checker;
+    /** Starts job builds with the inputs the scheduler chose (its BuildStarter). */
+    jobBuildStarter?: JobBuildStarter;
+    /**
+     * The scheduler's entry points once it is wired in: asked to schedule on new versions and finished
+     * builds. Without it, those requests only ring `pipelineScheduling.scheduleRequested`.
+     */
+    jobScheduling?: {
+      kick(): void;
+      jobBuildFinished(jobId: number): unknown;
+    };
+  }
+}
+
+/** Create the checker and job build starter once, wire the check doorbells, and start checking. */
+export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  if (ctx.checker !== undefined) return;
+  const tracker = await useBuildTracker(app, ctx);
+  const { config } = ctx;
+  const credentials = config.credentialsFile
+    ? new FileCredentialManager(config.credentialsFile)
+    : noCredentials;
+  const resourceTypes = new LocalResourceTypeResolver(
+    config.resourceTypesDir === undefined ? {} : { directory: config.resourceTypesDir },
+  );
+  const fallback = loggingPipelineScheduling(ctx.logger);
+  // Whatever the scheduler wired in at the time of the call (it may come after this).
+  const scheduleRequested = (reason: string): void => {
+    (ctx.pipelineScheduling ?? fallback).scheduleRequested(reason);
+    ctx.jobScheduling?.kick();
+  };
+
+  const checker = Checker.start({
+    db: ctx.db,
+    logger: ctx.logger.child({ component: 'checker' }),
+    tracker,
+    credentials,
+    resourceTypes,
+    globalResources: config.enableGlobalResources,
+    scanIntervalMs: config.lidarScannerIntervalMs,
+    defaultCheckInterval: config.resourceCheckingInterval,
+    webhookCheckInterval: config.resourceWithWebhookCheckingInterval,
+    defaultCheckTimeoutMs: config.globalResourceCheckTimeoutMs,
+    onNewVersions: (resource) => scheduleRequested(`new versions of resource ${resource.id}`),
+    onInputChecked: (check) =>
+      scheduleRequested(`input resource ${check.resourceId} of job ${check.jobId} checked`),
+  });
+  const jobBuildStarter = new JobBuildStarter({
+    db: ctx.db,
+    logger: ctx.logger.child({ component: 'job-builds' }),
+    tracker,
+    credentials,
+    resourceTypes,
+    globalResources: config.enableGlobalResources,
+    scheduleRequested,
+    resourceScanRequested: (reason) => checker.scanSoon(reason),
+    onBuildFinished: (build) => {
+      if (ctx.jobScheduling)
+        void Promise.resolve(ctx.jobScheduling.jobBuildFinished(build.jobId)).catch(() => undefined);
+      else scheduleRequested(`build ${build.id} of job ${build.jobId} finished`);
+    },
+  });
+
+  ctx.credentials = credentials;
+  ctx.checker = checker;
+  ctx.jobBuildStarter = jobBuildStarter;
+  ctx.pipelineScheduling = withCheckDoorbells(checker, ctx.pipelineScheduling ?? fallback);
+  app.addHook('preClose', async () => {
+    await checker.close();
+  });
+}
+
+/**
+ * The API's doorbells with checks answered by the checker; the rest (and scan requests too) go on to
+ * `next` (the scheduler's, or the logging stand-in).
+ */
+export function withCheckDoorbells(checker: Checker, next: PipelineScheduling): PipelineScheduling {
+  return {
+    scheduleRequested: (reason) => next.scheduleRequested(reason),
+    jobBuildCreated: (build) => next.jobBuildCreated(build),
+    checkRequested: (check) => {
+      void checker.runRequestedCheck(check);
+    },
+    resourceScanRequested: (reason) => {
+      checker.scanSoon(reason);
+      next.resourceScanRequested(reason);
+    },
+  };
+}
