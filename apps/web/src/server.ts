@@ -10,6 +10,7 @@ import {
   type EmbeddedPostgres,
   type PostgresConnection,
 } from '@jetbridge/db';
+import type { ArtifactReaper } from '@jetbridge/artifact-store';
 import type { Worker } from '@jetbridge/runtime';
 import { LocalWorker } from '@jetbridge/runtime-local';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +19,7 @@ import { apiAreas } from './api/index.js';
 import { buildApp } from './app.js';
 import { usePipelineBuilds } from './checking/checker-plugin.js';
 import type { AppContext } from './app-context.js';
+import { openArtifactStore, startArtifactReaper } from './artifacts/artifact-collection.js';
 import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './auth/bootstrap.js';
 import type { WebConfig } from './config/index.js';
 import { createMetricsRegistry } from './observability/metrics.js';
@@ -30,6 +32,8 @@ export interface RunningJetBridge {
   app: FastifyInstance;
   ctx: AppContext;
   users: BootstrappedUsers;
+  /** Deletes volumes nobody needs anymore every `--gc-interval`; `reapOnce()` runs a pass now. */
+  artifactReaper: ArtifactReaper;
   /** Graceful shutdown: stop accepting, finish requests, stop steps, close the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -105,11 +109,24 @@ export async function startJetBridge(config: WebConfig, options: StartOptions = 
       // The Kubernetes runtime is its own package (packages/runtime-k8s); until it lands, say so plainly.
       throw new Error(`--runtime ${config.runtime} is not available in this build; use --runtime local`);
     }
+    const workDir = path.join(config.dataDir, 'worker');
+    // Its containers keep their builds' volumes; made after the store it uses, before the reaper starts.
+    const workerHoldingContainers: { current?: Worker } = {};
+    // One store for uploads, the worker's volumes and the reaper: the local worker's own volumes directory.
+    const artifactStore = await openArtifactStore({
+      root: path.join(workDir, 'volumes'),
+      db: database.db,
+      retentionMs: config.gcArtifactRetentionMs,
+      worker: () => workerHoldingContainers.current,
+      logger: logger.child({ component: 'artifact-store' }),
+    });
     const worker: Worker = new LocalWorker({
-      workDir: path.join(config.dataDir, 'worker'),
+      workDir,
+      artifactStore,
       name: os.hostname(),
       logger: logger.child({ component: 'runtime-local' }),
     });
+    workerHoldingContainers.current = worker;
     cleanups.push(() => worker.close());
 
     const ctx: AppContext = {
@@ -137,6 +154,12 @@ export async function startJetBridge(config: WebConfig, options: StartOptions = 
     const port = typeof address === 'object' && address ? address.port : config.bindPort;
     const url = `http://${config.bindIp === '0.0.0.0' ? '127.0.0.1' : config.bindIp}:${port}`;
     logger.info({ url, externalUrl: config.externalUrl, version: JETBRIDGE_VERSION }, 'JetBridge web is listening');
+    // Stopped first on shutdown (cleanups run in reverse), before builds stop and the database closes.
+    const artifactReaper = startArtifactReaper(artifactStore, {
+      intervalMs: config.gcIntervalMs,
+      logger: logger.child({ component: 'gc' }),
+    });
+    cleanups.push(() => artifactReaper.stop());
 
     let closing: Promise<void> | undefined;
     return {
@@ -144,6 +167,7 @@ export async function startJetBridge(config: WebConfig, options: StartOptions = 
       app,
       ctx,
       users,
+      artifactReaper,
       close: () => (closing ??= cleanup().then(() => logger.info('JetBridge web stopped'))),
     };
   } catch (err) {

@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { ownerKey, type ArtifactOwner } from './artifact.js';
+import { ownerKey, type Artifact, type ArtifactOwner } from './artifact.js';
 import { InMemoryArtifactRegistry } from './in-memory-registry.js';
-import { ArtifactReaper } from './reaper.js';
+import { ArtifactReaper, type ReapResult } from './reaper.js';
 import { ArtifactStore } from './store.js';
 import { buildTar, exists, makeTempDirectory } from './test-fixtures.js';
 
@@ -113,6 +113,44 @@ describe('ArtifactReaper', () => {
     expect((await flakyStore.list()).map((a) => a.handle)).toEqual(['kept']);
   });
 
+  it('lets a registry that decides per artifact own the policy: no owner checks, no upload TTL', async () => {
+    /** Keeps exactly the handles it is told to, like a database registry that knows each artifact's use. */
+    class PerArtifactRegistry extends InMemoryArtifactRegistry {
+      readonly asked: string[][] = [];
+      constructor(private readonly wanted: Set<string> | Error) {
+        super({ isOwnerAlive: () => false });
+      }
+      async liveHandles(artifacts: readonly Artifact[]): Promise<ReadonlySet<string>> {
+        this.asked.push(artifacts.map((a) => a.handle).sort());
+        if (this.wanted instanceof Error) throw this.wanted;
+        return this.wanted;
+      }
+    }
+    const upload = { kind: 'upload', teamName: 'main' } as const;
+    const step = { kind: 'step', buildId: 1, stepName: 'task' } as const;
+    const perArtifact = new PerArtifactRegistry(new Set(['old-upload-in-use', 'registered-output']));
+    const perArtifactStore = new ArtifactStore({ root, registry: perArtifact });
+    await perArtifactStore.allocate({ handle: 'old-upload-in-use', owner: upload, teamName: 'main' });
+    await perArtifactStore.allocate({ handle: 'registered-output', owner: step, teamName: 'main' });
+    await perArtifactStore.allocate({ handle: 'scratch-output', owner: step, teamName: 'main' });
+
+    // An upload TTL of zero would expire every upload; the registry's answer wins.
+    const result = await new ArtifactReaper(perArtifactStore, { uploadTtlMs: 0 }).reapOnce();
+
+    expect(perArtifact.asked).toEqual([['old-upload-in-use', 'registered-output', 'scratch-output']]);
+    expect(result.removed.map((a) => a.handle)).toEqual(['scratch-output']);
+    expect((await perArtifactStore.list()).map((a) => a.handle).sort()).toEqual([
+      'old-upload-in-use',
+      'registered-output',
+    ]);
+
+    const failing = new PerArtifactRegistry(new Error('database down'));
+    const failingStore = new ArtifactStore({ root, registry: failing });
+    const failed = await new ArtifactReaper(failingStore).reapOnce();
+    expect(failed.removed).toEqual([]);
+    expect(failed.failures.map((f) => f.handle).sort()).toEqual(['old-upload-in-use', 'registered-output']);
+  });
+
   it('removes crash leftovers older than the grace period, and only those', async () => {
     const complete = await store.allocate({
       handle: 'complete',
@@ -169,11 +207,13 @@ describe('ArtifactReaper', () => {
   it('reaps in the background until stopped', async () => {
     const owner: ArtifactOwner = { kind: 'build', buildId: 77 };
     await store.allocate({ handle: 'background', owner, teamName: 'main' });
-    const reaper = new ArtifactReaper(store);
+    const passes: ReapResult[] = [];
+    const reaper = new ArtifactReaper(store, { onPass: (result) => passes.push(result) });
     reaper.start(10);
     try {
       registry.retireOwner(owner);
-      await waitFor(async () => (await store.lookup('background')) === undefined);
+      await waitFor(async () => passes.some((pass) => pass.removed.some((a) => a.handle === 'background')));
+      expect(await store.lookup('background')).toBeUndefined();
     } finally {
       await reaper.stop();
     }

@@ -10,11 +10,14 @@ export interface ArtifactReaperOptions {
   /**
    * Uploads (`fly execute` inputs) are deleted this long after creation even while their team exists.
    * Mirrors Concourse's artifact collector, which expires artifacts not tied to a build after 12 hours.
-   * Default: 12 hours; `Infinity` keeps them as long as the registry says their owner is alive.
+   * Default: 12 hours; `Infinity` keeps them as long as the registry says their owner is alive. Not applied
+   * when the registry decides per artifact (`ArtifactRegistry.liveHandles`).
    */
   uploadTtlMs?: number;
-  /** Called with failures of the background loop (a whole run that threw). */
+  /** Called with failures of the background loop (a whole run that threw, or an artifact it could not check). */
   onError?: (error: unknown) => void;
+  /** Called after each background pass that completed, with what it did (for logs and metrics). */
+  onPass?: (result: ReapResult) => void;
 }
 
 export interface ReapResult {
@@ -29,14 +32,15 @@ export interface ReapResult {
 const HOUR_MS = 60 * 60 * 1000;
 
 /**
- * Deletes artifacts nobody owns anymore, asking the store's registry about each distinct owner, and the
- * leftovers of crashes. One collector for one kind of garbage, as Concourse's `gc` package has.
+ * Deletes artifacts nobody owns anymore, asking the store's registry about each distinct owner (or about
+ * each artifact, when the registry can answer that), and the leftovers of crashes. One collector for one kind of garbage, as Concourse's `gc` package has.
  */
 export class ArtifactReaper {
   readonly #store: ArtifactStore;
   readonly #strayGracePeriodMs: number;
   readonly #uploadTtlMs: number;
   readonly #onError: (error: unknown) => void;
+  readonly #onPass: (result: ReapResult) => void;
   #running: Promise<ReapResult> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = true;
@@ -46,6 +50,7 @@ export class ArtifactReaper {
     this.#strayGracePeriodMs = options.strayGracePeriodMs ?? HOUR_MS;
     this.#uploadTtlMs = options.uploadTtlMs ?? 12 * HOUR_MS;
     this.#onError = options.onError ?? (() => {});
+    this.#onPass = options.onPass ?? (() => {});
   }
 
   /** One pass. Concurrent calls share the pass in progress. */
@@ -65,6 +70,7 @@ export class ArtifactReaper {
           .then(
             (result) => {
               for (const failure of result.failures) this.#onError(failure.error);
+              this.#onPass(result);
             },
             (err: unknown) => this.#onError(err),
           )
@@ -85,35 +91,65 @@ export class ArtifactReaper {
 
   async #reap(): Promise<ReapResult> {
     const result: ReapResult = { removed: [], strays: [], failures: [] };
+    const artifacts = await this.#store.list();
+    const registry = this.#store.registry;
+    const liveHandles = registry.liveHandles?.bind(registry);
+    const doomed = liveHandles
+      ? await this.#doomedByRegistry(liveHandles, artifacts, result)
+      : await this.#doomedByOwner(artifacts, result);
+    for (const artifact of doomed) {
+      try {
+        if (await this.#store.remove(artifact.handle)) result.removed.push(artifact);
+      } catch (error) {
+        result.failures.push({ handle: artifact.handle, error });
+      }
+    }
+
+    result.strays = await this.#store.sweepStrays({ olderThanMs: this.#strayGracePeriodMs });
+    return result;
+  }
+
+  /** The registry decides artifact by artifact; if it cannot answer, everything waits for the next pass. */
+  async #doomedByRegistry(
+    liveHandles: (artifacts: readonly Artifact[]) => Promise<ReadonlySet<string>>,
+    artifacts: Artifact[],
+    result: ReapResult,
+  ): Promise<Artifact[]> {
+    if (artifacts.length === 0) return [];
+    try {
+      const live = await liveHandles(artifacts);
+      return artifacts.filter((artifact) => !live.has(artifact.handle));
+    } catch (error) {
+      for (const artifact of artifacts) result.failures.push({ handle: artifact.handle, error });
+      return [];
+    }
+  }
+
+  /** Asks once per distinct owner; uploads also expire after the upload TTL. */
+  async #doomedByOwner(artifacts: Artifact[], result: ReapResult): Promise<Artifact[]> {
     const byOwner = new Map<string, { owner: ArtifactOwner; artifacts: Artifact[] }>();
-    for (const artifact of await this.#store.list()) {
+    for (const artifact of artifacts) {
       const key = ownerKey(artifact.owner);
       const group = byOwner.get(key) ?? { owner: artifact.owner, artifacts: [] };
       group.artifacts.push(artifact);
       byOwner.set(key, group);
     }
 
+    const doomed: Artifact[] = [];
     const now = Date.now();
-    for (const { owner, artifacts } of byOwner.values()) {
+    for (const { owner, artifacts: owned } of byOwner.values()) {
       let alive: boolean;
       try {
         alive = await this.#store.registry.isOwnerAlive(owner);
       } catch (error) {
-        for (const artifact of artifacts) result.failures.push({ handle: artifact.handle, error });
+        for (const artifact of owned) result.failures.push({ handle: artifact.handle, error });
         continue;
       }
-      for (const artifact of artifacts) {
+      for (const artifact of owned) {
         const expired = owner.kind === 'upload' && now - artifact.createdAt.getTime() > this.#uploadTtlMs;
-        if (alive && !expired) continue;
-        try {
-          if (await this.#store.remove(artifact.handle)) result.removed.push(artifact);
-        } catch (error) {
-          result.failures.push({ handle: artifact.handle, error });
-        }
+        if (!alive || expired) doomed.push(artifact);
       }
     }
-
-    result.strays = await this.#store.sweepStrays({ olderThanMs: this.#strayGracePeriodMs });
-    return result;
+    return doomed;
   }
 }

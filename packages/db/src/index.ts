@@ -15,6 +15,7 @@ export {
   findBuild,
   finishBuild,
   markBuildAborted,
+  listBuildLifetimes,
   setBuildComment,
   listStartedBuilds,
   listAbortRequested,
@@ -33,6 +34,9 @@ export {
   findArtifact,
   registerBuildOutputArtifact,
   listBuildArtifacts,
+  findArtifactsByVolumeHandles,
+  deleteArtifactOfVolume,
+  listArtifactIdsReadByUnfinishedBuilds,
   type ArtifactRecord,
 } from './queries/artifacts.js';
 export {

@@ -15,6 +15,7 @@ export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Pr
     logger: ctx.logger.child({ component: 'build-tracker' }),
     nodeName: ctx.nodeName,
     externalUrl: ctx.config.externalUrl,
+    containerRetentionMs: ctx.config.gcOneOffGracePeriodMs,
   });
   app.decorate('buildTracker', tracker);
   app.addHook('preClose', async () => {

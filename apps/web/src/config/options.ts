@@ -14,7 +14,7 @@ export interface OptionSpec {
   repeatable?: boolean;
   /** A secret: never echoed in logs or errors. */
   secret?: boolean;
-  group: 'web' | 'postgres' | 'auth' | 'runtime' | 'embedded' | 'pipelines';
+  group: 'web' | 'postgres' | 'auth' | 'runtime' | 'embedded' | 'gc' | 'pipelines';
 }
 
 export const optionSpecs = [
@@ -38,6 +38,10 @@ export const optionSpecs = [
   { group: 'postgres', flag: 'postgres-database', env: 'CONCOURSE_POSTGRES_DATABASE', default: 'atc', help: 'PostgreSQL database name.' },
   { group: 'postgres', flag: 'postgres-sslmode', env: 'CONCOURSE_POSTGRES_SSLMODE', default: 'disable', help: 'SSL mode: disable, require, verify-ca or verify-full.' },
   { group: 'postgres', flag: 'postgres-max-conns', env: 'CONCOURSE_POSTGRES_MAX_CONNS', default: '10', help: 'Maximum number of open PostgreSQL connections.' },
+
+  { group: 'gc', flag: 'gc-interval', env: 'CONCOURSE_GC_INTERVAL', default: '30s', help: 'Interval on which to perform garbage collection (volumes of finished builds, expired uploads, crash leftovers).' },
+  { group: 'gc', flag: 'gc-one-off-grace-period', env: 'CONCOURSE_GC_ONE_OFF_GRACE_PERIOD', default: '5m', help: 'How long the containers of a finished step stay for `fly intercept` (from the end, or from the last intercept).' },
+  { group: 'gc', flag: 'gc-artifact-retention', env: 'JETBRIDGE_GC_ARTIFACT_RETENTION', default: '12h', help: 'How long a `fly execute` upload, and the outputs a finished build registered for `fly execute -o`, are kept.' },
 
   { group: 'embedded', flag: 'data-dir', env: 'JETBRIDGE_DATA_DIR', default: '.data', help: 'Directory for the embedded default: PostgreSQL cluster, artifacts and step working directories.' },
 

@@ -79,6 +79,19 @@ describe('jetbridge web configuration', () => {
     expect(parseByteSize('ten')).toBeUndefined();
   });
 
+  it('reads garbage collection periods as Go durations: 30s, 5m and 12h by default', () => {
+    const defaults = parseWebConfig([], {}, '/srv');
+    expect(defaults.gcIntervalMs).toBe(30_000);
+    expect(defaults.gcOneOffGracePeriodMs).toBe(5 * 60_000);
+    expect(defaults.gcArtifactRetentionMs).toBe(12 * 3600_000);
+    const set = parseWebConfig(['--gc-interval', '250ms'], { JETBRIDGE_GC_ARTIFACT_RETENTION: '1h30m' }, '/srv');
+    expect(set.gcIntervalMs).toBe(250);
+    expect(set.gcArtifactRetentionMs).toBe(90 * 60_000);
+    expect(() => parseWebConfig([], { CONCOURSE_GC_INTERVAL: '30' }, '/srv')).toThrow(
+      "invalid value for --gc-interval (CONCOURSE_GC_INTERVAL): '30' is not a duration (e.g. 30s)",
+    );
+  });
+
   it('--help lists every option with its environment variable and default', () => {
     const text = helpText();
     for (const spec of optionSpecs) {

@@ -42,6 +42,12 @@ export interface WebConfig {
   postgresMaxConnections: number;
   dataDir: string;
   runtime: 'local' | 'kubernetes';
+  /** How often garbage collection runs. */
+  gcIntervalMs: number;
+  /** How long containers of finished steps stay for intercepting. */
+  gcOneOffGracePeriodMs: number;
+  /** How long uploads and the registered outputs of finished builds are kept. */
+  gcArtifactRetentionMs: number;
   /** Resource types of the local runtime besides the built-in ones. */
   resourceTypesDir?: string;
   lidarScannerIntervalMs: number;
@@ -233,6 +239,9 @@ export function parseWebConfig(argv: readonly string[], env: NodeJS.ProcessEnv, 
     postgresMaxConnections: maxConns,
     dataDir: path.resolve(cwd, dataDirText),
     runtime: oneOf('runtime', ['local', 'kubernetes'] as const),
+    gcIntervalMs: positiveDuration('gc-interval', '30s'),
+    gcOneOffGracePeriodMs: positiveDuration('gc-one-off-grace-period', '5m'),
+    gcArtifactRetentionMs: positiveDuration('gc-artifact-retention', '12h'),
     ...optionalPath('resourceTypesDir', get('resource-types-dir'), cwd),
     lidarScannerIntervalMs: positiveDuration('lidar-scanner-interval', '10s'),
     resourceCheckingInterval: durationText('resource-checking-interval', '1m'),
@@ -251,6 +260,7 @@ export function helpText(): string {
     postgres: 'PostgreSQL (leave --postgres-host unset for the embedded default)',
     embedded: 'Embedded default',
     runtime: 'Runtime',
+    gc: 'Garbage collection',
     pipelines: 'Pipelines: resource checking and credentials',
   };
   const lines = ['Usage: jetbridge web [options]', '', 'Every option can also be set by its environment variable.'];

@@ -116,3 +116,36 @@ export async function listBuildArtifacts(db: Kysely<Database>, buildId: number):
   const rows = await artifactsQuery(db).where('a.build_id', '=', buildId).orderBy('a.id').execute();
   return rows.map(toRecord);
 }
+
+/** The rows of whichever of these volumes are artifacts (garbage collection asks about every volume). */
+export async function findArtifactsByVolumeHandles(
+  db: Kysely<Database>,
+  volumeHandles: readonly string[],
+): Promise<ArtifactRecord[]> {
+  if (volumeHandles.length === 0) return [];
+  const rows = await artifactsQuery(db)
+    .where('a.volume_handle', 'in', [...volumeHandles])
+    .execute();
+  return rows.map(toRecord);
+}
+
+/** Forget the artifact of a volume that was deleted; nothing happens for a volume that was not one. */
+export async function deleteArtifactOfVolume(db: Kysely<Database>, volumeHandle: string): Promise<void> {
+  await db.deleteFrom('artifacts').where('volume_handle', '=', volumeHandle).execute();
+}
+
+/**
+ * Ids of the artifacts that builds not finished yet read through `artifact_input` steps anywhere in their
+ * plans: their uploads must outlive any expiry while those builds run.
+ */
+export async function listArtifactIdsReadByUnfinishedBuilds(db: Kysely<Database>): Promise<Set<number>> {
+  // `lax` mode unwraps arrays as `.**` descends, so the same id can come out more than once: distinct.
+  const { rows } = await sql<{ artifact_id: number }>`
+    select distinct (ids.value)::int as artifact_id
+    from builds b
+    cross join lateral jsonb_path_query(b.plan, 'lax $.**.artifact_input.artifact_id') as ids(value)
+    where b.status in ('pending', 'started') and b.plan is not null
+      and jsonb_typeof(ids.value) = 'number'
+  `.execute(db);
+  return new Set(rows.map((row) => row.artifact_id));
+}

@@ -158,6 +158,20 @@ export async function finishBuild(db: Kysely<Database>, id: number, status: Buil
   return result.numUpdatedRows > 0n;
 }
 
+/** Status and end time of each of these builds that exists (garbage collection: is its owner still around). */
+export async function listBuildLifetimes(
+  db: Kysely<Database>,
+  ids: readonly number[],
+): Promise<Array<{ id: number; status: BuildStatus; endTime: Date | null }>> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom('builds')
+    .select(['id', 'status', 'end_time'])
+    .where('id', 'in', [...ids])
+    .execute();
+  return rows.map((row) => ({ id: row.id, status: row.status, endTime: row.end_time }));
+}
+
 /** Record that an abort was asked for (Concourse's `MarkAsAborted`); the tracking node acts on it. */
 export async function markBuildAborted(db: Kysely<Database>, id: number): Promise<void> {
   await db.updateTable('builds').set({ aborted: true }).where('id', '=', id).execute();
