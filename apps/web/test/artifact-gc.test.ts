@@ -22,7 +22,7 @@ import {
   type TaskConfigJson,
 } from './execute-client.js';
 
-const RETENTION_MS = 4000;
+const RETENTION_MS = 6000;
 const GRACE_MS = 1000;
 
 let server: TestServer;
