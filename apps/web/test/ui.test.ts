@@ -2,24 +2,17 @@
 // one-off builds through the API, watch them on their pages (coloured log, status, abort with the session's
 // CSRF token, a 100,000-line log), list builds, log out. Screenshots at 1280px and 390px go to a temp dir.
 // Needs Debian's Chromium (`apt-get install chromium`); skipped with a message without it.
-import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { DEFAULT_UI_DIST_DIR } from '../src/ui/serve-ui.js';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { type Browser, type Page } from 'playwright-core';
 import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
+import {
+  assertUiBuilt,
+  describeInBrowser,
+  launchChromium,
+  screenshotAt,
+  tempShotsDir,
+} from './ui-browser.js';
 import { PIPELINE_FIXTURES } from './ui-fixtures.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM) {
-  console.warn(
-    `skipping the web UI browser test: ${CHROMIUM} not found (install it with: apt-get install chromium)`,
-  );
-}
-const describeInBrowser = HAVE_CHROMIUM ? describe : describe.skip;
 
 let server: TestServer;
 let token: string;
@@ -57,36 +50,18 @@ async function runBuild(script: string): Promise<{ id: number; name: string }> {
   return (await res.json()) as { id: number; name: string };
 }
 
-async function screenshot(name: string, width: number): Promise<string> {
-  await page.setViewportSize({ width, height: width < 600 ? 844 : 800 });
-  await page.waitForTimeout(200);
-  const file = path.join(shots, `${name}-${width}.png`);
-  await page.screenshot({ path: file });
-  return file;
+function screenshot(name: string, width: number): Promise<string> {
+  return screenshotAt(page, shots, name, width);
 }
 
-describeInBrowser('the web UI in a browser', () => {
+describeInBrowser('the web UI browser test')('the web UI in a browser', () => {
   beforeAll(async () => {
-    if (!existsSync(path.join(DEFAULT_UI_DIST_DIR, 'index.html'))) {
-      throw new Error(`the UI is not built (${DEFAULT_UI_DIST_DIR}): run \`npx -y pnpm@10 build\` first`);
-    }
+    assertUiBuilt();
     server = await startTestServer();
     token = await loginToken(server.url, ADMIN);
-    shots = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-ui-screenshots-'));
+    shots = await tempShotsDir();
     console.log(`UI screenshots go to ${shots}`);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
   });
@@ -185,12 +160,16 @@ describeInBrowser('the web UI in a browser', () => {
 
   it('keeps a 100,000-line log smooth: only the rows in view are in the page', async () => {
     const build = await runBuild("seq 1 100000 | sed 's/^/row /'");
-    const started = Date.now();
     await page.goto(`${server.url}/builds/${build.id}`);
     await page.locator('.build-header[data-status="succeeded"]').waitFor({ timeout: 90_000 });
+    // The time that matters: opening the finished build and seeing the end of its log.
+    const started = Date.now();
+    await page.goto(`${server.url}/builds/${build.id}`);
+    await page.locator('.build-header[data-status="succeeded"]').waitFor();
     await page.keyboard.press('G');
     await page.locator('.log-line', { hasText: /row 100000$/ }).waitFor({ timeout: 30_000 });
     const loadMs = Date.now() - started;
+    expect(loadMs).toBeLessThan(5_000);
     expect(await page.locator('.log-line').count()).toBeLessThan(400);
     await page.keyboard.press('g');
     await page.keyboard.press('g');
@@ -204,7 +183,7 @@ describeInBrowser('the web UI in a browser', () => {
       .first()
       .waitFor();
     expect(await page.locator('.log-line').count()).toBeLessThan(400);
-    console.log(`100,000-line build page ready in ${loadMs} ms`);
+    console.log(`100,000-line build page: end of the log shown ${loadMs} ms after opening it`);
   });
 
   it('lists builds, newest first, linking to their pages', async () => {

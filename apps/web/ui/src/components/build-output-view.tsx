@@ -184,8 +184,9 @@ export function BuildOutputView({
     const el = scroller.current;
     if (!el) return;
     el.scrollTop = el.scrollHeight;
-    if (running) setFollow(true);
-  }, [running]);
+    // Also on a finished build: its events may still be arriving, and "the bottom" means the end of the log.
+    setFollow(true);
+  }, []);
 
   if (handleRef) {
     handleRef.current = {
