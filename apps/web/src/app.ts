@@ -65,7 +65,8 @@ export async function buildApp(ctx: AppContext, areas: ApiArea[] = []): Promise<
   // fly's set-pipeline rejects anything but exactly `application/json` (concourse-api.md §0.2).
   app.addHook('onSend', async (_request, reply, payload) => {
     const type = reply.getHeader('content-type');
-    if (typeof type === 'string' && type.startsWith('application/json')) reply.header('content-type', 'application/json');
+    if (typeof type === 'string' && type.startsWith('application/json'))
+      reply.header('content-type', 'application/json');
     return payload;
   });
 

@@ -7,7 +7,9 @@ import { JETBRIDGE_VERSION } from './version.js';
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(`Usage: jetbridge <command>\n\nCommands:\n  web    Run the JetBridge web node (Concourse API, UI, scheduler)\n\n${helpText()}\n`);
+    process.stdout.write(
+      `Usage: jetbridge <command>\n\nCommands:\n  web    Run the JetBridge web node (Concourse API, UI, scheduler)\n\n${helpText()}\n`,
+    );
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === 'version') {

@@ -66,7 +66,10 @@ export function createLogger(config: WebConfig, destination?: NodeJS.WritableStr
 }
 
 /** Start a JetBridge web node: database (embedded or external), migrations, runtime, HTTP. */
-export async function startJetBridge(config: WebConfig, options: StartOptions = {}): Promise<RunningJetBridge> {
+export async function startJetBridge(
+  config: WebConfig,
+  options: StartOptions = {},
+): Promise<RunningJetBridge> {
   const logger = createLogger(config, options.logDestination);
   await mkdir(config.dataDir, { recursive: true });
 
@@ -82,7 +85,10 @@ export async function startJetBridge(config: WebConfig, options: StartOptions = 
     let connection: PostgresConnection;
     if (config.postgres) {
       connection = config.postgres;
-      logger.info({ host: connection.host, port: connection.port, database: connection.database }, 'using external PostgreSQL');
+      logger.info(
+        { host: connection.host, port: connection.port, database: connection.database },
+        'using external PostgreSQL',
+      );
     } else {
       const pgLog = logger.child({ component: 'embedded-postgres' });
       const embedded: EmbeddedPostgres = await startEmbeddedPostgres({
@@ -100,7 +106,8 @@ export async function startJetBridge(config: WebConfig, options: StartOptions = 
     cleanups.push(() => database.close());
     await waitForDatabase(database.pool);
     const applied = await migrateToLatest(database.db);
-    if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.migrationName) }, 'applied migrations');
+    if (applied.length > 0)
+      logger.info({ migrations: applied.map((m) => m.migrationName) }, 'applied migrations');
 
     const users = await resolveLocalUsers(config);
     await bootstrapMainTeam(database.db, config, users.localUsers);
@@ -153,7 +160,10 @@ export async function startJetBridge(config: WebConfig, options: StartOptions = 
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.bindPort;
     const url = `http://${config.bindIp === '0.0.0.0' ? '127.0.0.1' : config.bindIp}:${port}`;
-    logger.info({ url, externalUrl: config.externalUrl, version: JETBRIDGE_VERSION }, 'JetBridge web is listening');
+    logger.info(
+      { url, externalUrl: config.externalUrl, version: JETBRIDGE_VERSION },
+      'JetBridge web is listening',
+    );
     // Stopped first on shutdown (cleanups run in reverse), before builds stop and the database closes.
     const artifactReaper = startArtifactReaper(artifactStore, {
       intervalMs: config.gcIntervalMs,

@@ -83,8 +83,13 @@ describe('jetbridge web on the embedded default', () => {
   });
 
   async function startAndLogin(port: number): Promise<{ run: Run; password: string }> {
-    const run = runCli(['web', '--bind-ip', '127.0.0.1', '--bind-port', String(port)], { JETBRIDGE_DATA_DIR: dataDir });
-    await waitFor(() => run.stderr.includes('Log in with:') || run.child.exitCode !== null, 'the start banner');
+    const run = runCli(['web', '--bind-ip', '127.0.0.1', '--bind-port', String(port)], {
+      JETBRIDGE_DATA_DIR: dataDir,
+    });
+    await waitFor(
+      () => run.stderr.includes('Log in with:') || run.child.exitCode !== null,
+      'the start banner',
+    );
     expect(run.stderr).toContain(`JetBridge is running at http://localhost:${port}`);
     const match = /fly -t local login -c (\S+) -u admin -p (\S+)/.exec(run.stderr);
     expect(match?.[1]).toBe(`http://localhost:${port}`);
@@ -95,7 +100,9 @@ describe('jetbridge web on the embedded default', () => {
     expect(((await info.json()) as { version: string }).version).toBe('8.2.5');
     // The printed credentials work for fly's password grant.
     const token = await loginToken(`http://127.0.0.1:${port}`, { username: 'admin', password });
-    const user = await fetch(`http://127.0.0.1:${port}/api/v1/user`, { headers: { authorization: `Bearer ${token}` } });
+    const user = await fetch(`http://127.0.0.1:${port}/api/v1/user`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(((await user.json()) as { is_admin: boolean }).is_admin).toBe(true);
     return { run, password };
   }

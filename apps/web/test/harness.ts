@@ -30,7 +30,9 @@ export const PLAIN_USER = { username: 'alice', password: 'alice-secret' } as con
  * Start a real JetBridge web node on a free port, against a real throwaway PostgreSQL (as an external
  * database), with its own data directory. Extra flags/env override the defaults.
  */
-export async function startTestServer(options: { argv?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { argv?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<TestServer> {
   // An "external" PostgreSQL as an operator would have one: its own server, a non-default user and database.
   const postgres = await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));

@@ -21,17 +21,23 @@ describe('operations: request ids, logs, metrics, health', () => {
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     await new Promise((r) => setTimeout(r, 50));
     const lines = server.logs.filter((line) => line['request_id'] === id);
-    expect(lines.map((l) => l['msg'])).toEqual(expect.arrayContaining(['incoming request', 'request completed']));
+    expect(lines.map((l) => l['msg'])).toEqual(
+      expect.arrayContaining(['incoming request', 'request completed']),
+    );
     for (const line of lines) expect(typeof line['time']).toBe('string');
   });
 
   it('honours an incoming X-Request-Id so a proxy can correlate', async () => {
-    const res = await request(`${server.url}/api/v1/info`, { headers: { 'x-request-id': 'from-the-proxy-1' } });
+    const res = await request(`${server.url}/api/v1/info`, {
+      headers: { 'x-request-id': 'from-the-proxy-1' },
+    });
     expect(res.headers.get('x-request-id')).toBe('from-the-proxy-1');
   });
 
   it('never logs credentials: the Authorization header and cookies are redacted', async () => {
-    await request(`${server.url}/api/v1/user`, { headers: { ...bearer(token), cookie: 'skymarshal_auth=secretcookie' } });
+    await request(`${server.url}/api/v1/user`, {
+      headers: { ...bearer(token), cookie: 'skymarshal_auth=secretcookie' },
+    });
     await new Promise((r) => setTimeout(r, 50));
     const text = JSON.stringify(server.logs);
     expect(text).not.toContain(token);
@@ -46,7 +52,9 @@ describe('operations: request ids, logs, metrics, health', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     expect(res.text).toContain('process_cpu_seconds_total');
-    expect(res.text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/info",status_code="200"\} \d+/);
+    expect(res.text).toMatch(
+      /http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/info",status_code="200"\} \d+/,
+    );
     // Routes are labelled by pattern, not raw URL, so label cardinality stays bounded.
     expect(res.text).not.toContain('/api/v1/teams/nope');
     expect(res.text).toContain('jetbridge_db_connections');

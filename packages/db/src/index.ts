@@ -28,7 +28,12 @@ export {
   type BuildPage,
   type BuildsPage,
 } from './queries/builds.js';
-export { insertBuildEvents, listBuildEvents, nextBuildEventId, type StoredBuildEvent } from './queries/build-events.js';
+export {
+  insertBuildEvents,
+  listBuildEvents,
+  nextBuildEventId,
+  type StoredBuildEvent,
+} from './queries/build-events.js';
 export {
   createUploadedArtifact,
   findArtifact,

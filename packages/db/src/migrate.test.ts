@@ -32,7 +32,15 @@ describe('migrations on a real PostgreSQL', () => {
         handle.db,
       );
       expect(tables.rows.map((r) => r.table_name)).toEqual(
-        expect.arrayContaining(['access_tokens', 'artifacts', 'build_events', 'builds', 'settings', 'teams', 'users']),
+        expect.arrayContaining([
+          'access_tokens',
+          'artifacts',
+          'build_events',
+          'builds',
+          'settings',
+          'teams',
+          'users',
+        ]),
       );
     } finally {
       await handle.close();
@@ -60,7 +68,10 @@ describe('the embedded PostgreSQL', () => {
       const first = await startEmbeddedPostgres({ dataDir });
       const a = connectDatabase(first.connection);
       await migrateToLatest(a.db);
-      await a.db.insertInto('teams').values({ name: 'survivor', auth: JSON.stringify({}) }).execute();
+      await a.db
+        .insertInto('teams')
+        .values({ name: 'survivor', auth: JSON.stringify({}) })
+        .execute();
       await a.close();
       await first.stop();
 

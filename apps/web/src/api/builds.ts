@@ -197,7 +197,9 @@ export async function buildRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const build = await requestedBuild(request, ctx);
       const detailed = await findPipelineBuild(ctx.db, build.id);
       const showComment = request.accessor.hasTeamRole(build.teamName, 'viewer');
-      return detailed ? presentPipelineBuild(detailed, { showComment }) : presentBuild(build, { showComment });
+      return detailed
+        ? presentPipelineBuild(detailed, { showComment })
+        : presentBuild(build, { showComment });
     },
   );
 

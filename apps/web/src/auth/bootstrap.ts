@@ -38,7 +38,8 @@ export async function bootstrapMainTeam(
   config: WebConfig,
   localUsers: LocalUser[],
 ): Promise<void> {
-  const owners = config.mainTeamLocalUsers.length > 0 ? config.mainTeamLocalUsers : localUsers.map((u) => u.username);
+  const owners =
+    config.mainTeamLocalUsers.length > 0 ? config.mainTeamLocalUsers : localUsers.map((u) => u.username);
   const auth: TeamAuth = { owner: { users: owners.map((u) => `local:${u.toLowerCase()}`), groups: [] } };
   await db
     .insertInto('teams')

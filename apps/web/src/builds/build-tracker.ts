@@ -217,7 +217,11 @@ export class BuildTracker {
    * could not be made, as Concourse does before a build starts), or `aborted`. False when it is no longer
    * pending or another node holds it.
    */
-  async finishPendingBuild(buildId: number, status: 'errored' | 'aborted', message?: string): Promise<boolean> {
+  async finishPendingBuild(
+    buildId: number,
+    status: 'errored' | 'aborted',
+    message?: string,
+  ): Promise<boolean> {
     if (!(await this.locks.tryAcquire(buildId))) return false;
     try {
       const build = await findBuild(this.options.db, buildId);

@@ -33,7 +33,13 @@ describe('jetbridge web configuration', () => {
       { username: 'bob', password: 'pa:ss' },
     ]);
     expect(config.mainTeamLocalUsers).toEqual(['alice']);
-    expect(config.postgres).toMatchObject({ host: 'db.internal', port: 5432, user: 'ci', database: 'concourse', sslmode: 'require' });
+    expect(config.postgres).toMatchObject({
+      host: 'db.internal',
+      port: 5432,
+      user: 'ci',
+      database: 'concourse',
+      sslmode: 'require',
+    });
     expect(config.clusterName).toBe('prod');
     expect(config.dataDir).toBe('/var/lib/jb');
   });
@@ -54,13 +60,20 @@ describe('jetbridge web configuration', () => {
     [[], { CONCOURSE_LOG_LEVEL: 'loud' }, '--log-level'],
     [[], { JETBRIDGE_RUNTIME: 'docker' }, '--runtime'],
     [[], { JETBRIDGE_MAX_ARTIFACT_UPLOAD_SIZE: 'lots' }, '--max-artifact-upload-size'],
-    [[], { CONCOURSE_ADD_LOCAL_USER: 'a:b', CONCOURSE_MAIN_TEAM_LOCAL_USER: 'zed' }, '--main-team-local-user'],
+    [
+      [],
+      { CONCOURSE_ADD_LOCAL_USER: 'a:b', CONCOURSE_MAIN_TEAM_LOCAL_USER: 'zed' },
+      '--main-team-local-user',
+    ],
     [['--no-such-flag', 'x'], {}, "unknown flag '--no-such-flag'"],
     [['--bind-port'], {}, 'needs a value'],
-  ] as Array<[string[], NodeJS.ProcessEnv, string]>)('rejects %j %j naming the setting', (argv, env, named) => {
-    expect(() => parseWebConfig(argv, env)).toThrow(ConfigError);
-    expect(() => parseWebConfig(argv, env)).toThrow(named);
-  });
+  ] as Array<[string[], NodeJS.ProcessEnv, string]>)(
+    'rejects %j %j naming the setting',
+    (argv, env, named) => {
+      expect(() => parseWebConfig(argv, env)).toThrow(ConfigError);
+      expect(() => parseWebConfig(argv, env)).toThrow(named);
+    },
+  );
 
   it('never echoes a secret value in an error', () => {
     try {
@@ -84,7 +97,11 @@ describe('jetbridge web configuration', () => {
     expect(defaults.gcIntervalMs).toBe(30_000);
     expect(defaults.gcOneOffGracePeriodMs).toBe(5 * 60_000);
     expect(defaults.gcArtifactRetentionMs).toBe(12 * 3600_000);
-    const set = parseWebConfig(['--gc-interval', '250ms'], { JETBRIDGE_GC_ARTIFACT_RETENTION: '1h30m' }, '/srv');
+    const set = parseWebConfig(
+      ['--gc-interval', '250ms'],
+      { JETBRIDGE_GC_ARTIFACT_RETENTION: '1h30m' },
+      '/srv',
+    );
     expect(set.gcIntervalMs).toBe(250);
     expect(set.gcArtifactRetentionMs).toBe(90 * 60_000);
     expect(() => parseWebConfig([], { CONCOURSE_GC_INTERVAL: '30' }, '/srv')).toThrow(

@@ -112,20 +112,34 @@ function splitList(value: string): string[] {
     .filter((v) => v !== '');
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  B: 1,
+  KB: 1024,
+  MB: 1024 ** 2,
+  GB: 1024 ** 3,
+  TB: 1024 ** 4,
+};
 
 /** `10MB`, `2GB`, `512` (bytes). Binary multiples, as operators expect of memory-like sizes. */
 export function parseByteSize(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?B?)$/i.exec(text.trim());
   if (!m) return undefined;
   const unitKey = (m[2] ?? '').toUpperCase();
-  const unit = SIZE_UNITS[unitKey === 'K' || unitKey === 'M' || unitKey === 'G' || unitKey === 'T' ? `${unitKey}B` : unitKey];
+  const unit =
+    SIZE_UNITS[
+      unitKey === 'K' || unitKey === 'M' || unitKey === 'G' || unitKey === 'T' ? `${unitKey}B` : unitKey
+    ];
   if (unit === undefined) return undefined;
   return Math.floor(Number(m[1]) * unit);
 }
 
 /** Turn flags and environment into a validated configuration, or throw ConfigError naming the setting. */
-export function parseWebConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): WebConfig {
+export function parseWebConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd = process.cwd(),
+): WebConfig {
   const raw = readRawValues(argv, env);
   const get = (flag: OptionFlag): string | undefined => {
     const v = raw.get(flag);
@@ -141,12 +155,14 @@ export function parseWebConfig(argv: readonly string[], env: NodeJS.ProcessEnv, 
   const port = (flag: OptionFlag, allowZero: boolean): number => {
     const text = get(flag) ?? '';
     const n = Number(text);
-    if (!/^\d+$/.test(text) || n > 65535 || (!allowZero && n === 0)) fail(flag, `'${text}' is not a port number`);
+    if (!/^\d+$/.test(text) || n > 65535 || (!allowZero && n === 0))
+      fail(flag, `'${text}' is not a port number`);
     return n;
   };
   const oneOf = <T extends string>(flag: OptionFlag, allowed: readonly T[]): T => {
     const text = get(flag) ?? '';
-    if (!(allowed as readonly string[]).includes(text)) fail(flag, `'${text}' is not one of ${allowed.join(', ')}`);
+    if (!(allowed as readonly string[]).includes(text))
+      fail(flag, `'${text}' is not one of ${allowed.join(', ')}`);
     return text as T;
   };
   const size = (flag: OptionFlag): number => {
@@ -169,13 +185,15 @@ export function parseWebConfig(argv: readonly string[], env: NodeJS.ProcessEnv, 
 
   const localUsers = list('add-local-user').map((entry) => {
     const colon = entry.indexOf(':');
-    if (colon <= 0 || colon === entry.length - 1) fail('add-local-user', 'each entry must be username:password');
+    if (colon <= 0 || colon === entry.length - 1)
+      fail('add-local-user', 'each entry must be username:password');
     return { username: entry.slice(0, colon), password: entry.slice(colon + 1) };
   });
   const known = new Set(localUsers.map((u) => u.username));
   const mainTeamLocalUsers = list('main-team-local-user');
   for (const user of mainTeamLocalUsers) {
-    if (localUsers.length > 0 && !known.has(user)) fail('main-team-local-user', `'${user}' is not a local user added with --add-local-user`);
+    if (localUsers.length > 0 && !known.has(user))
+      fail('main-team-local-user', `'${user}' is not a local user added with --add-local-user`);
   }
 
   let authDuration: number | undefined;
@@ -184,7 +202,8 @@ export function parseWebConfig(argv: readonly string[], env: NodeJS.ProcessEnv, 
   } catch {
     authDuration = undefined;
   }
-  if (authDuration === undefined || authDuration <= 0) fail('auth-duration', `'${get('auth-duration')}' is not a duration (e.g. 24h)`);
+  if (authDuration === undefined || authDuration <= 0)
+    fail('auth-duration', `'${get('auth-duration')}' is not a duration (e.g. 24h)`);
 
   /** A positive Go duration in ms (the checking options), or a ConfigError naming the flag. */
   const positiveDuration = (flag: OptionFlag, example: string): number => {
@@ -204,7 +223,8 @@ export function parseWebConfig(argv: readonly string[], env: NodeJS.ProcessEnv, 
   };
 
   const maxConns = Number(get('postgres-max-conns'));
-  if (!Number.isInteger(maxConns) || maxConns < 1) fail('postgres-max-conns', `'${get('postgres-max-conns')}' is not a positive integer`);
+  if (!Number.isInteger(maxConns) || maxConns < 1)
+    fail('postgres-max-conns', `'${get('postgres-max-conns')}' is not a positive integer`);
 
   const host = get('postgres-host');
   const postgres = host
@@ -263,7 +283,11 @@ export function helpText(): string {
     gc: 'Garbage collection',
     pipelines: 'Pipelines: resource checking and credentials',
   };
-  const lines = ['Usage: jetbridge web [options]', '', 'Every option can also be set by its environment variable.'];
+  const lines = [
+    'Usage: jetbridge web [options]',
+    '',
+    'Every option can also be set by its environment variable.',
+  ];
   for (const [group, title] of Object.entries(groups)) {
     lines.push('', `${title}:`);
     for (const spec of optionSpecs.filter((s) => s.group === group) as readonly OptionSpec[]) {
@@ -275,7 +299,11 @@ export function helpText(): string {
 }
 
 /** `{ [key]: absolute path }` for a set path option, `{}` when unset. */
-function optionalPath<K extends string>(key: K, value: string | undefined, cwd: string): { [P in K]?: string } {
+function optionalPath<K extends string>(
+  key: K,
+  value: string | undefined,
+  cwd: string,
+): { [P in K]?: string } {
   if (value === undefined || value.trim() === '') return {};
   return { [key]: path.resolve(cwd, value) } as { [P in K]?: string };
 }

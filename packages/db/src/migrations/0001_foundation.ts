@@ -42,9 +42,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('team_id', 'integer', (c) => c.notNull().references('teams.id').onDelete('cascade'))
     .addColumn('status', 'text', (c) =>
-      c
-        .notNull()
-        .check(sql`status in ('pending','started','succeeded','failed','errored','aborted')`),
+      c.notNull().check(sql`status in ('pending','started','succeeded','failed','errored','aborted')`),
     )
     .addColumn('plan', 'jsonb')
     .addColumn('schema', 'text', (c) => c.notNull().defaultTo('exec.v2'))
@@ -90,7 +88,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const table of ['artifacts', 'build_events', 'builds', 'settings', 'access_tokens', 'users', 'teams']) {
+  for (const table of [
+    'artifacts',
+    'build_events',
+    'builds',
+    'settings',
+    'access_tokens',
+    'users',
+    'teams',
+  ]) {
     await db.schema.dropTable(table).ifExists().execute();
   }
   await sql`drop sequence if exists one_off_build_name`.execute(db);

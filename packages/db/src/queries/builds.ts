@@ -185,7 +185,9 @@ export async function setBuildComment(db: Kysely<Database>, id: number, comment:
  * Started builds with the node that runs them (for restart recovery). Pending builds are left out: no node
  * runs them yet, they wait for the scheduler.
  */
-export async function listStartedBuilds(db: Kysely<Database>): Promise<Array<{ id: number; trackedBy: string | null }>> {
+export async function listStartedBuilds(
+  db: Kysely<Database>,
+): Promise<Array<{ id: number; trackedBy: string | null }>> {
   const rows = await db
     .selectFrom('builds')
     .select(['id', 'tracked_by'])

@@ -191,14 +191,12 @@ export class BuildOutput {
         return;
       case 'across-substeps':
         if (step && Array.isArray(data['substeps'])) {
-          step.children = data['substeps']
-            .filter(isPlan)
-            .map((plan, i) => ({
-              kind: 'label',
-              id: `${step.id}/${i}`,
-              label: `substep ${i + 1}`,
-              child: this.toTree(plan),
-            }));
+          step.children = data['substeps'].filter(isPlan).map((plan, i) => ({
+            kind: 'label',
+            id: `${step.id}/${i}`,
+            label: `substep ${i + 1}`,
+            child: this.toTree(plan),
+          }));
         }
         return;
       default:
