@@ -1,0 +1,3 @@
+module jetbridge.dev/runtime-k8s/helper
+
+go 1.22
