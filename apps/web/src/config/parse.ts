@@ -196,16 +196,7 @@ export function parseWebConfig(
       fail('main-team-local-user', `'${user}' is not a local user added with --add-local-user`);
   }
 
-  let authDuration: number | undefined;
-  try {
-    authDuration = parseGoDuration(get('auth-duration') ?? '');
-  } catch {
-    authDuration = undefined;
-  }
-  if (authDuration === undefined || authDuration <= 0)
-    fail('auth-duration', `'${get('auth-duration')}' is not a duration (e.g. 24h)`);
-
-  /** A positive Go duration in ms (the checking options), or a ConfigError naming the flag. */
+  /** A positive Go duration in ms, or a ConfigError naming the flag. */
   const positiveDuration = (flag: OptionFlag, example: string): number => {
     let ms: number | undefined;
     try {
@@ -254,7 +245,7 @@ export function parseWebConfig(
     localUsers,
     mainTeamLocalUsers,
     sessionSigningKeyFile: get('session-signing-key'),
-    authDurationMs: authDuration as number,
+    authDurationMs: positiveDuration('auth-duration', '24h'),
     postgres,
     postgresMaxConnections: maxConns,
     dataDir: path.resolve(cwd, dataDirText),
