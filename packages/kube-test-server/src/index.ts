@@ -1,6 +1,7 @@
 // @jetbridge/kube-test-server: a Kubernetes API test server that runs pods as local processes (see README.md).
 export {
   startKubeTestServer,
+  type ImagePullFault,
   type KubeFaults,
   type KubeTestServer,
   type KubeTestServerOptions,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import WebSocket from 'ws';
 import { startKubeTestServer, type KubeTestServer } from './index.js';
 import type { Pod } from './api/types.js';
 
@@ -19,6 +20,38 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
 });
+
+/** Runs `sh -c script` in a pod over the exec WebSocket (v5) and resolves with its stdout. */
+async function execScript(pod: string, script: string): Promise<string> {
+  const query = new URLSearchParams({ stdout: 'true', stderr: 'true' });
+  for (const part of ['sh', '-c', script]) query.append('command', part);
+  const socket = new WebSocket(
+    `${server.url.replace(/^http/, 'ws')}/api/v1/namespaces/${namespace}/pods/${pod}/exec?${query.toString()}`,
+    ['v5.channel.k8s.io'],
+    { headers: { authorization: 'Bearer kube-test-server' } },
+  );
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    socket.on('message', (data: Buffer) => {
+      if (data[0] === 1) chunks.push(data.subarray(1));
+      if (data[0] === 3) resolve();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+  });
+  socket.close();
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Whether `pid` runs (a zombie does not: only its parent, here the host's init, can reap it). */
+async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 const finished = (pod: Pod): boolean => pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed';
 
@@ -210,6 +243,37 @@ describe('pod lifecycle', () => {
     ).toBe('seed\nwritten\n');
   });
 
+  it('reports a container running only once its command runs in its root: an exec right away finds its mounts', async () => {
+    const names = Array.from({ length: 12 }, (_, index) => `exec-at-once-${index}`);
+    const answers = await Promise.all(
+      names.map(async (name) => {
+        await core.createNamespacedPod({
+          namespace,
+          body: {
+            metadata: { name },
+            spec: {
+              volumes: [{ name: 'marker', emptyDir: {} }],
+              containers: [
+                {
+                  name: 'main',
+                  image: 'x',
+                  command: ['sleep', '300'],
+                  volumeMounts: [{ name: 'marker', mountPath: '/only-in-the-container' }],
+                },
+              ],
+            },
+          },
+        });
+        await server.waitForPod(namespace, name, (pod) => pod.status.phase === 'Running');
+        return execScript(name, 'test -d /only-in-the-container && echo inside');
+      }),
+    );
+    expect(answers).toEqual(names.map(() => 'inside\n'));
+    await Promise.all(
+      names.map((name) => core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 })),
+    );
+  });
+
   it('mounts read-only volumes read-only', async () => {
     await core.createNamespacedPod({
       namespace,
@@ -277,6 +341,71 @@ describe('deletion, eviction and scheduling faults', () => {
     expect(() => process.kill(pid, 0)).toThrow();
   });
 
+  it('kills exec-started processes that left their process group when the pod goes, as the cgroup would', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'escapee' },
+        spec: { containers: [{ name: 'main', image: 'x', command: ['sleep', '300'] }] },
+      },
+    });
+    await server.waitForPod(namespace, 'escapee', (pod) => pod.status.phase === 'Running');
+    const stdout = await execScript('escapee', 'setsid sleep 301 </dev/null >/dev/null 2>&1 & echo $!');
+    const escaped = Number(stdout.trim());
+    expect(await isRunning(escaped)).toBe(true);
+    await core.deleteNamespacedPod({ namespace, name: 'escapee', gracePeriodSeconds: 5 });
+    const deadline = Date.now() + 10_000;
+    while (server.pod(namespace, 'escapee') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    const gone = Date.now() + 5_000;
+    while ((await isRunning(escaped)) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+    expect(await isRunning(escaped)).toBe(false);
+  });
+
+  it('closes the pipes of an exec whose connection is cut: the process reads end of file and runs on', async () => {
+    const created = await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'cut-exec' },
+        spec: {
+          volumes: [{ name: 'vol', emptyDir: {} }],
+          containers: [
+            {
+              name: 'main',
+              image: 'x',
+              command: ['sleep', '300'],
+              volumeMounts: [{ name: 'vol', mountPath: '/vol' }],
+            },
+          ],
+        },
+      },
+    });
+    await server.waitForPod(namespace, 'cut-exec', (pod) => pod.status.phase === 'Running');
+    server.faults.dropExecSockets({ afterBytes: 3 });
+    const query = new URLSearchParams({ stdin: 'true', stdout: 'true', stderr: 'true' });
+    for (const part of ['sh', '-c', 'echo started; cat > /dev/null; echo eof > /vol/eof'])
+      query.append('command', part);
+    const socket = new WebSocket(
+      `${server.url.replace(/^http/, 'ws')}/api/v1/namespaces/${namespace}/pods/cut-exec/exec?${query.toString()}`,
+      ['v5.channel.k8s.io'],
+      { headers: { authorization: 'Bearer kube-test-server' } },
+    );
+    await new Promise<void>((resolve) => {
+      socket.on('close', () => resolve());
+      socket.on('error', () => resolve());
+    });
+    const marker = path.join(server.stateDir, 'pods', created.metadata?.uid ?? '', 'volumes', 'vol', 'eof');
+    const deadline = Date.now() + 5_000;
+    let content = '';
+    while (Date.now() < deadline && content === '') {
+      content = await readFile(marker, 'utf8').catch(() => '');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(content).toBe('eof\n');
+    expect(server.execSessions().at(-1)?.state).toBe('dropped');
+    await core.deleteNamespacedPod({ namespace, name: 'cut-exec', gracePeriodSeconds: 0 });
+  });
+
   it('evicts a pod: Failed with reason Evicted, processes gone, object kept', async () => {
     await core.createNamespacedPod({
       namespace,
@@ -291,6 +420,38 @@ describe('deletion, eviction and scheduling faults', () => {
     expect(evicted.status).toMatchObject({ phase: 'Failed', reason: 'Evicted' });
     expect(evicted.status.message).toContain('low on resource');
     expect(evicted.status.containerStatuses?.[0]?.state.terminated?.exitCode).toBe(137);
+  });
+
+  it('fails image pulls on demand: the container waits with the reason, the pod stays Pending until deleted', async () => {
+    const restore = server.faults.failImagePulls({ image: /^registry\.example\/missing/ });
+    try {
+      await core.createNamespacedPod({
+        namespace,
+        body: {
+          metadata: { name: 'unpullable' },
+          spec: { containers: [{ name: 'main', image: 'registry.example/missing:1', command: ['true'] }] },
+        },
+      });
+      const waiting = await server.waitForPod(
+        namespace,
+        'unpullable',
+        (pod) => pod.status.containerStatuses?.[0]?.state.waiting?.reason === 'ErrImagePull',
+      );
+      expect(waiting.status.phase).toBe('Pending');
+      expect(waiting.status.containerStatuses?.[0]?.state.waiting?.message).toContain('not found');
+      const events = await core.listNamespacedEvent({
+        namespace,
+        fieldSelector: 'involvedObject.name=unpullable',
+      });
+      expect(events.items.map((event) => event.reason)).toContain('Failed');
+      await core.deleteNamespacedPod({ namespace, name: 'unpullable' });
+      const deadline = Date.now() + 10_000;
+      while (server.pod(namespace, 'unpullable') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(server.pod(namespace, 'unpullable')).toBeUndefined();
+    } finally {
+      restore();
+    }
   });
 
   it('keeps pods Pending (Unschedulable, with the message) until released', async () => {

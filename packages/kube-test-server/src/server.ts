@@ -67,6 +67,17 @@ export interface KubeFaults {
   deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<void>;
   /** Keeps matching pods (existing unscheduled and future ones) Pending until the returned function is called. */
   holdPending(hold?: PendingHold): () => void;
+  /**
+   * Pulls of matching images fail: the container waits with `reason` (ErrImagePull by default) and a Failed
+   * event, the pod stays Pending, until the returned function is called (for new containers).
+   */
+  failImagePulls(failure: ImagePullFault): () => void;
+}
+
+export interface ImagePullFault {
+  image: string | RegExp;
+  reason?: 'ErrImagePull' | 'ImagePullBackOff' | 'InvalidImageName';
+  message?: string;
 }
 
 export interface RequestRecord {
@@ -286,6 +297,14 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
       deletePod: async (namespace, name, gracePeriodSeconds) => {
         await kubelet.delete(namespace, name, gracePeriodSeconds);
       },
+      failImagePulls: (failure) =>
+        kubelet.failImagePulls({
+          image: failure.image,
+          reason: failure.reason ?? 'ErrImagePull',
+          message:
+            failure.message ??
+            `rpc error: code = NotFound desc = failed to pull and unpack image: ${String(failure.image)}: not found`,
+        }),
       holdPending: (hold = {}) =>
         kubelet.holdPending({
           ...(hold.namespace !== undefined ? { namespace: hold.namespace } : {}),

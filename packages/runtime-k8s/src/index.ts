@@ -1,2 +1,16 @@
-// @jetbridge/runtime-k8s: runs steps as Kubernetes pods. First slice: the exec transport (src/exec/).
+// @jetbridge/runtime-k8s: runs steps as Kubernetes pods — the K8sWorker, and the exec transport it uses.
+export { K8sWorker, type StepPodSummary } from './k8s-worker.js';
+export type { K8sContainer, PodProcessState } from './k8s-container.js';
+export {
+  DEFAULT_CAPABILITIES,
+  K8S_WORKER_DEFAULTS,
+  type ContainerNotice,
+  type K8sWorkerConfig,
+  type Placement,
+  type PvcArtifactsConfig,
+  type ResourceQuantities,
+} from './config.js';
+export { PodFailedError, PodStartError } from './errors.js';
+export type { KubeConfigLike } from './kube/kube-api.js';
+export type { Logger } from './logger.js';
 export * from './exec/index.js';

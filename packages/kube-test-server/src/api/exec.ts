@@ -245,13 +245,13 @@ export class ExecEndpoint {
     for (const data of early.splice(0)) onMessage(data);
 
     ws.on('close', () => {
-      if (!finished) {
-        // The client went away: the process keeps running (as on a real node); it only loses its pipes.
-        info.state = info.state === 'running' ? 'client-closed' : info.state;
-        finished = true;
-        child.stdin?.destroy();
-        for (const stream of outputs) stream.destroy();
-      }
+      if (info.state === 'completed') return;
+      // The client went away (or the connection was cut): the process keeps running, as on a real node, but
+      // loses its pipes: its stdin reads end of file, its next write gets EPIPE.
+      if (!finished) info.state = 'client-closed';
+      finished = true;
+      child.stdin?.destroy();
+      for (const stream of outputs) stream.destroy();
     });
 
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {

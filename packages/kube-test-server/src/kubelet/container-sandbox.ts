@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, open } from 'node:fs/promises';
+import { constants as fsConstants, readdirSync, readlinkSync } from 'node:fs';
+import { access, mkdir, open, readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -50,7 +50,11 @@ export interface RunningSandbox {
   pid: number;
   startedAt: Date;
   exited: Promise<SandboxExit>;
-  /** Signals every process of the container (its process group). */
+  /**
+   * Signals the container's process group. SIGKILL reaches every process in the container's mount namespace
+   * too, as a container runtime's cgroup kill does: exec'd processes that left their process group (`setsid`,
+   * daemons, a step supervisor) die with the container. So does everything left when its first process exits.
+   */
   kill(signal: NodeJS.Signals): void;
 }
 
@@ -151,14 +155,77 @@ export async function startSandbox(spec: SandboxSpec): Promise<RunningSandbox> {
   });
   const pid = child.pid;
   if (pid === undefined) throw new SandboxStartError('container process did not start');
+  // The setup is done, but the process has yet to chroot into the root and exec the container's command; until
+  // then an exec would enter the host's root. A container counts as started only once its command runs.
+  await commandStarted(pid, exited);
+  // The namespace is named by its inode number, which the kernel hands out again as soon as the namespace is
+  // gone: holding it open keeps it (and its number) ours until the container's processes are all dead.
+  const mountNamespace = mountNamespaceOf(pid);
+  const namespaceHold = await open(`/proc/${pid}/ns/mnt`, 'r').catch(() => undefined);
+  let namespaceHeld = namespaceHold !== undefined && mountNamespace !== undefined;
+  void exited.then(async () => {
+    if (namespaceHeld && mountNamespace !== undefined) killNamespace(mountNamespace);
+    namespaceHeld = false;
+    await namespaceHold?.close();
+  });
   return {
     pid,
     startedAt: new Date(),
     exited,
     kill(signal) {
       signalGroup(pid, signal);
+      if (signal === 'SIGKILL' && namespaceHeld && mountNamespace !== undefined)
+        killNamespace(mountNamespace);
     },
   };
+}
+
+/** Resolves once `pid` runs neither `unshare` nor the setup shell (or has exited). */
+async function commandStarted(pid: number, exited: Promise<SandboxExit>): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + 10_000;
+  while (!gone && Date.now() < deadline) {
+    let cmdline: string;
+    try {
+      cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return;
+    }
+    // Empty while the kernel is in the middle of an execve (from `unshare --root` to the command).
+    const inSetup =
+      cmdline === '' || cmdline.startsWith('unshare\0') || cmdline.startsWith(`/bin/sh\0-c\0set -e\n`);
+    if (!inSetup) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+function mountNamespaceOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGKILLs every host process whose mount namespace is `namespace` (the container's "cgroup"). */
+function killNamespace(namespace: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid || mountNamespaceOf(pid) !== namespace) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 export function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -35,6 +35,13 @@ export interface SchedulingHold {
   message: string;
 }
 
+/** A rule that makes pulls of matching images fail (fault injection): the container waits with `reason`. */
+export interface PullFailure {
+  image: string | RegExp;
+  reason: 'ErrImagePull' | 'ImagePullBackOff' | 'InvalidImageName';
+  message: string;
+}
+
 /** What an exec needs to enter a running container. */
 export interface ExecTarget {
   podUid: string;
@@ -122,6 +129,7 @@ function expandReferences(value: string, env: Record<string, string>): string {
 export class Kubelet implements VolumeLayout {
   private readonly runtimes = new Map<string, PodRuntime>();
   private readonly holds = new Set<SchedulingHold>();
+  private readonly pullFailures = new Set<PullFailure>();
 
   constructor(
     private readonly pods: ObjectStore<Pod>,
@@ -179,6 +187,14 @@ export class Kubelet implements VolumeLayout {
     return () => {
       this.holds.delete(hold);
       this.reconsiderPending();
+    };
+  }
+
+  /** Pulls of matching images fail until the returned function is called (the kubelet keeps retrying). */
+  failImagePulls(failure: PullFailure): () => void {
+    this.pullFailures.add(failure);
+    return () => {
+      this.pullFailures.delete(failure);
     };
   }
 
@@ -530,6 +546,37 @@ export class Kubelet implements VolumeLayout {
       expandReferences(part, env),
     );
     const image = container.image ?? '';
+    const pullFailure = [...this.pullFailures].find((failure) =>
+      typeof failure.image === 'string' ? failure.image === image : failure.image.test(image),
+    );
+    if (pullFailure) {
+      // As the kubelet does: the container waits with the reason, the pod stays Pending, pulls are retried
+      // (here: never succeed) until the pod is deleted.
+      this.events.record(pod, 'Normal', 'Pulling', `Pulling image "${image}"`, { fieldPath });
+      this.events.record(
+        pod,
+        'Warning',
+        'Failed',
+        `Failed to pull image "${image}": ${pullFailure.message}`,
+        {
+          fieldPath,
+        },
+      );
+      this.setContainerStatus(runtime, kind, container.name, (status) => {
+        status.state = { waiting: { reason: pullFailure.reason, message: pullFailure.message } };
+      });
+      while (!runtime.stopping) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000);
+          runtime.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      runtime.wake = undefined;
+      return { exitCode: 128 };
+    }
     this.events.record(pod, 'Normal', 'Pulled', `Container image "${image}" already present on machine`, {
       fieldPath,
     });

@@ -1,0 +1,526 @@
+import { chmod } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  ArtifactExistsError,
+  ArtifactStore,
+  ArtifactStoreError,
+  isValidHandle,
+  type Artifact,
+} from '@jetbridge/artifact-store';
+import { RuntimeError } from '@jetbridge/runtime';
+import type {
+  Container,
+  ContainerInfo,
+  ContainerMetadata,
+  ContainerSpec,
+  Volume,
+  VolumeInfo,
+  VolumeOwner,
+  VolumeSpec,
+  Worker,
+  WorkerInfo,
+} from '@jetbridge/runtime';
+import { KubeConfig } from '@kubernetes/client-node';
+import { resolveConfig, type K8sWorkerConfig, type ResolvedK8sConfig } from './config.js';
+import { PodStartError } from './errors.js';
+import { containerInfoOf, K8sContainer } from './k8s-container.js';
+import { K8sVolume } from './k8s-volume.js';
+import { KubeApi, type KubeConfigLike } from './kube/kube-api.js';
+import { PodClient } from './kube/pod-client.js';
+import { PodTracker } from './kube/pod-tracker.js';
+import type { Pod } from './kube/pod-types.js';
+import { silentLogger, type Logger } from './logger.js';
+import { K8sRuntimeMetrics } from './metrics.js';
+import {
+  containerIdentity,
+  handleHash,
+  instanceSelector,
+  lastExitOf,
+  podAnnotations,
+  podLabels,
+  podNameFor,
+} from './pods/pod-identity.js';
+import { describePod, INIT_CONTAINER, startStateOf, type StartState } from './pods/pod-state.js';
+import { buildStepPod, containerPath, workDirFor, type ClaimMount } from './pods/step-pod.js';
+import type { WorkerContext } from './worker-context.js';
+
+/** What the reaper's predicate is asked about each JetBridge pod. */
+export interface StepPodSummary {
+  handle: string;
+  podName: string;
+  metadata: ContainerMetadata;
+  phase: string;
+  createdAt?: string;
+  /** The last process exit a web recorded on the pod. */
+  lastExit?: { id: string; status: number; at: string };
+}
+
+function loadKubeConfig(kubeconfigPath: string | undefined): KubeConfigLike {
+  const kubeConfig = new KubeConfig();
+  if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
+  else kubeConfig.loadFromCluster();
+  return kubeConfig;
+}
+
+function formatDuration(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 1000)}s`;
+}
+
+/**
+ * A Worker that runs every step as a pod in one namespace (Concourse's "worker" becomes the namespace, as in
+ * RFC 075 and JetBridge-the-fork). Volumes are directories on a ReadWriteMany claim shared by the web and the
+ * step pods; containers are pods that idle on the JetBridge helper while processes are exec'd into them. Pods
+ * carry labels and annotations enough for a restarted web to find its containers and processes again.
+ *
+ * @example
+ * const worker = await K8sWorker.create({
+ *   namespace: 'ci',
+ *   artifacts: { mode: 'pvc', claimName: 'jetbridge-artifacts', claimMountPath: '/var/lib/jetbridge' },
+ *   helperImage: 'ghcr.io/jetbridge/helper@sha256:…',
+ * });
+ */
+export class K8sWorker implements Worker {
+  readonly name: string;
+  private readonly config: ResolvedK8sConfig;
+  private readonly context: WorkerContext;
+  private readonly held = new Map<string, K8sContainer>();
+  private readonly creating = new Map<string, ContainerMetadata>();
+  private readonly startTime = Math.floor(Date.now() / 1000);
+  private volumeCount = 0;
+  private countingVolumes: Promise<void> | undefined;
+  private closed = false;
+  /** Ends waits for starting pods when the worker closes. */
+  private readonly stopping = new AbortController();
+
+  private constructor(
+    private readonly options: K8sWorkerConfig,
+    config: ResolvedK8sConfig,
+    context: WorkerContext,
+    private readonly store: ArtifactStore,
+  ) {
+    this.config = config;
+    this.name = config.name;
+    this.context = context;
+  }
+
+  /** Connects (listing the namespace's JetBridge pods, so a bad kubeconfig fails here) and starts watching. */
+  static async create(options: K8sWorkerConfig): Promise<K8sWorker> {
+    const config = resolveConfig(options);
+    const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfigPath);
+    const api = new KubeApi(kubeConfig);
+    const logger: Logger = options.logger ?? silentLogger;
+    const metrics = K8sRuntimeMetrics.create(options.metrics);
+    const tracker = new PodTracker({
+      api,
+      namespace: config.namespace,
+      labelSelector: instanceSelector(config.instance),
+      resyncIntervalMs: config.resyncIntervalMs,
+      watchTimeoutSeconds: config.watchTimeoutSeconds,
+      logger,
+      onWatchRestart: (cause) => metrics.watchRestarted(cause),
+    });
+    try {
+      await tracker.start();
+    } catch (error) {
+      throw new RuntimeError(
+        `cannot list pods in namespace ${config.namespace}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    const store =
+      options.artifactStore ??
+      new ArtifactStore({ root: path.join(config.claimMountPath, config.artifactsDirectory) });
+    const relative = path.relative(path.resolve(config.claimMountPath), store.root);
+    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+      await tracker.stop();
+      throw new RuntimeError(
+        `the artifact store (${store.root}) must live on the claim, below ${config.claimMountPath}`,
+      );
+    }
+    const worker = new K8sWorker(
+      options,
+      config,
+      { config, kubeConfig, pods: new PodClient(api, config.namespace), tracker, metrics, logger },
+      store,
+    );
+    worker.volumeCount = (await store.list()).length;
+    return worker;
+  }
+
+  info(): WorkerInfo {
+    this.countVolumesInBackground();
+    return {
+      name: this.name,
+      platform: 'linux',
+      tags: Object.keys(this.config.placement),
+      team: '',
+      version: this.config.version,
+      startTime: this.startTime,
+      activeContainers: this.livePods().length,
+      activeVolumes: this.volumeCount,
+      resourceTypes: [],
+    };
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<Container> {
+    this.assertOpen();
+    if (!isValidHandle(spec.handle)) {
+      throw new RuntimeError(
+        `invalid container handle ${JSON.stringify(spec.handle)}: use up to 128 letters, digits, '.', '_' and '-', starting with a letter or digit`,
+      );
+    }
+    if (this.creating.has(spec.handle) || this.findPod(spec.handle)) {
+      throw new RuntimeError(`container ${spec.handle} already exists`);
+    }
+    const podName = podNameFor(spec.handle, spec.metadata);
+    const workDir = workDirFor(spec, handleHash(spec.handle));
+    this.creating.set(spec.handle, spec.metadata);
+    let created = false;
+    try {
+      const mounts = await Promise.all(spec.mounts.map((mount) => this.claimMount(workDir, mount)));
+      const pod = buildStepPod(
+        {
+          spec,
+          podName,
+          labels: podLabels(this.config.instance, spec.handle, spec.metadata),
+          annotations: podAnnotations(spec.handle, spec.metadata, workDir, this.name),
+          workDir,
+          mounts,
+        },
+        this.config,
+      );
+      const began = Date.now();
+      const answer = await this.context.pods.create(pod);
+      if (!answer) throw new RuntimeError(`container ${spec.handle} already exists (pod ${podName})`);
+      created = true;
+      this.context.tracker.observe(answer);
+      await this.waitUntilRunning(podName, spec, began);
+      this.context.metrics.podStarted((Date.now() - began) / 1000);
+      if (this.options.metrics) void this.recordInputCopy(podName);
+    } catch (error) {
+      if (created) await this.deleteFailedPod(podName);
+      if (error instanceof RuntimeError) throw error;
+      throw new RuntimeError(`cannot create container ${spec.handle}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    } finally {
+      this.creating.delete(spec.handle);
+    }
+    const container = new K8sContainer(
+      spec.handle,
+      spec.metadata,
+      podName,
+      workDir,
+      spec.env,
+      this.context,
+      (handle) => this.held.delete(handle),
+    );
+    this.held.set(spec.handle, container);
+    if (this.closed) {
+      await container.destroy();
+      this.assertOpen();
+    }
+    return container;
+  }
+
+  /**
+   * The container of a live JetBridge pod with this handle — created by this worker or, after a restart, by
+   * an earlier one (rebuilt from the pod's annotations; re-attach to its processes by id).
+   */
+  async lookupContainer(handle: string): Promise<K8sContainer | undefined> {
+    const pod = this.findPod(handle);
+    const held = this.held.get(handle);
+    if (!pod) {
+      if (held) this.held.delete(handle);
+      return undefined;
+    }
+    if (held) return held;
+    const identity = containerIdentity(pod);
+    if (!identity) return undefined;
+    const container = new K8sContainer(
+      handle,
+      identity.metadata,
+      pod.metadata.name ?? '',
+      identity.workDir,
+      undefined,
+      this.context,
+      (gone) => this.held.delete(gone),
+    );
+    this.held.set(handle, container);
+    return container;
+  }
+
+  /** Every container of this JetBridge instance's live pods: how a restarted web takes over its steps. */
+  async recover(): Promise<K8sContainer[]> {
+    const containers: K8sContainer[] = [];
+    for (const pod of this.livePods()) {
+      const identity = containerIdentity(pod);
+      const container = identity ? await this.lookupContainer(identity.handle) : undefined;
+      if (container) containers.push(container);
+    }
+    return containers;
+  }
+
+  async listContainers(): Promise<ContainerInfo[]> {
+    const infos: ContainerInfo[] = [...this.creating].map(([handle, metadata]) => ({
+      handle,
+      workerName: this.name,
+      state: 'creating',
+      metadata,
+    }));
+    for (const pod of this.context.tracker.list()) {
+      const identity = containerIdentity(pod);
+      if (!identity || this.creating.has(identity.handle)) continue;
+      infos.push(containerInfoOf(pod, identity.handle, identity.metadata, this.name));
+    }
+    return infos;
+  }
+
+  async createVolume(spec: VolumeSpec): Promise<Volume> {
+    this.assertOpen();
+    let artifact: Artifact;
+    try {
+      artifact = await this.store.allocate({
+        ...(spec.handle === undefined ? {} : { handle: spec.handle }),
+        owner: spec.owner,
+        teamName: spec.teamName,
+        type: spec.type ?? 'artifact',
+      });
+    } catch (err) {
+      if (err instanceof ArtifactExistsError) {
+        throw new RuntimeError(`volume ${err.handle} already exists`, { cause: err });
+      }
+      if (err instanceof ArtifactStoreError) {
+        throw new RuntimeError(`cannot create volume: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+    this.volumeCount++;
+    return this.volumeOf(artifact);
+  }
+
+  async lookupVolume(handle: string): Promise<Volume | undefined> {
+    const artifact = await this.store.lookup(handle);
+    return artifact === undefined ? undefined : this.volumeOf(artifact);
+  }
+
+  async listVolumes(): Promise<VolumeInfo[]> {
+    const artifacts = await this.store.list();
+    this.volumeCount = artifacts.length;
+    return artifacts.map((artifact) => ({
+      handle: artifact.handle,
+      workerName: this.name,
+      type: artifact.type,
+      teamName: artifact.teamName,
+      owner: artifact.owner as VolumeOwner,
+      path: `${this.config.claimName}:${this.subPathOf(artifact)}`,
+    }));
+  }
+
+  /**
+   * Deletes every pod this worker created or took over (their processes die with them) and stops watching.
+   * For a web that shuts down for good; a rolling restart wants {@link disconnect}.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopping.abort(new RuntimeError(`worker ${this.name} is closed`));
+    const results = await Promise.allSettled([...this.held.values()].map((container) => container.destroy()));
+    for (const result of results) {
+      if (result.status === 'rejected') {
+        this.context.logger.warn(
+          { err: (result.reason as Error).message },
+          'a container could not be removed on close',
+        );
+      }
+    }
+    await this.context.tracker.stop();
+  }
+
+  /**
+   * Stops watching and following without touching any pod: steps keep running, and the next web collects
+   * them (`lookupContainer` + `attach`). Pending waits reject with a RuntimeError saying so.
+   */
+  async disconnect(): Promise<void> {
+    this.closed = true;
+    this.stopping.abort(new RuntimeError(`worker ${this.name} is closed`));
+    for (const container of this.held.values()) container.release();
+    this.held.clear();
+    await this.context.tracker.stop();
+  }
+
+  /**
+   * Deletes the pods of this instance whose build is over (the predicate decides, e.g. from the database),
+   * except those whose last process ended less than `keepForHijackMs` ago. Returns the reaped handles.
+   */
+  async reapPods(isBuildOver: (pod: StepPodSummary) => boolean | Promise<boolean>): Promise<string[]> {
+    const reaped: string[] = [];
+    for (const pod of this.livePods()) {
+      const identity = containerIdentity(pod);
+      if (!identity) continue;
+      const lastExit = lastExitOf(pod);
+      const summary: StepPodSummary = {
+        handle: identity.handle,
+        podName: pod.metadata.name ?? '',
+        metadata: identity.metadata,
+        phase: pod.status?.phase ?? 'Unknown',
+        ...(pod.metadata.creationTimestamp ? { createdAt: pod.metadata.creationTimestamp } : {}),
+        ...(lastExit ? { lastExit } : {}),
+      };
+      if (this.creating.has(identity.handle) || !(await isBuildOver(summary))) continue;
+      if (lastExit && Date.now() - Date.parse(lastExit.at) < this.config.keepForHijackMs) continue;
+      const container = this.held.get(identity.handle);
+      if (container) await container.destroy();
+      else await this.context.pods.delete(summary.podName, this.config.terminationGracePeriodSeconds);
+      reaped.push(identity.handle);
+    }
+    if (reaped.length > 0)
+      this.context.logger.info({ pods: reaped.length }, 'reaped pods of finished builds');
+    return reaped;
+  }
+
+  private livePods(): Pod[] {
+    return this.context.tracker
+      .list()
+      .filter((pod) => !pod.metadata.deletionTimestamp && containerIdentity(pod) !== undefined);
+  }
+
+  private findPod(handle: string): Pod | undefined {
+    return this.livePods().find((pod) => containerIdentity(pod)?.handle === handle);
+  }
+
+  private async claimMount(workDir: string, mount: ContainerSpec['mounts'][number]): Promise<ClaimMount> {
+    const artifact = await this.store.lookup(mount.volume.handle);
+    if (!artifact) throw new RuntimeError(`volume ${mount.volume.handle} is not on worker ${this.name}`);
+    const readOnly = mount.readOnly ?? false;
+    if (!readOnly) {
+      // Step images often run as another user than the web: let them write their outputs (kubelet would
+      // not help: the subPath exists, we created it, and it is ours).
+      await chmod(artifact.path, 0o777).catch(() => undefined);
+    }
+    return { subPath: this.subPathOf(artifact), mountPath: containerPath(workDir, mount.path), readOnly };
+  }
+
+  private subPathOf(artifact: Artifact): string {
+    return path.relative(path.resolve(this.config.claimMountPath), artifact.path).split(path.sep).join('/');
+  }
+
+  /**
+   * Waits for the main container to run. Unschedulable pods wait up to the scheduling limit, saying so in
+   * the build log (onNotice); image pull errors, invalid specs and failed input copies end it at once.
+   */
+  private async waitUntilRunning(podName: string, spec: ContainerSpec, began: number): Promise<void> {
+    const noticed = new Set<string>();
+    let scheduledAt: number | undefined;
+    const { schedulingTimeoutMs, podStartTimeoutMs } = this.config;
+    const outcome = await this.context.tracker.waitFor<StartState>(
+      podName,
+      (pod) => {
+        const state = startStateOf(pod);
+        const now = Date.now();
+        if (state.kind === 'running' || state.kind === 'failed') return state;
+        if (pod?.spec.nodeName) scheduledAt ??= now;
+        if (state.kind === 'unschedulable' && !noticed.has(state.message)) {
+          noticed.add(state.message);
+          this.notice(spec, podName, `waiting for a node to run the step: ${state.message}`);
+        }
+        if (scheduledAt === undefined && now - began > schedulingTimeoutMs) {
+          const why = state.kind === 'unschedulable' ? state.message : 'the pod was never scheduled';
+          return {
+            kind: 'failed',
+            reason: 'Unschedulable',
+            message: `no node could run the pod within ${formatDuration(schedulingTimeoutMs)}: ${why}`,
+          };
+        }
+        if (scheduledAt !== undefined && now - scheduledAt > podStartTimeoutMs) {
+          return {
+            kind: 'failed',
+            reason: 'StartTimeout',
+            message: `the pod did not start within ${formatDuration(podStartTimeoutMs)} of being scheduled`,
+          };
+        }
+        return undefined;
+      },
+      { pollMs: this.config.podPollIntervalMs, signal: this.stopping.signal },
+    );
+    if (outcome.kind !== 'failed') return;
+    const pod = this.context.tracker.get(podName);
+    const initFailed = pod?.status?.initContainerStatuses?.some(
+      (status) => (status.state?.terminated?.exitCode ?? 0) !== 0,
+    );
+    const [events, initLog] = await Promise.all([
+      this.context.pods.events(podName),
+      initFailed ? this.context.pods.log(podName, INIT_CONTAINER) : Promise.resolve(''),
+    ]);
+    this.context.metrics.podFailed(outcome.reason);
+    throw new PodStartError(
+      podName,
+      outcome.reason,
+      `${outcome.reason}: ${outcome.message}\n${describePod(pod, { events, initLog, podName })}`,
+      spec.metadata.stepName,
+    );
+  }
+
+  /** No orphan: a pod that did not start is deleted, and forgotten before createContainer answers. */
+  private async deleteFailedPod(podName: string): Promise<void> {
+    try {
+      await this.context.pods.delete(podName, 0);
+      await this.context.tracker.waitFor(podName, (pod) => (pod === undefined ? true : undefined), {
+        pollMs: this.config.podPollIntervalMs,
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (error) {
+      this.context.logger.warn(
+        { pod: podName, err: (error as Error).message },
+        'a pod that failed to start could not be deleted (the reaper will)',
+      );
+    }
+  }
+
+  private notice(spec: ContainerSpec, podName: string, message: string): void {
+    this.context.logger.info({ container: spec.handle, pod: podName }, message);
+    try {
+      this.options.onNotice?.({ handle: spec.handle, metadata: spec.metadata, podName, message });
+    } catch (error) {
+      this.context.logger.warn({ err: (error as Error).message }, 'onNotice failed');
+    }
+  }
+
+  /** Reads the copy report the init container printed (helper copy) into the copy metrics. */
+  private async recordInputCopy(podName: string): Promise<void> {
+    const log = await this.context.pods.log(podName, INIT_CONTAINER, 5);
+    const line = log.split('\n').find((each) => each.includes('"jetbridgeCopyInputs"'));
+    if (!line) return;
+    try {
+      const report = (JSON.parse(line) as { jetbridgeCopyInputs: { durationMs: number; bytes: number } })
+        .jetbridgeCopyInputs;
+      this.context.metrics.inputsCopied({ seconds: report.durationMs / 1000, bytes: report.bytes });
+    } catch {
+      // not a report after all
+    }
+  }
+
+  private volumeOf(artifact: Artifact): K8sVolume {
+    return new K8sVolume(artifact.handle, this.store, () => {
+      this.volumeCount = Math.max(0, this.volumeCount - 1);
+    });
+  }
+
+  private countVolumesInBackground(): void {
+    if (this.countingVolumes !== undefined) return;
+    this.countingVolumes = this.store
+      .list()
+      .then(
+        (artifacts) => {
+          this.volumeCount = artifacts.length;
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.countingVolumes = undefined;
+      });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new RuntimeError(`worker ${this.name} is closed`);
+  }
+}

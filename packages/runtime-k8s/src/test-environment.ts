@@ -1,0 +1,64 @@
+// Shared by this package's tests (not exported): a kube-test-server with the artifact claim, and workers on it.
+import { KubeConfig } from '@kubernetes/client-node';
+import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
+import { K8sWorker, type K8sWorkerConfig } from './index.js';
+import { buildHelperBinary, TEST_HELPER_IMAGE, type HelperBuild } from './testing.js';
+
+export const CLAIM = 'jetbridge-artifacts';
+
+export interface TestEnvironment {
+  server: KubeTestServer;
+  namespace: string;
+  helperPath: string;
+  kubeConfig: KubeConfig;
+  workerConfig(overrides?: Partial<K8sWorkerConfig>): K8sWorkerConfig;
+  newWorker(overrides?: Partial<K8sWorkerConfig>): Promise<K8sWorker>;
+  close(): Promise<void>;
+}
+
+/** The helper build, done once per test file (top-level await: suites decide whether to skip from it). */
+export const helperBuild: HelperBuild = await buildHelperBinary();
+
+export async function startTestEnvironment(namespace: string, helperPath: string): Promise<TestEnvironment> {
+  const server = await startKubeTestServer();
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(server.kubeConfigYaml(namespace));
+  const response = await fetch(`${server.url}/api/v1/namespaces/${namespace}/persistentvolumeclaims`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer kube-test-server', 'content-type': 'application/json' },
+    body: JSON.stringify({
+      metadata: { name: CLAIM },
+      spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } } },
+    }),
+  });
+  if (response.status !== 201) throw new Error(`cannot create the claim: ${await response.text()}`);
+  const workers: K8sWorker[] = [];
+  const workerConfig = (overrides: Partial<K8sWorkerConfig> = {}): K8sWorkerConfig => ({
+    kubeConfig,
+    namespace,
+    artifacts: { mode: 'pvc', claimName: CLAIM, claimMountPath: server.claimDir(namespace, CLAIM) },
+    helperImage: TEST_HELPER_IMAGE,
+    helperBinaryPath: helperPath,
+    defaultImage: 'busybox:stable',
+    podPollIntervalMs: 500,
+    terminateGraceMs: 2_000,
+    terminationGracePeriodSeconds: 2,
+    ...overrides,
+  });
+  return {
+    server,
+    namespace,
+    helperPath,
+    kubeConfig,
+    workerConfig,
+    async newWorker(overrides = {}) {
+      const worker = await K8sWorker.create(workerConfig(overrides));
+      workers.push(worker);
+      return worker;
+    },
+    async close() {
+      await Promise.allSettled(workers.map((worker) => worker.disconnect()));
+      await server.close();
+    },
+  };
+}
