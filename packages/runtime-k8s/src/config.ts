@@ -22,6 +22,18 @@ export interface PvcArtifactsConfig {
   inputs?: 'copy' | 'mount';
 }
 
+/**
+ * No shared storage: a step's outputs are streamed out of its pod through exec (the helper's tar-out) into
+ * the web's own artifact store (`K8sWorkerConfig.artifactStore`, required in this mode), and its inputs are
+ * streamed from there into the pod (the helper's tar-in) before the step runs.
+ */
+export interface StreamArtifactsConfig {
+  mode: 'stream';
+}
+
+/** Where artifacts live: `pvc` (one shared ReadWriteMany claim) or `stream` (the web's store, via exec). */
+export type ArtifactsConfig = PvcArtifactsConfig | StreamArtifactsConfig;
+
 export interface ResourceQuantities {
   cpu?: string;
   memory?: string;
@@ -54,7 +66,7 @@ export interface K8sWorkerConfig {
   instance?: string;
   /** Worker name (`fly workers`). Default `k8s-<namespace>`. */
   name?: string;
-  artifacts: PvcArtifactsConfig;
+  artifacts: ArtifactsConfig;
   /** The web's artifact store, when it is rooted on the claim already (shares its registry). */
   artifactStore?: ArtifactStore;
   /** The image holding the static helper binary; pin it by digest in production. */
@@ -165,6 +177,9 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 export function resolveConfig(config: K8sWorkerConfig): ResolvedK8sConfig {
   if (!config.namespace) throw new Error('K8sWorkerConfig.namespace is required');
+  if (config.artifacts?.mode === 'stream') {
+    throw new Error("artifact mode 'stream' is not implemented yet; use 'pvc'");
+  }
   if (config.artifacts?.mode !== 'pvc') throw new Error("K8sWorkerConfig.artifacts.mode must be 'pvc'");
   if (!config.artifacts.claimName || !config.artifacts.claimMountPath) {
     throw new Error('K8sWorkerConfig.artifacts needs claimName and claimMountPath');

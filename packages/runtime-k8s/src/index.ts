@@ -7,7 +7,9 @@ export {
   type ContainerNotice,
   type K8sWorkerConfig,
   type Placement,
+  type ArtifactsConfig,
   type PvcArtifactsConfig,
+  type StreamArtifactsConfig,
   type ResourceQuantities,
 } from './config.js';
 export { PodFailedError, PodStartError } from './errors.js';

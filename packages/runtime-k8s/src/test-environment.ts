@@ -1,17 +1,19 @@
 // Shared by this package's tests (not exported): a kube-test-server with the artifact claim, and workers on it.
 import { KubeConfig } from '@kubernetes/client-node';
 import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
-import { K8sWorker, type K8sWorkerConfig } from './index.js';
+import { K8sWorker, type K8sWorkerConfig, type PvcArtifactsConfig } from './index.js';
 import { buildHelperBinary, TEST_HELPER_IMAGE, type HelperBuild } from './testing.js';
 
 export const CLAIM = 'jetbridge-artifacts';
+
+export type PvcWorkerConfig = K8sWorkerConfig & { artifacts: PvcArtifactsConfig };
 
 export interface TestEnvironment {
   server: KubeTestServer;
   namespace: string;
   helperPath: string;
   kubeConfig: KubeConfig;
-  workerConfig(overrides?: Partial<K8sWorkerConfig>): K8sWorkerConfig;
+  workerConfig(overrides?: Partial<PvcWorkerConfig>): PvcWorkerConfig;
   newWorker(overrides?: Partial<K8sWorkerConfig>): Promise<K8sWorker>;
   close(): Promise<void>;
 }
@@ -33,7 +35,7 @@ export async function startTestEnvironment(namespace: string, helperPath: string
   });
   if (response.status !== 201) throw new Error(`cannot create the claim: ${await response.text()}`);
   const workers: K8sWorker[] = [];
-  const workerConfig = (overrides: Partial<K8sWorkerConfig> = {}): K8sWorkerConfig => ({
+  const workerConfig = (overrides: Partial<PvcWorkerConfig> = {}): PvcWorkerConfig => ({
     kubeConfig,
     namespace,
     artifacts: { mode: 'pvc', claimName: CLAIM, claimMountPath: server.claimDir(namespace, CLAIM) },
@@ -52,7 +54,7 @@ export async function startTestEnvironment(namespace: string, helperPath: string
     kubeConfig,
     workerConfig,
     async newWorker(overrides = {}) {
-      const worker = await K8sWorker.create(workerConfig(overrides));
+      const worker = await K8sWorker.create({ ...workerConfig(), ...overrides });
       workers.push(worker);
       return worker;
     },

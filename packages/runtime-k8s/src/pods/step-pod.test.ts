@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ContainerSpec } from '@jetbridge/runtime';
-import { resolveConfig, type K8sWorkerConfig } from '../config.js';
+import { resolveConfig, type K8sWorkerConfig, type PvcArtifactsConfig } from '../config.js';
 import { labelValue, podLabels, podNameFor } from './pod-identity.js';
 import { buildStepPod, imageReference, resourcesFor, type StepPodInput } from './step-pod.js';
 
-const baseConfig: K8sWorkerConfig = {
+const baseConfig: K8sWorkerConfig & { artifacts: PvcArtifactsConfig } = {
   namespace: 'ci',
   artifacts: { mode: 'pvc', claimName: 'artifacts-claim', claimMountPath: '/var/lib/jetbridge' },
   helperImage: 'ghcr.io/jetbridge/helper@sha256:abc',
