@@ -20,6 +20,7 @@ export type {
   PodPhase,
   PodSpec,
   PodStatus,
+  Secret,
   Volume,
   VolumeMount,
 } from './api/types.js';

@@ -13,7 +13,8 @@ import { ExecEndpoint, V4_PROTOCOL, V5_PROTOCOL, type ExecSessionInfo } from './
 import { registerLogRoutes } from './api/logs.js';
 import { registerNamespaceRoutes } from './api/namespaces.js';
 import { registerPodRoutes } from './api/pods.js';
-import type { KubeEvent, PersistentVolumeClaim, Pod } from './api/types.js';
+import { registerSecretRoutes } from './api/secrets.js';
+import type { KubeEvent, PersistentVolumeClaim, Pod, Secret } from './api/types.js';
 import { WatchHub } from './api/watch.js';
 import { FaultRules, reasonForStatus, type ExecDrop, type RequestFault } from './faults.js';
 import { Router, sendJson } from './http/router.js';
@@ -151,6 +152,7 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
   const pods = new ObjectStore<Pod>('pods', clock, historyLimit);
   const events = new ObjectStore<KubeEvent>('events', clock, historyLimit);
   const claims = new ObjectStore<PersistentVolumeClaim>('persistentvolumeclaims', clock, historyLimit);
+  const secrets = new ObjectStore<Secret>('secrets', clock, historyLimit);
   const kubelet = new Kubelet(pods, claims, new EventRecorder(events, nodeName), {
     nodeName,
     stateDir,
@@ -169,6 +171,7 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
   registerPodRoutes(router, { pods, kubelet, watches, clock });
   registerEventRoutes(router, { events, watches, clock });
   registerClaimRoutes(router, { claims, kubelet, clock });
+  registerSecretRoutes(router, { secrets, clock });
   registerNamespaceRoutes(router, { pods });
   registerLogRoutes(router, { pods, kubelet });
 

@@ -29,6 +29,13 @@ const resources = [
     shortNames: ['pvc'],
   },
   {
+    name: 'secrets',
+    singularName: 'secret',
+    namespaced: true,
+    kind: 'Secret',
+    verbs: ['create', 'delete', 'get', 'list', 'update'],
+  },
+  {
     name: 'namespaces',
     singularName: 'namespace',
     namespaced: false,

@@ -128,6 +128,13 @@ export interface PersistentVolumeClaim extends KubeObject {
   status?: { phase: 'Pending' | 'Bound' | 'Lost'; accessModes?: string[]; capacity?: Record<string, string> };
 }
 
+/** core/v1 Secret: `data` values are base64; `stringData` is accepted on writes only. */
+export interface Secret extends KubeObject {
+  type?: string;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
 export interface KubeEvent extends KubeObject {
   involvedObject: {
     kind: string;
