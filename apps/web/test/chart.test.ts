@@ -119,12 +119,13 @@ async function runHelm(args: string[]): Promise<{ stdout: string; stderr: string
   });
 }
 
-/** helm's error text (stderr) of a command that must fail. */
+/** helm's error text of a command that must fail (stderr; `helm lint` reports on stdout). */
 async function helmFailure(args: string[]): Promise<string> {
   try {
     await runHelm(args);
   } catch (error) {
-    return String((error as { stderr?: string }).stderr ?? error);
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    return stdout || stderr ? `${stderr ?? ''}${stdout ?? ''}` : String(error);
   }
   throw new Error(`helm ${args.join(' ')} succeeded`);
 }
@@ -173,6 +174,7 @@ const MODEL_MODULES: Record<string, string> = {
   'rbac.authorization.k8s.io/v1': 'kubernetes-models/rbac.authorization.k8s.io/v1',
   'networking.k8s.io/v1': 'kubernetes-models/networking.k8s.io/v1',
   'monitoring.coreos.com/v1': '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1',
+  'policy/v1': 'kubernetes-models/policy/v1',
 };
 
 type ValidatingModel = new (data: unknown) => { validate(): void };
@@ -314,6 +316,15 @@ const EVERY_OPTION_OVERLAY = {
       logLevel: 'debug',
       auth: { duration: '90m' },
       postgres: { maxConns: 15 },
+      bindIp: '127.0.0.1',
+      resourceTypesDir: '/opt/resource-types',
+      lidarScannerInterval: '20s',
+      resourceCheckingInterval: '2m',
+      resourceWithWebhookCheckingInterval: '10m',
+      globalResourceCheckTimeout: '30m',
+      enableGlobalResources: true,
+      gc: { interval: '1m', oneOffGracePeriod: '10m', artifactRetention: '24h' },
+      credentialsFile: { enabled: true, secretName: 'pipeline-credentials', key: 'vars.yml' },
     },
   },
   kubernetes: {
@@ -516,10 +527,11 @@ describe('rendered manifests', () => {
 
 describe('settings that cannot work stop the install with a message', () => {
   it.each([
+    [['concourse.web.credentialsFile.enabled=true'], 'concourse.web.credentialsFile.secretName'],
     [['persistence.accessModes={ReadWriteOncePod}'], 'ReadWriteOncePod'],
     [['kubernetes.namespace=elsewhere'], 'must share a namespace'],
     [['postgresql.enabled=false'], 'concourse.web.postgres.host'],
-    [['kubernetes.artifactMode=nfs'], 'kubernetes.artifactMode must be'],
+    [['kubernetes.artifactMode=nfs'], "at '/kubernetes/artifactMode': value must be one of"], // the schema's enum
     [['kubernetes.artifactMode=node-local'], 'artifactDaemon.enabled'],
     [['persistence.enabled=false'], 'no claim is named'],
   ])('--set %j', async (set, message) => {
@@ -611,5 +623,126 @@ describe('values files', () => {
     const production = parseYaml(await readFile(PRODUCTION_VALUES, 'utf8')) as unknown;
     expect(unknownKeys(production, defaults, '')).toEqual([]);
     expect(unknownKeys(EVERY_OPTION_OVERLAY, defaults, '')).toEqual([]);
+  });
+});
+
+describe('values.schema.json (helm validates every install, lint and template against it)', () => {
+  const SCHEMA_FILE = path.join(CHART, 'values.schema.json');
+
+  interface SchemaNode {
+    type?: string | string[];
+    properties?: Record<string, SchemaNode>;
+    additionalProperties?: boolean;
+  }
+
+  /** Dotted key paths of values.yaml below maps that are not free-form (the ones the schema closes). */
+  function valuePaths(values: unknown, schema: SchemaNode, at: string): string[] {
+    if (!schema.properties) return [at.slice(0, -1)];
+    if (typeof values !== 'object' || values === null) return [`${at.slice(0, -1)} (not a map)`];
+    return Object.entries(values).flatMap(([key, value]) => {
+      const child = schema.properties?.[key];
+      return child ? valuePaths(value, child, `${at}${key}.`) : [`${at}${key} (not in the schema)`];
+    });
+  }
+
+  function schemaPaths(schema: SchemaNode, at: string): string[] {
+    if (!schema.properties) return [at.slice(0, -1)];
+    return Object.entries(schema.properties).flatMap(([key, child]) => schemaPaths(child, `${at}${key}.`));
+  }
+
+  it('describes exactly the keys of values.yaml, and closes every map that is not free-form', async () => {
+    const schema = JSON.parse(await readFile(SCHEMA_FILE, 'utf8')) as SchemaNode;
+    const defaults = parseYaml(await readFile(path.join(CHART, 'values.yaml'), 'utf8')) as unknown;
+    const fromValues = valuePaths(defaults, schema, '');
+    expect(fromValues.filter((p) => p.includes('('))).toEqual([]);
+    expect(schemaPaths(schema, '').sort()).toEqual(fromValues.sort());
+    const open: string[] = [];
+    const walk = (node: SchemaNode, at: string): void => {
+      if (node.properties && node.additionalProperties !== false) open.push(at || '<root>');
+      for (const [key, child] of Object.entries(node.properties ?? {}))
+        walk(child, at ? `${at}.${key}` : key);
+    };
+    walk(schema, '');
+    expect(open).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a misspelt key',
+      { concourse: { web: { extrnalUrl: 'https://ci.example.org' } } },
+      "'extrnalUrl' not allowed",
+    ],
+    ['a misspelt section', { webb: { replicas: 2 } }, "'webb' not allowed"],
+    ['a wrong type', { web: { replicas: 'two' } }, '/web/replicas'],
+    ['a value outside its enum', { concourse: { web: { runtime: 'docker' } } }, '/concourse/web/runtime'],
+    [
+      'a short session signing key',
+      { secrets: { sessionSigningKey: 'too-short' } },
+      '/secrets/sessionSigningKey',
+    ],
+  ])('refuses %s, naming it', async (name, values, message) => {
+    const file = await valuesFile(`schema-${name.replace(/\W+/g, '-')}`, values);
+    expect(await helmFailure(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', file])).toContain(
+      message,
+    );
+    expect(await helmFailure(['lint', '--strict', CHART, '-f', file])).toContain(message);
+  });
+});
+
+describe('web.podDisruptionBudget', () => {
+  it('is off by default', async () => {
+    expect(find(await render(), 'PodDisruptionBudget')).toEqual([]);
+  });
+
+  it.each([
+    [['web.podDisruptionBudget.enabled=true'], { minAvailable: 1 }],
+    [
+      ['web.podDisruptionBudget.enabled=true', 'web.podDisruptionBudget.maxUnavailable=50%'],
+      { maxUnavailable: '50%' },
+    ],
+    [['web.podDisruptionBudget.enabled=true', 'web.podDisruptionBudget.minAvailable=2'], { minAvailable: 2 }],
+  ])('--set %j: a valid budget selecting exactly the web pods', async (set, budget) => {
+    const objects = await render([PRODUCTION_VALUES], set);
+    expect(await validationProblems(objects)).toEqual([]);
+    const pdb = only(objects, 'PodDisruptionBudget') as K8sObject & {
+      spec: {
+        selector: { matchLabels: Record<string, string> };
+        minAvailable?: unknown;
+        maxUnavailable?: unknown;
+      };
+    };
+    const { selector, ...rest } = pdb.spec;
+    expect(rest).toEqual(budget);
+    const deployment = only(objects, 'Deployment') as K8sObject & {
+      spec: { selector: { matchLabels: Record<string, string> } };
+    };
+    expect(selector).toEqual(deployment.spec.selector);
+  });
+});
+
+describe('the chart can set every web option', () => {
+  /** Options the chart sets without a value of its own, or must not offer. */
+  const SET_BY_THE_CHART_ITSELF: Record<string, string> = {
+    JETBRIDGE_DATA_DIR: 'always the pod’s data volume',
+    CONCOURSE_SESSION_SIGNING_KEY: 'always the mounted key of secrets.sessionSigningKey',
+    CONCOURSE_POSTGRES_USER: 'secrets.postgresUser or postgresql.auth.user',
+    CONCOURSE_POSTGRES_PASSWORD: 'secrets.postgresPassword or the bundled PostgreSQL’s Secret',
+    CONCOURSE_KUBERNETES_KUBECONFIG: 'in the cluster the web pod uses its service account (web.env for another cluster)',
+    CONCOURSE_KUBERNETES_HELPER_BINARY_PATH: 'the helper image of ./build.sh has it at the default (web.env otherwise)',
+  };
+
+  it('every option of options.ts reaches the web container from some value (else add a value)', async () => {
+    const overlay = await valuesFile('every-option', EVERY_OPTION_OVERLAY);
+    const renders = [
+      await render([PRODUCTION_VALUES, overlay]),
+      await render([], ['kubernetes.artifactMode=node-local', 'artifactDaemon.enabled=true']),
+    ];
+    const rendered = new Set(
+      renders.flatMap((objects) => (webContainer(objects).env ?? []).map((e) => e.name)),
+    );
+    const missing = optionSpecs
+      .map((spec) => spec.env as string)
+      .filter((env) => !rendered.has(env) && !(env in SET_BY_THE_CHART_ITSELF));
+    expect(missing).toEqual([]);
   });
 });

@@ -140,6 +140,9 @@ The Kubernetes runtime's settings as `CONCOURSE_KUBERNETES_<KEY>` env entries: e
 {{- if and (not .Values.postgresql.enabled) (not $web.postgres.host) -}}
 {{- fail "postgresql.enabled is false: set concourse.web.postgres.host (and secrets.postgresUser/postgresPassword) for an external PostgreSQL" -}}
 {{- end -}}
+{{- if and $web.credentialsFile.enabled (not $web.credentialsFile.secretName) -}}
+{{- fail "concourse.web.credentialsFile.enabled needs concourse.web.credentialsFile.secretName (an existing Secret holding the YAML)" -}}
+{{- end -}}
 {{- if not (has $web.runtime (list "kubernetes" "local")) -}}
 {{- fail (printf "concourse.web.runtime must be kubernetes or local, not %q" $web.runtime) -}}
 {{- end -}}
