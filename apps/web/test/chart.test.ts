@@ -727,8 +727,10 @@ describe('the chart can set every web option', () => {
     CONCOURSE_SESSION_SIGNING_KEY: 'always the mounted key of secrets.sessionSigningKey',
     CONCOURSE_POSTGRES_USER: 'secrets.postgresUser or postgresql.auth.user',
     CONCOURSE_POSTGRES_PASSWORD: 'secrets.postgresPassword or the bundled PostgreSQL’s Secret',
-    CONCOURSE_KUBERNETES_KUBECONFIG: 'in the cluster the web pod uses its service account (web.env for another cluster)',
-    CONCOURSE_KUBERNETES_HELPER_BINARY_PATH: 'the helper image of ./build.sh has it at the default (web.env otherwise)',
+    CONCOURSE_KUBERNETES_KUBECONFIG:
+      'in the cluster the web pod uses its service account (web.env for another cluster)',
+    CONCOURSE_KUBERNETES_HELPER_BINARY_PATH:
+      'the helper image of ./build.sh has it at the default (web.env otherwise)',
   };
 
   it('every option of options.ts reaches the web container from some value (else add a value)', async () => {
