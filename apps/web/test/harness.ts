@@ -31,10 +31,19 @@ export const PLAIN_USER = { username: 'alice', password: 'alice-secret' } as con
  * database), with its own data directory. Extra flags/env override the defaults.
  */
 export async function startTestServer(
-  options: { argv?: string[]; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    argv?: string[];
+    env?: NodeJS.ProcessEnv;
+    /**
+     * Another server's database (a second web node of one installation): this server has its own data
+     * directory, and `destroy` leaves the database to its owner.
+     */
+    sharedPostgres?: TestPostgres;
+  } = {},
 ): Promise<TestServer> {
   // An "external" PostgreSQL as an operator would have one: its own server, a non-default user and database.
-  const postgres = await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' });
+  const postgres =
+    options.sharedPostgres ?? (await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' }));
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));
   const env: NodeJS.ProcessEnv = {
     CONCOURSE_BIND_IP: '127.0.0.1',
@@ -80,7 +89,7 @@ export async function startTestServer(
     },
     destroy: async () => {
       await server.close();
-      await postgres.destroy();
+      if (options.sharedPostgres === undefined) await postgres.destroy();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

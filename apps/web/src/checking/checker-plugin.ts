@@ -49,6 +49,7 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
 
   const checker = Checker.start({
     db: ctx.db,
+    pool: ctx.pool,
     logger: ctx.logger.child({ component: 'checker' }),
     tracker,
     credentials,

@@ -31,11 +31,12 @@ import { parseGoDuration, type Plan, type Version } from '@jetbridge/plan';
 import { checkInterval, PipelineResourceTypes, planResourceCheck, PlanIdFactory } from '@jetbridge/planner';
 import type { ResourceConfig } from '@jetbridge/pipeline-config';
 import type { FastifyBaseLogger } from 'fastify';
+import type pg from 'pg';
 import type { BuildTracker } from '../builds/build-tracker.js';
 import { pipelineVarsResolver, type CredentialManager } from '../creds/index.js';
 import { deleteCompletedCheckBuilds } from './check-build-collector.js';
 import { listCheckableResources, type CheckableResource } from './checkable-resources.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { ResourceCheckingLocks } from './resource-checking-locks.js';
 import { ResourceConfigScopes, type ResourceScope } from './resource-config-scopes.js';
 import { loadStoredPipeline, type StoredPipeline } from './stored-pipeline-config.js';
 
@@ -44,6 +45,8 @@ const STALE_PENDING_CHECK_SECONDS = 10;
 
 export interface CheckerOptions {
   db: Kysely<Database>;
+  /** For the resource checking locks shared with the other web nodes. */
+  pool: pg.Pool;
   logger: FastifyBaseLogger;
   tracker: BuildTracker;
   credentials: CredentialManager;
@@ -76,7 +79,7 @@ export interface RequestedCheck {
 
 export class Checker {
   private readonly scopes: ResourceConfigScopes;
-  private readonly configLocks = new KeyedMutex();
+  private readonly configLocks: ResourceCheckingLocks;
   /** Resources with a check running here. */
   private readonly checking = new Set<number>();
   /** Pending check builds being picked up (see resumePendingChecks). */
@@ -94,6 +97,7 @@ export class Checker {
 
   private constructor(private readonly options: CheckerOptions) {
     this.scopes = new ResourceConfigScopes(options.db, { globalResources: options.globalResources });
+    this.configLocks = new ResourceCheckingLocks(options.pool, options.logger);
   }
 
   /** Start scanning, and run the check builds left pending (e.g. requested while no node was up). */
@@ -183,6 +187,7 @@ export class Checker {
       }),
     ]);
     clearTimeout(timer);
+    await this.configLocks.close();
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
@@ -231,10 +236,11 @@ export class Checker {
     const config = stored?.config.resources?.find((candidate) => candidate.name === resource.name);
     if (stored === undefined || config === undefined) return;
     const key = configLockKey(resource, config, stored);
-    if (this.checking.has(resource.id) || !this.configLocks.tryLock(key)) return;
+    if (this.checking.has(resource.id) || !(await this.configLocks.tryLock(key))) return;
     this.checking.add(resource.id);
     try {
-      if (await hasUnfinishedCheck(db, resource.id)) return;
+      // Another node may have checked it between the scan and the lock: its check end moved the time on.
+      if (!(await isDueForCheck(db, resource.id)) || (await hasUnfinishedCheck(db, resource.id))) return;
       const build = await createResourceCheckBuild(db, resource.id, {
         createdBy: null,
         manuallyTriggered: false,
@@ -250,7 +256,7 @@ export class Checker {
       await this.run(build.id, resource, config, stored, plan);
     } finally {
       this.checking.delete(resource.id);
-      this.configLocks.unlock(key);
+      await this.configLocks.unlock(key);
     }
   }
 
@@ -279,7 +285,7 @@ export class Checker {
       return await this.run(check.buildId, resource, config, stored, plan);
     } finally {
       this.checking.delete(resource.id);
-      this.configLocks.unlock(key);
+      await this.configLocks.unlock(key);
     }
   }
 
@@ -447,6 +453,17 @@ function configLockKey(resource: ResourceRecord, config: ResourceConfig, stored:
   // Vars may resolve differently per team and pipeline: only identical literal sources are one config.
   const context = source.includes('((') ? `${resource.teamName}/${resource.pipelineId}` : '';
   return `${config.type}\u0000${source}\u0000${context}`;
+}
+
+/** The resource's scope (read now, not at scan time) has no next check time yet, or it has come. */
+async function isDueForCheck(db: Kysely<Database>, resourceId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('resources as r')
+    .leftJoin('resource_config_scopes as s', 's.id', 'r.resource_config_scope_id')
+    .select(sql<boolean>`s.next_check_time is null or s.next_check_time <= now()`.as('due'))
+    .where('r.id', '=', resourceId)
+    .executeTakeFirst();
+  return row?.due === true;
 }
 
 async function hasUnfinishedCheck(db: Kysely<Database>, resourceId: number): Promise<boolean> {
