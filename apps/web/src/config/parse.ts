@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseGoDuration } from '@jetbridge/plan';
+import { parseKubernetesSettings, type KubernetesRuntimeSettings } from './kubernetes.js';
 import { optionSpecs, type OptionFlag, type OptionSpec } from './options.js';
 
 /** A setting with a bad value; the message names the flag and its environment variable. */
@@ -42,6 +43,8 @@ export interface WebConfig {
   postgresMaxConnections: number;
   dataDir: string;
   runtime: 'local' | 'kubernetes';
+  /** The `--kubernetes-*` settings; present exactly when `runtime` is kubernetes. */
+  kubernetes?: KubernetesRuntimeSettings;
   /** How often garbage collection runs. */
   gcIntervalMs: number;
   /** How long containers of finished steps stay for intercepting. */
@@ -231,6 +234,13 @@ export function parseWebConfig(
     : null;
   if (!host) oneOf('postgres-sslmode', ['disable', 'require', 'verify-ca', 'verify-full'] as const);
 
+  const runtime = oneOf('runtime', ['local', 'kubernetes'] as const);
+  const kubernetes = parseKubernetesSettings(
+    { get, list, fail, positiveDuration, port: (flag) => port(flag, false), oneOf },
+    runtime,
+    cwd,
+  );
+
   const dataDirText = get('data-dir') ?? '.data';
   if (dataDirText.trim() === '') fail('data-dir', 'must not be empty');
 
@@ -249,7 +259,8 @@ export function parseWebConfig(
     postgres,
     postgresMaxConnections: maxConns,
     dataDir: path.resolve(cwd, dataDirText),
-    runtime: oneOf('runtime', ['local', 'kubernetes'] as const),
+    runtime,
+    ...(kubernetes === undefined ? {} : { kubernetes }),
     gcIntervalMs: positiveDuration('gc-interval', '30s'),
     gcOneOffGracePeriodMs: positiveDuration('gc-one-off-grace-period', '5m'),
     gcArtifactRetentionMs: positiveDuration('gc-artifact-retention', '12h'),

@@ -1,0 +1,244 @@
+// The `--kubernetes-*` settings of `--runtime kubernetes`, validated as the chart renders them (durations as Go
+// durations, lists comma-separated, tag placement as JSON). Required ones are only required with that runtime;
+// a value that is set but bad fails whatever the runtime, naming its flag.
+import path from 'node:path';
+import type { OptionFlag } from './options.js';
+
+/** What the web's parser lends this one: raw values (with defaults) and its error convention. */
+export interface OptionReader {
+  get(flag: OptionFlag): string | undefined;
+  list(flag: OptionFlag): string[];
+  fail(flag: OptionFlag, why: string): never;
+  positiveDuration(flag: OptionFlag, example: string): number;
+  port(flag: OptionFlag): number;
+  oneOf<T extends string>(flag: OptionFlag, allowed: readonly T[]): T;
+}
+
+export interface TolerationSetting {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  tolerationSeconds?: number;
+}
+
+export interface PlacementSetting {
+  nodeSelector?: Record<string, string>;
+  tolerations?: TolerationSetting[];
+}
+
+export type KubernetesArtifactSettings =
+  | {
+      mode: 'pvc';
+      claimName: string;
+      claimMountPath: string;
+      directory: string;
+      inputs: 'copy' | 'mount';
+    }
+  | { mode: 'stream' }
+  | { mode: 'node-local'; daemonPort: number; daemonHostPath: string };
+
+export interface KubernetesRuntimeSettings {
+  /** Unset: the in-cluster service account. */
+  kubeconfigPath?: string;
+  namespace: string;
+  instance: string;
+  artifacts: KubernetesArtifactSettings;
+  helperImage: string;
+  helperBinaryPath: string;
+  defaultTaskImage: string;
+  imagePullSecrets: string[];
+  serviceAccount?: string;
+  allowPrivileged: boolean;
+  podStartupTimeoutMs: number;
+  podSchedulingTimeoutMs: number;
+  keepForHijackMs: number;
+  resources: {
+    requests: { cpu: string; memory: string };
+    limits: { cpu?: string; memory?: string };
+  };
+  tagPlacement: Record<string, PlacementSetting>;
+}
+
+/** A Kubernetes resource quantity: `100m`, `0.5`, `128Mi`, `2G`, `1e3`. */
+const QUANTITY = /^\+?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$/;
+/** Namespaces and claim names: DNS-1123 labels/subdomains. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const TOLERATION_KEYS = new Set(['key', 'operator', 'value', 'effect', 'tolerationSeconds']);
+
+/**
+ * Every `--kubernetes-*` value checked; the settings when `runtime` is kubernetes (required values present),
+ * undefined otherwise.
+ */
+export function parseKubernetesSettings(
+  read: OptionReader,
+  runtime: 'local' | 'kubernetes',
+  cwd: string,
+): KubernetesRuntimeSettings | undefined {
+  const required = (flag: OptionFlag, what: string): string => {
+    const value = read.get(flag)?.trim();
+    if (!value) read.fail(flag, `${what} is required with --runtime kubernetes`);
+    return value as string;
+  };
+  const optional = (flag: OptionFlag): string | undefined => {
+    const value = read.get(flag)?.trim();
+    return value ? value : undefined;
+  };
+  const quantity = (flag: OptionFlag): string | undefined => {
+    const value = optional(flag);
+    if (value !== undefined && !QUANTITY.test(value))
+      read.fail(flag, `'${value}' is not a Kubernetes quantity (e.g. 500m, 2, 256Mi, 4Gi)`);
+    return value;
+  };
+  const dnsName = (flag: OptionFlag, value: string | undefined, pattern: RegExp): void => {
+    if (value !== undefined && (!pattern.test(value) || value.length > 253))
+      read.fail(flag, `'${value}' is not a valid Kubernetes name (lower-case letters, digits and '-')`);
+  };
+
+  // Checked whatever the runtime: a bad value is a mistake even where it is not used yet.
+  const mode = read.oneOf('kubernetes-artifact-mode', ['pvc', 'stream', 'node-local'] as const);
+  const inputs = read.oneOf('kubernetes-inputs', ['copy', 'mount'] as const);
+  const allowPrivileged = read.oneOf('kubernetes-allow-privileged', ['true', 'false'] as const) === 'true';
+  const podStartupTimeoutMs = read.positiveDuration('kubernetes-pod-startup-timeout', '5m');
+  const podSchedulingTimeoutMs = read.positiveDuration('kubernetes-pod-scheduling-timeout', '15m');
+  const keepForHijackMs = read.positiveDuration('kubernetes-keep-for-hijack', '5m');
+  const cpuRequest = quantity('kubernetes-step-cpu-request');
+  const memoryRequest = quantity('kubernetes-step-memory-request');
+  const cpuLimit = quantity('kubernetes-step-cpu-limit');
+  const memoryLimit = quantity('kubernetes-step-memory-limit');
+  const tagPlacement = parseTagPlacement(read, optional('kubernetes-tag-placement'));
+  const daemonPort = read.port('kubernetes-artifact-daemon-port');
+  const namespace = optional('kubernetes-namespace');
+  dnsName('kubernetes-namespace', namespace, DNS_LABEL);
+  const claimName = optional('kubernetes-claim');
+  dnsName('kubernetes-claim', claimName, DNS_SUBDOMAIN);
+  const instance = optional('kubernetes-instance') ?? 'jetbridge';
+  if (!LABEL_VALUE.test(instance) || instance.length > 63)
+    read.fail(
+      'kubernetes-instance',
+      `'${instance}' is not a valid label value (up to 63 letters, digits, '-', '_', '.')`,
+    );
+  const directory = (optional('kubernetes-artifact-directory') ?? 'artifacts').replace(/^\/+|\/+$/g, '');
+  if (directory === '' || directory.split('/').includes('..'))
+    read.fail(
+      'kubernetes-artifact-directory',
+      `'${read.get('kubernetes-artifact-directory')}' must be a directory inside the claim`,
+    );
+  const imagePullSecrets = read.list('kubernetes-image-pull-secrets');
+  for (const secret of imagePullSecrets) dnsName('kubernetes-image-pull-secrets', secret, DNS_SUBDOMAIN);
+
+  if (runtime !== 'kubernetes') return undefined;
+
+  let artifacts: KubernetesArtifactSettings;
+  if (mode === 'pvc') {
+    const claimMountPath = required('kubernetes-claim-mount-path', 'the claim mount path (pvc mode)');
+    artifacts = {
+      mode,
+      claimName: required('kubernetes-claim', 'the artifact claim (pvc mode)'),
+      claimMountPath: path.resolve(cwd, claimMountPath),
+      directory,
+      inputs,
+    };
+  } else if (mode === 'stream') {
+    artifacts = { mode };
+  } else {
+    const hostPath = required(
+      'kubernetes-artifact-daemon-host-path',
+      'the artifact daemon host path (node-local mode)',
+    );
+    if (!path.isAbsolute(hostPath))
+      read.fail('kubernetes-artifact-daemon-host-path', `'${hostPath}' is not an absolute path`);
+    artifacts = { mode, daemonPort, daemonHostPath: hostPath };
+  }
+  const kubeconfig = optional('kubernetes-kubeconfig');
+  const serviceAccount = optional('kubernetes-service-account');
+  dnsName('kubernetes-service-account', serviceAccount, DNS_SUBDOMAIN);
+  return {
+    ...(kubeconfig === undefined ? {} : { kubeconfigPath: path.resolve(cwd, kubeconfig) }),
+    namespace: required('kubernetes-namespace', 'the step namespace'),
+    instance,
+    artifacts,
+    helperImage: required('kubernetes-helper-image', 'the helper image'),
+    helperBinaryPath: optional('kubernetes-helper-binary-path') ?? '/jetbridge-helper',
+    defaultTaskImage: optional('kubernetes-default-task-image') ?? 'busybox:stable',
+    imagePullSecrets,
+    ...(serviceAccount === undefined ? {} : { serviceAccount }),
+    allowPrivileged,
+    podStartupTimeoutMs,
+    podSchedulingTimeoutMs,
+    keepForHijackMs,
+    resources: {
+      requests: { cpu: cpuRequest ?? '100m', memory: memoryRequest ?? '128Mi' },
+      limits: {
+        ...(cpuLimit === undefined ? {} : { cpu: cpuLimit }),
+        ...(memoryLimit === undefined ? {} : { memory: memoryLimit }),
+      },
+    },
+    tagPlacement,
+  };
+}
+
+/** `{"<tag>": {"nodeSelector": {"k": "v"}, "tolerations": [{…}]}}`, as the chart renders `kubernetes.tagPlacement`. */
+function parseTagPlacement(read: OptionReader, text: string | undefined): Record<string, PlacementSetting> {
+  if (text === undefined) return {};
+  const flag = 'kubernetes-tag-placement';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    read.fail(flag, 'is not JSON (e.g. {"arm64": {"nodeSelector": {"kubernetes.io/arch": "arm64"}}})');
+  }
+  if (!isObject(parsed)) read.fail(flag, 'must be a JSON object of step tag → placement');
+  const placement: Record<string, PlacementSetting> = {};
+  for (const [tag, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!isObject(value)) read.fail(flag, `tag '${tag}' must map to {"nodeSelector": …, "tolerations": …}`);
+    const entry = value as Record<string, unknown>;
+    const unknown = Object.keys(entry).filter((key) => key !== 'nodeSelector' && key !== 'tolerations');
+    if (unknown.length > 0) read.fail(flag, `tag '${tag}' has unknown key(s) ${unknown.join(', ')}`);
+    const result: PlacementSetting = {};
+    if (entry.nodeSelector !== undefined) {
+      const selector = entry.nodeSelector;
+      if (!isObject(selector) || Object.values(selector).some((v) => typeof v !== 'string'))
+        read.fail(flag, `tag '${tag}': nodeSelector must map label names to string values`);
+      result.nodeSelector = selector as Record<string, string>;
+    }
+    if (entry.tolerations !== undefined) {
+      if (!Array.isArray(entry.tolerations)) read.fail(flag, `tag '${tag}': tolerations must be a list`);
+      result.tolerations = (entry.tolerations as unknown[]).map((toleration, i) =>
+        parseToleration(read, toleration, `tag '${tag}': toleration ${i + 1}`),
+      );
+    }
+    placement[tag] = result;
+  }
+  return placement;
+}
+
+function parseToleration(read: OptionReader, value: unknown, where: string): TolerationSetting {
+  const flag = 'kubernetes-tag-placement';
+  if (!isObject(value)) read.fail(flag, `${where} must be an object`);
+  const entry = value as Record<string, unknown>;
+  const unknown = Object.keys(entry).filter((key) => !TOLERATION_KEYS.has(key));
+  if (unknown.length > 0) read.fail(flag, `${where} has unknown key(s) ${unknown.join(', ')}`);
+  for (const key of ['key', 'value'] as const) {
+    if (entry[key] !== undefined && typeof entry[key] !== 'string')
+      read.fail(flag, `${where}: ${key} must be a string`);
+  }
+  if (entry.operator !== undefined && entry.operator !== 'Exists' && entry.operator !== 'Equal')
+    read.fail(flag, `${where}: operator must be Exists or Equal`);
+  if (
+    entry.effect !== undefined &&
+    entry.effect !== 'NoSchedule' &&
+    entry.effect !== 'PreferNoSchedule' &&
+    entry.effect !== 'NoExecute'
+  )
+    read.fail(flag, `${where}: effect must be NoSchedule, PreferNoSchedule or NoExecute`);
+  if (entry.tolerationSeconds !== undefined && !Number.isInteger(entry.tolerationSeconds))
+    read.fail(flag, `${where}: tolerationSeconds must be an integer`);
+  return entry as TolerationSetting;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
