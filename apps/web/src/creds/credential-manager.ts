@@ -1,7 +1,7 @@
 // The cluster-wide credential manager (Concourse's atc/creds: `creds.Secrets` with its lookup paths). A
 // build asks for `((path))` in the context of its team and pipeline; each manager decides where that
-// lives. Implementations: StaticCredentialManager (a fixed map or a file, this folder); Kubernetes secrets
-// come later.
+// lives. Implementations (this folder): StaticCredentialManager and FileCredentialManager (a fixed map or a
+// file), KubernetesCredentialManager (Secrets in a namespace per team); CachedCredentialManager wraps any.
 
 /** Who is asking: the build's team and pipeline (one-off builds have no pipeline). */
 export interface SecretLookupContext {

@@ -11,6 +11,7 @@ import {
   resolveStaticVars,
   StaticCredentialManager,
   UndefinedVarError,
+  UnsupportedVarSourceError,
 } from './index.js';
 
 describe('StaticCredentialManager', () => {
@@ -110,5 +111,66 @@ describe('resolveStaticVars', () => {
 
   it('refuses a map inside a longer string', () => {
     expect(() => resolveStaticVars('a-((m))', [{ m: { x: 1 } }])).toThrow(NonPrimitiveVarError);
+  });
+});
+
+describe('pipeline var_sources', () => {
+  const cluster = new StaticCredentialManager({
+    'main/dummy-suffix': 'from-cluster',
+    'main/plain': 'global',
+  });
+  const varSources = [
+    // Declared before the source it depends on: set up in dependency order.
+    { name: 'second', type: 'dummy', config: { vars: { chained: '((first:base))-((dummy-suffix))' } } },
+    {
+      name: 'first',
+      type: 'dummy',
+      config: {
+        vars: {
+          'main/p/scoped': 'pipeline-scoped',
+          'main/scoped': 'team-scoped',
+          base: 'root',
+          creds: { user: 'bot' },
+        },
+      },
+    },
+    { name: 'vault', type: 'vault', config: { url: 'https://vault.example' } },
+  ];
+  const vars = pipelineVarsResolver(cluster, { teamName: 'main', pipelineName: 'p', varSources });
+
+  it('reads a dummy source by its lookup paths, the root path included', async () => {
+    expect(await vars.lookup({ source: 'first', path: 'scoped' })).toEqual({ value: 'pipeline-scoped' });
+    expect(await vars.lookup({ source: 'first', path: 'creds' })).toEqual({ value: { user: 'bot' } });
+    expect(await vars.lookup({ source: 'first', path: 'nope' })).toBeUndefined();
+    const oneOff = pipelineVarsResolver(cluster, { teamName: 'main', varSources });
+    expect(await oneOff.lookup({ source: 'first', path: 'scoped' })).toEqual({ value: 'team-scoped' });
+  });
+
+  it('interpolates a source’s config with the cluster manager and the sources before it', async () => {
+    expect(await vars.lookup({ source: 'second', path: 'chained' })).toEqual({ value: 'root-from-cluster' });
+  });
+
+  it('keeps plain refs on the cluster manager and refuses undeclared sources', async () => {
+    expect(await vars.lookup({ path: 'plain' })).toEqual({ value: 'global' });
+    await expect(vars.lookup({ source: 'other', path: 'x' })).rejects.toThrow(
+      "missing source 'other' in var: other:x",
+    );
+    await expect(vars.lookup({ source: '.', path: 'x' })).rejects.toThrow("missing source '.' in var: .:x");
+  });
+
+  it('says which declared sources JetBridge cannot read', async () => {
+    await expect(vars.lookup({ source: 'vault', path: 'x' })).rejects.toThrow(
+      new UnsupportedVarSourceError('vault', 'vault'),
+    );
+  });
+
+  it('errors when a source’s config needs a var nobody has', async () => {
+    const broken = pipelineVarsResolver(cluster, {
+      teamName: 'main',
+      varSources: [{ name: 'd', type: 'dummy', config: { vars: { x: '((missing))' } } }],
+    });
+    await expect(broken.lookup({ source: 'd', path: 'x' })).rejects.toThrow(
+      "evaluate var_source 'd' error: undefined vars: missing",
+    );
   });
 });

@@ -7,11 +7,25 @@ export {
   secretLookupPaths,
 } from './static-credential-manager.js';
 export {
+  KubernetesCredentialManager,
+  KubernetesSecretPathError,
+  DEFAULT_NAMESPACE_PREFIX,
+  kubernetesSecretReader,
+  loadKubeConfig,
+  type KubernetesCredentialManagerOptions,
+  type SecretReader,
+} from './kubernetes-credential-manager.js';
+export { CachedCredentialManager, type SecretCacheOptions } from './cached-credential-manager.js';
+export {
   pipelineVarsResolver,
-  interpolateString,
   MissingVarSourceError,
-  UnsupportedVarSourceError,
-  UndefinedVarError,
   type PipelineVarsContext,
 } from './pipeline-vars-resolver.js';
+export { interpolateString, UndefinedVarError } from './interpolate-string.js';
+export {
+  DummyVarSource,
+  UnsupportedVarSourceError,
+  VarSourceSetupError,
+  setUpVarSources,
+} from './var-sources.js';
 export { resolveStaticVars, NonPrimitiveVarError } from './static-vars.js';
