@@ -24,8 +24,8 @@ const usage = `usage: jetbridge-helper <subcommand> [flags]
   kill --id ID --signal S   signal a process's process group
   resize --id ID --rows R --columns C
                             resize a process's terminal
-  tar-out --dir D [--path P]  write a tar of D/P to stdout
-  tar-in --dir D [--path P]   extract a tar from stdin into D/P, refusing anything that escapes it
+  tar-out --dir D [--path P] [--report]  write a tar of D/P to stdout (--report: its byte count on stderr)
+  tar-in --dir D [--path P] [--report]   extract a tar from stdin into D/P, refusing anything that escapes it (--report: bytes read, on stdout)
   version
 `
 

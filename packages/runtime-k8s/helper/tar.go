@@ -23,21 +23,57 @@ const (
 	exitUnsafeArchive = 4 // tar-in: an entry would land outside the directory, or the archive is corrupt
 )
 
-func tarFlags(name string, args []string) (string, string, error) {
+type tarOptions struct {
+	root     string
+	relative string
+	// report: print {"jetbridgeTar":{"bytes":N}} when done (tar-in on stdout, tar-out on stderr), so the web
+	// can check that exactly the archive it sent was read, or that it received every byte written.
+	report bool
+}
+
+func tarFlags(name string, args []string) (tarOptions, error) {
 	flags := flag.NewFlagSet(name, flag.ContinueOnError)
 	dir := flags.String("dir", "", "the directory (an artifact's root)")
 	inside := flags.String("path", ".", "path inside it")
+	report := flags.Bool("report", false, "print the archive's byte count as JSON when done")
 	if err := flags.Parse(args); err != nil {
-		return "", "", usageError{err.Error()}
+		return tarOptions{}, usageError{err.Error()}
 	}
 	if *dir == "" || !filepath.IsAbs(*dir) {
-		return "", "", usageError{name + " needs an absolute --dir"}
+		return tarOptions{}, usageError{name + " needs an absolute --dir"}
 	}
 	relative, err := cleanRelative(*inside)
 	if err != nil {
-		return "", "", exitError{exitUnsafeArchive, fmt.Sprintf("--path %q: %v", *inside, err)}
+		return tarOptions{}, exitError{exitUnsafeArchive, fmt.Sprintf("--path %q: %v", *inside, err)}
 	}
-	return filepath.Clean(*dir), relative, nil
+	return tarOptions{root: filepath.Clean(*dir), relative: relative, report: *report}, nil
+}
+
+// countingReader and countingWriter measure the archive itself, below any buffering.
+type countingReader struct {
+	reader io.Reader
+	bytes  int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.reader.Read(p)
+	c.bytes += int64(n)
+	return n, err
+}
+
+type countingWriter struct {
+	writer io.Writer
+	bytes  int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.writer.Write(p)
+	c.bytes += int64(n)
+	return n, err
+}
+
+func writeReport(to io.Writer, bytes int64) {
+	fmt.Fprintf(to, "{\"jetbridgeTar\":{\"bytes\":%d}}\n", bytes)
 }
 
 // cleanRelative normalises a path inside a directory ("" for its root); absolute or climbing paths are refused.
@@ -86,10 +122,11 @@ func resolveInside(root, relative string, create bool) (string, error) {
 
 // runTarOut writes an uncompressed tar of D/P: entries relative to it, or the one file under its base name.
 func runTarOut(args []string) error {
-	root, relative, err := tarFlags("tar-out", args)
+	options, err := tarFlags("tar-out", args)
 	if err != nil {
 		return err
 	}
+	root, relative := options.root, options.relative
 	parent, err := resolveInside(root, path.Dir(relative), false)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -105,7 +142,8 @@ func runTarOut(args []string) error {
 	if err != nil {
 		return exitError{exitNotFound, "not found: " + relative}
 	}
-	buffered := bufio.NewWriterSize(os.Stdout, 256<<10)
+	counted := &countingWriter{writer: os.Stdout}
+	buffered := bufio.NewWriterSize(counted, 256<<10)
 	writer := tar.NewWriter(buffered)
 	if !info.IsDir() {
 		if err := writeTarEntry(writer, target, filepath.Base(target), info); err != nil {
@@ -133,7 +171,13 @@ func runTarOut(args []string) error {
 	if err := writer.Close(); err != nil {
 		return err
 	}
-	return buffered.Flush()
+	if err := buffered.Flush(); err != nil {
+		return err
+	}
+	if options.report {
+		writeReport(os.Stderr, counted.bytes)
+	}
+	return nil
 }
 
 func writeTarEntry(writer *tar.Writer, name, entryName string, info fs.FileInfo) error {
@@ -184,15 +228,18 @@ type pendingDir struct {
 // before being replaced), symlink targets must stay inside D, hard links must point at a file the archive
 // already extracted, setuid/setgid/sticky bits are dropped and directories stay owner-writable.
 func runTarIn(args []string) error {
-	root, relative, err := tarFlags("tar-in", args)
+	options, err := tarFlags("tar-in", args)
 	if err != nil {
 		return err
 	}
+	root, relative := options.root, options.relative
 	destination, err := resolveInside(root, relative, true)
 	if err != nil {
 		return err
 	}
-	reader := tar.NewReader(bufio.NewReaderSize(os.Stdin, 256<<10))
+	// Counted above the buffer: exactly the bytes the tar reader consumed, up to its end-of-archive marker.
+	counted := &countingReader{reader: bufio.NewReaderSize(os.Stdin, 256<<10)}
+	reader := tar.NewReader(counted)
 	extracted := map[string]bool{}
 	var directories []pendingDir
 	unsafe := func(format string, values ...any) error {
@@ -298,6 +345,9 @@ func runTarIn(args []string) error {
 	for _, directory := range directories {
 		_ = os.Chmod(directory.path, directory.mode)
 		_ = os.Chtimes(directory.path, time.Now(), directory.modTime)
+	}
+	if options.report {
+		writeReport(os.Stdout, counted.bytes)
 	}
 	return nil
 }

@@ -24,11 +24,16 @@ export interface PvcArtifactsConfig {
 
 /**
  * No shared storage: a step's outputs are streamed out of its pod through exec (the helper's tar-out) into
- * the web's own artifact store (`K8sWorkerConfig.artifactStore`, required in this mode), and its inputs are
- * streamed from there into the pod (the helper's tar-in) before the step runs.
+ * the web's own artifact store (`K8sWorkerConfig.artifactStore`, required in this mode) each time one of its
+ * processes ends, and its inputs are streamed from there into the pod (the helper's tar-in) before the step
+ * runs. Step pods get emptyDir workspaces; the web needs no volume shared with them.
  */
 export interface StreamArtifactsConfig {
   mode: 'stream';
+  /** Inputs streamed into a pod at the same time. Default 4. */
+  parallelTransfers?: number;
+  /** Attempts of one transfer whose exec connection dropped (the transfer starts over). Default 3. */
+  transferAttempts?: number;
 }
 
 /** Where artifacts live: `pvc` (one shared ReadWriteMany claim) or `stream` (the web's store, via exec). */
@@ -67,7 +72,10 @@ export interface K8sWorkerConfig {
   /** Worker name (`fly workers`). Default `k8s-<namespace>`. */
   name?: string;
   artifacts: ArtifactsConfig;
-  /** The web's artifact store, when it is rooted on the claim already (shares its registry). */
+  /**
+   * The web's artifact store. pvc mode: when it is rooted on the claim already (shares its registry), else the
+   * worker opens its own there. stream mode: required — volumes live in it.
+   */
   artifactStore?: ArtifactStore;
   /** The image holding the static helper binary; pin it by digest in production. */
   helperImage: string;
@@ -132,6 +140,8 @@ export const K8S_WORKER_DEFAULTS = {
   defaultImage: 'busybox:stable',
   artifactsDirectory: 'artifacts',
   inputs: 'copy' as const,
+  parallelTransfers: 4,
+  transferAttempts: 3,
   resources: { requests: { cpu: '100m', memory: '128Mi' } as ResourceQuantities },
   podStartTimeoutMs: 5 * 60_000,
   schedulingTimeoutMs: 15 * 60_000,
@@ -144,15 +154,28 @@ export const K8S_WORKER_DEFAULTS = {
   version: '2.5',
 };
 
+/** pvc mode with its defaults applied. */
+export interface ResolvedPvcArtifacts {
+  mode: 'pvc';
+  claimName: string;
+  claimMountPath: string;
+  directory: string;
+  inputs: 'copy' | 'mount';
+}
+
+/** stream mode with its defaults applied. */
+export interface ResolvedStreamArtifacts {
+  mode: 'stream';
+  parallelTransfers: number;
+  transferAttempts: number;
+}
+
 /** The configuration with every default applied. */
 export interface ResolvedK8sConfig {
   namespace: string;
   instance: string;
   name: string;
-  claimName: string;
-  claimMountPath: string;
-  artifactsDirectory: string;
-  inputs: 'copy' | 'mount';
+  artifacts: ResolvedPvcArtifacts | ResolvedStreamArtifacts;
   helperImage: string;
   helperBinaryPath: string;
   defaultImage: string;
@@ -175,33 +198,66 @@ export interface ResolvedK8sConfig {
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
-export function resolveConfig(config: K8sWorkerConfig): ResolvedK8sConfig {
-  if (!config.namespace) throw new Error('K8sWorkerConfig.namespace is required');
-  if (config.artifacts?.mode === 'stream') {
-    throw new Error("artifact mode 'stream' is not implemented yet; use 'pvc'");
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`K8sWorkerConfig.artifacts.${name} must be a positive integer (got ${value})`);
   }
-  if (config.artifacts?.mode !== 'pvc') throw new Error("K8sWorkerConfig.artifacts.mode must be 'pvc'");
-  if (!config.artifacts.claimName || !config.artifacts.claimMountPath) {
+  return value;
+}
+
+function resolveArtifacts(config: K8sWorkerConfig): ResolvedK8sConfig['artifacts'] {
+  const artifacts = config.artifacts;
+  if (artifacts?.mode === 'stream') {
+    if (!config.artifactStore) {
+      throw new Error(
+        "K8sWorkerConfig.artifactStore is required in artifact mode 'stream' (volumes live in it)",
+      );
+    }
+    return {
+      mode: 'stream',
+      parallelTransfers: positiveInteger(
+        artifacts.parallelTransfers,
+        K8S_WORKER_DEFAULTS.parallelTransfers,
+        'parallelTransfers',
+      ),
+      transferAttempts: positiveInteger(
+        artifacts.transferAttempts,
+        K8S_WORKER_DEFAULTS.transferAttempts,
+        'transferAttempts',
+      ),
+    };
+  }
+  if (artifacts?.mode !== 'pvc') {
+    throw new Error("K8sWorkerConfig.artifacts.mode must be 'pvc' or 'stream'");
+  }
+  if (!artifacts.claimName || !artifacts.claimMountPath) {
     throw new Error('K8sWorkerConfig.artifacts needs claimName and claimMountPath');
   }
+  const directory = (artifacts.directory ?? K8S_WORKER_DEFAULTS.artifactsDirectory).replace(/^\/+|\/+$/g, '');
+  if (directory.split('/').includes('..')) throw new Error('artifacts.directory must stay inside the claim');
+  return {
+    mode: 'pvc',
+    claimName: artifacts.claimName,
+    claimMountPath: artifacts.claimMountPath,
+    directory,
+    inputs: artifacts.inputs ?? K8S_WORKER_DEFAULTS.inputs,
+  };
+}
+
+export function resolveConfig(config: K8sWorkerConfig): ResolvedK8sConfig {
+  if (!config.namespace) throw new Error('K8sWorkerConfig.namespace is required');
+  const artifacts = resolveArtifacts(config);
   if (!config.helperImage) throw new Error('K8sWorkerConfig.helperImage is required');
   const instance = config.instance ?? K8S_WORKER_DEFAULTS.instance;
   if (!LABEL_VALUE.test(instance) || instance.length > 63) {
     throw new Error(`K8sWorkerConfig.instance ${JSON.stringify(instance)} is not a valid label value`);
   }
-  const directory = (config.artifacts.directory ?? K8S_WORKER_DEFAULTS.artifactsDirectory).replace(
-    /^\/+|\/+$/g,
-    '',
-  );
-  if (directory.split('/').includes('..')) throw new Error('artifacts.directory must stay inside the claim');
   return {
     namespace: config.namespace,
     instance,
     name: config.name ?? `k8s-${config.namespace}`,
-    claimName: config.artifacts.claimName,
-    claimMountPath: config.artifacts.claimMountPath,
-    artifactsDirectory: directory,
-    inputs: config.artifacts.inputs ?? K8S_WORKER_DEFAULTS.inputs,
+    artifacts,
     helperImage: config.helperImage,
     helperBinaryPath: config.helperBinaryPath ?? K8S_WORKER_DEFAULTS.helperBinaryPath,
     defaultImage: config.defaultImage ?? K8S_WORKER_DEFAULTS.defaultImage,

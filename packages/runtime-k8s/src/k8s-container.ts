@@ -16,7 +16,15 @@ import type { Pod } from './kube/pod-types.js';
 import { ANNOTATIONS } from './pods/pod-identity.js';
 import { describePod, healthOf, INIT_CONTAINER, MAIN_CONTAINER } from './pods/pod-state.js';
 import { HELPER_PATH } from './pods/step-pod.js';
+import { collectOutputs, type StreamedVolume } from './stream/artifact-transfer.js';
+import type { ArtifactStore } from '@jetbridge/artifact-store';
 import type { WorkerContext } from './worker-context.js';
+
+/** stream mode: the outputs to bring into the web's store whenever a process of the container ends. */
+export interface StreamedOutputs {
+  store: ArtifactStore;
+  volumes: StreamedVolume[];
+}
 
 /** Finished processes kept for `attach`; the oldest are forgotten beyond this. */
 const FINISHED_PROCESSES_KEPT = 100;
@@ -67,6 +75,8 @@ export class K8sContainer implements Container {
   private disposition: RuntimeError | undefined;
   private failure: PodFailedError | undefined;
   private destroying: Promise<void> | undefined;
+  /** The collection in progress or last done: collections of one container never overlap. */
+  private collecting: Promise<void> = Promise.resolve();
 
   constructor(
     readonly handle: string,
@@ -77,6 +87,7 @@ export class K8sContainer implements Container {
     private readonly containerEnv: Record<string, string> | undefined,
     private readonly context: WorkerContext,
     private readonly onGone: (handle: string) => void,
+    private readonly streamedOutputs?: StreamedOutputs,
   ) {
     const target: HelperTarget = {
       kubeConfig: context.kubeConfig,
@@ -94,6 +105,9 @@ export class K8sContainer implements Container {
       lifecycle: this.lifecycle.signal,
       verdict: () => this.verdict(),
       exited: (id, status) => this.recordExit(id, status),
+      ...(streamedOutputs && streamedOutputs.volumes.length > 0
+        ? { collectOutputs: () => this.collectStreamedOutputs(streamedOutputs) }
+        : {}),
     };
     // A pod that fails or goes ends every exec into it at once, rather than when a socket notices.
     this.unsubscribe = context.tracker.subscribe((change) => {
@@ -237,6 +251,33 @@ export class K8sContainer implements Container {
       'step pod failed',
     );
     return this.failure;
+  }
+
+  /** Brings the outputs into the store, after any collection already running (a later exit wins). */
+  private collectStreamedOutputs(outputs: StreamedOutputs): Promise<void> {
+    const { config, metrics, logger } = this.context;
+    if (config.artifacts.mode !== 'stream') return Promise.resolve();
+    const { parallelTransfers, transferAttempts } = config.artifacts;
+    const run = async () => {
+      const report = await collectOutputs(outputs.volumes, {
+        store: outputs.store,
+        target: this.processHost.target,
+        parallel: parallelTransfers,
+        attempts: transferAttempts,
+        metrics,
+        logger,
+        signal: this.lifecycle.signal,
+      }).catch(async (error: unknown) => {
+        throw (await this.verdict().catch(() => undefined)) ?? error;
+      });
+      logger.info(
+        { container: this.handle, bytes: report.bytes, seconds: report.seconds },
+        'outputs collected',
+      );
+    };
+    const next = this.collecting.then(run, run);
+    this.collecting = next.catch(() => undefined);
+    return next;
   }
 
   private recordExit(id: string, status: number): void {

@@ -40,6 +40,11 @@ export interface ProcessHost {
   verdict(): Promise<RuntimeError | undefined>;
   /** A process ended (recorded on the pod, for the reaper's keep-for-hijack). */
   exited(id: string, status: number): void;
+  /**
+   * stream mode: brings the container's outputs into the web's store; a process's wait() resolves only once
+   * they are there (the engine reads outputs right after it), and rejects when they cannot be collected.
+   */
+  collectOutputs?(): Promise<void>;
 }
 
 interface StreamOutcome {
@@ -395,8 +400,22 @@ export class K8sProcess implements Process {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.terminateTimer);
-    this.resolveStatus(status);
     this.host.exited(this.id, status);
+    if (!this.host.collectOutputs) {
+      this.resolveStatus(status);
+      return;
+    }
+    this.host.collectOutputs().then(
+      () => this.resolveStatus(status),
+      (error: unknown) =>
+        this.rejectStatus(
+          error instanceof RuntimeError
+            ? error
+            : new RuntimeError(`cannot collect the outputs of process ${this.id}: ${describeError(error)}`, {
+                cause: error,
+              }),
+        ),
+    );
   }
 
   private fail(error: RuntimeError): void {

@@ -24,6 +24,13 @@ if ('skip' in build) {
     return { worker, cleanup: () => worker.close() };
   });
 
+  describeWorkerConformance('kubernetes (kube-test-server, stream mode)', async () => {
+    environment ??= startTestEnvironment('conformance', helperPath);
+    const env = await environment;
+    const worker = await K8sWorker.create(env.streamWorkerConfig());
+    return { worker, cleanup: () => worker.close() };
+  });
+
   describeWorkerConformance(
     'kubernetes (kube-test-server, pvc mode, inputs mounted read-only in place)',
     async () => {

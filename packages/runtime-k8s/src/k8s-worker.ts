@@ -32,6 +32,7 @@ import type { Pod } from './kube/pod-types.js';
 import { silentLogger, type Logger } from './logger.js';
 import { K8sRuntimeMetrics } from './metrics.js';
 import {
+  ANNOTATIONS,
   containerIdentity,
   handleHash,
   instanceSelector,
@@ -39,9 +40,19 @@ import {
   podAnnotations,
   podLabels,
   podNameFor,
+  streamedOutputsOf,
+  type StreamedOutputRecord,
 } from './pods/pod-identity.js';
-import { describePod, INIT_CONTAINER, startStateOf, type StartState } from './pods/pod-state.js';
-import { buildStepPod, containerPath, workDirFor, type ClaimMount } from './pods/step-pod.js';
+import {
+  describePod,
+  INIT_CONTAINER,
+  MAIN_CONTAINER,
+  startStateOf,
+  type StartState,
+} from './pods/pod-state.js';
+import { buildStepPod, containerPath, HELPER_PATH, workDirFor, type ClaimMount } from './pods/step-pod.js';
+import { outsideRoots, streamLocation } from './pods/stream-layout.js';
+import { streamVolumesIn, type StreamedVolume } from './stream/artifact-transfer.js';
 import type { WorkerContext } from './worker-context.js';
 
 /** What the reaper's predicate is asked about each JetBridge pod. */
@@ -127,15 +138,22 @@ export class K8sWorker implements Worker {
         { cause: error },
       );
     }
-    const store =
-      options.artifactStore ??
-      new ArtifactStore({ root: path.join(config.claimMountPath, config.artifactsDirectory) });
-    const relative = path.relative(path.resolve(config.claimMountPath), store.root);
-    if (relative.startsWith('..') || path.isAbsolute(relative)) {
-      await tracker.stop();
-      throw new RuntimeError(
-        `the artifact store (${store.root}) must live on the claim, below ${config.claimMountPath}`,
-      );
+    const artifacts = config.artifacts;
+    let store: ArtifactStore;
+    if (artifacts.mode === 'stream') {
+      // resolveConfig made sure there is one: volumes live in the web's own store.
+      store = options.artifactStore as ArtifactStore;
+    } else {
+      store =
+        options.artifactStore ??
+        new ArtifactStore({ root: path.join(artifacts.claimMountPath, artifacts.directory) });
+      const relative = path.relative(path.resolve(artifacts.claimMountPath), store.root);
+      if (relative.startsWith('..') || path.isAbsolute(relative)) {
+        await tracker.stop();
+        throw new RuntimeError(
+          `the artifact store (${store.root}) must live on the claim, below ${artifacts.claimMountPath}`,
+        );
+      }
     }
     const worker = new K8sWorker(
       options,
@@ -176,16 +194,34 @@ export class K8sWorker implements Worker {
     const workDir = workDirFor(spec, handleHash(spec.handle));
     this.creating.set(spec.handle, spec.metadata);
     let created = false;
+    const streaming = this.config.artifacts.mode === 'stream';
+    let streamed: StreamedVolume[] = [];
     try {
-      const mounts = await Promise.all(spec.mounts.map((mount) => this.claimMount(workDir, mount)));
+      const annotations = podAnnotations(spec.handle, spec.metadata, workDir, this.name);
+      let mounts: ClaimMount[] = [];
+      if (streaming) {
+        streamed = await this.streamedVolumes(workDir, spec.mounts);
+        annotations[ANNOTATIONS.streamedOutputs] = JSON.stringify(
+          streamed
+            .filter((volume) => !volume.readOnly)
+            .map((volume): StreamedOutputRecord => ({
+              handle: volume.handle,
+              containerPath: volume.containerPath,
+              ...volume.location,
+            })),
+        );
+      } else {
+        mounts = await Promise.all(spec.mounts.map((mount) => this.claimMount(workDir, mount)));
+      }
       const pod = buildStepPod(
         {
           spec,
           podName,
           labels: podLabels(this.config.instance, spec.handle, spec.metadata),
-          annotations: podAnnotations(spec.handle, spec.metadata, workDir, this.name),
+          annotations,
           workDir,
           mounts,
+          streamedPaths: streamed.map((volume) => volume.containerPath),
         },
         this.config,
       );
@@ -196,7 +232,8 @@ export class K8sWorker implements Worker {
       this.context.tracker.observe(answer);
       await this.waitUntilRunning(podName, spec, began);
       this.context.metrics.podStarted((Date.now() - began) / 1000);
-      if (this.options.metrics) void this.recordInputCopy(podName);
+      if (streaming) await this.streamInputs(podName, spec, streamed);
+      else if (this.options.metrics) void this.recordInputCopy(podName);
     } catch (error) {
       if (created) await this.deleteFailedPod(podName);
       if (error instanceof RuntimeError) throw error;
@@ -214,6 +251,7 @@ export class K8sWorker implements Worker {
       spec.env,
       this.context,
       (handle) => this.held.delete(handle),
+      streaming ? { store: this.store, volumes: streamed.filter((volume) => !volume.readOnly) } : undefined,
     );
     this.held.set(spec.handle, container);
     if (this.closed) {
@@ -245,6 +283,17 @@ export class K8sWorker implements Worker {
       undefined,
       this.context,
       (gone) => this.held.delete(gone),
+      this.config.artifacts.mode === 'stream'
+        ? {
+            store: this.store,
+            volumes: streamedOutputsOf(pod).map((record) => ({
+              handle: record.handle,
+              containerPath: record.containerPath,
+              readOnly: false,
+              location: { dir: record.dir, relative: record.relative },
+            })),
+          }
+        : undefined,
     );
     this.held.set(handle, container);
     return container;
@@ -313,7 +362,10 @@ export class K8sWorker implements Worker {
       type: artifact.type,
       teamName: artifact.teamName,
       owner: artifact.owner as VolumeOwner,
-      path: `${this.config.claimName}:${this.subPathOf(artifact)}`,
+      path:
+        this.config.artifacts.mode === 'pvc'
+          ? `${this.config.artifacts.claimName}:${this.subPathOf(artifact)}`
+          : artifact.path,
     }));
   }
 
@@ -401,7 +453,61 @@ export class K8sWorker implements Worker {
   }
 
   private subPathOf(artifact: Artifact): string {
-    return path.relative(path.resolve(this.config.claimMountPath), artifact.path).split(path.sep).join('/');
+    const mountPath = this.config.artifacts.mode === 'pvc' ? this.config.artifacts.claimMountPath : '/';
+    return path.relative(path.resolve(mountPath), artifact.path).split(path.sep).join('/');
+  }
+
+  /** stream mode: each mount's artifact and where it lives in the pod (its emptyDir, and the path in it). */
+  private async streamedVolumes(workDir: string, mounts: ContainerSpec['mounts']): Promise<StreamedVolume[]> {
+    const paths = mounts.map((mount) => containerPath(workDir, mount.path));
+    const roots = outsideRoots(workDir, paths);
+    return Promise.all(
+      mounts.map(async (mount, index) => {
+        const artifact = await this.store.lookup(mount.volume.handle);
+        if (!artifact) throw new RuntimeError(`volume ${mount.volume.handle} is not on worker ${this.name}`);
+        const mountPath = paths[index] ?? containerPath(workDir, mount.path);
+        return {
+          handle: artifact.handle,
+          containerPath: mountPath,
+          readOnly: mount.readOnly ?? false,
+          location: streamLocation(workDir, mountPath, roots),
+        };
+      }),
+    );
+  }
+
+  /**
+   * stream mode: every volume (inputs, and outputs with what they already hold) into the running pod before
+   * the step's process can start; a failure ends the start like a failed input copy in pvc mode.
+   */
+  private async streamInputs(podName: string, spec: ContainerSpec, volumes: StreamedVolume[]): Promise<void> {
+    if (this.config.artifacts.mode !== 'stream' || volumes.length === 0) return;
+    try {
+      const report = await streamVolumesIn(volumes, {
+        store: this.store,
+        target: {
+          kubeConfig: this.context.kubeConfig,
+          namespace: this.config.namespace,
+          pod: podName,
+          container: MAIN_CONTAINER,
+          helperPath: HELPER_PATH,
+        },
+        parallel: this.config.artifacts.parallelTransfers,
+        attempts: this.config.artifacts.transferAttempts,
+        metrics: this.context.metrics,
+        logger: this.context.logger,
+        signal: this.stopping.signal,
+      });
+      this.context.metrics.inputsCopied(report);
+    } catch (error) {
+      this.context.metrics.podFailed('InputStreamFailed');
+      throw new PodStartError(
+        podName,
+        'InputStreamFailed',
+        `InputStreamFailed: ${(error as Error).message}`,
+        spec.metadata.stepName,
+      );
+    }
   }
 
   /**

@@ -1,4 +1,8 @@
 // Shared by this package's tests (not exported): a kube-test-server with the artifact claim, and workers on it.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ArtifactStore } from '@jetbridge/artifact-store';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
 import { K8sWorker, type K8sWorkerConfig, type PvcArtifactsConfig } from './index.js';
@@ -14,6 +18,9 @@ export interface TestEnvironment {
   helperPath: string;
   kubeConfig: KubeConfig;
   workerConfig(overrides?: Partial<PvcWorkerConfig>): PvcWorkerConfig;
+  /** stream mode: no claim; volumes in `webStore`, the web's own store (a directory of this process). */
+  streamWorkerConfig(overrides?: Partial<K8sWorkerConfig>): K8sWorkerConfig;
+  webStore: ArtifactStore;
   newWorker(overrides?: Partial<K8sWorkerConfig>): Promise<K8sWorker>;
   close(): Promise<void>;
 }
@@ -35,6 +42,8 @@ export async function startTestEnvironment(namespace: string, helperPath: string
   });
   if (response.status !== 201) throw new Error(`cannot create the claim: ${await response.text()}`);
   const workers: K8sWorker[] = [];
+  const webStoreRoot = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-store-'));
+  const webStore = new ArtifactStore({ root: webStoreRoot });
   const workerConfig = (overrides: Partial<PvcWorkerConfig> = {}): PvcWorkerConfig => ({
     kubeConfig,
     namespace,
@@ -47,12 +56,20 @@ export async function startTestEnvironment(namespace: string, helperPath: string
     terminationGracePeriodSeconds: 2,
     ...overrides,
   });
+  const streamWorkerConfig = (overrides: Partial<K8sWorkerConfig> = {}): K8sWorkerConfig => ({
+    ...workerConfig(),
+    artifacts: { mode: 'stream' },
+    artifactStore: webStore,
+    ...overrides,
+  });
   return {
     server,
     namespace,
     helperPath,
     kubeConfig,
     workerConfig,
+    streamWorkerConfig,
+    webStore,
     async newWorker(overrides = {}) {
       const worker = await K8sWorker.create({ ...workerConfig(), ...overrides });
       workers.push(worker);
@@ -61,6 +78,7 @@ export async function startTestEnvironment(namespace: string, helperPath: string
     async close() {
       await Promise.allSettled(workers.map((worker) => worker.disconnect()));
       await server.close();
+      await rm(webStoreRoot, { recursive: true, force: true });
     },
   };
 }

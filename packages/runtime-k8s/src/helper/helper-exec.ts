@@ -14,7 +14,7 @@ export interface HelperTarget {
 }
 
 /** What a helper exec is for, as metrics label it. */
-export type HelperPurpose = 'spawn' | 'tail' | 'kill' | 'resize' | 'status';
+export type HelperPurpose = 'spawn' | 'tail' | 'kill' | 'resize' | 'status' | 'tar-in' | 'tar-out';
 
 /** The helper reported a failure with a code (`E` frame): not-found, exists, executable-not-found, lost… */
 export class HelperFrameError extends Error {

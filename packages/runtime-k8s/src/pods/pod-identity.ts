@@ -24,6 +24,8 @@ export const ANNOTATIONS = {
   workDir: 'jetbridge.io/work-dir',
   worker: 'jetbridge.io/worker',
   lastExit: 'jetbridge.io/last-exit',
+  /** stream mode: the outputs to collect when a process ends (JSON), so a restarted web collects them too. */
+  streamedOutputs: 'jetbridge.io/streamed-outputs',
 } as const;
 
 export const MANAGED_BY = 'jetbridge';
@@ -138,5 +140,32 @@ export function lastExitOf(pod: Pod): { id: string; status: number; at: string }
     return JSON.parse(value) as { id: string; status: number; at: string };
   } catch {
     return undefined;
+  }
+}
+
+/** What a stream-mode pod says about its outputs (as {@link ANNOTATIONS.streamedOutputs} recorded them). */
+export interface StreamedOutputRecord {
+  handle: string;
+  containerPath: string;
+  dir: string;
+  relative: string;
+}
+
+export function streamedOutputsOf(pod: Pod): StreamedOutputRecord[] {
+  const value = pod.metadata.annotations?.[ANNOTATIONS.streamedOutputs];
+  if (!value) return [];
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    if (!Array.isArray(parsed)) return [];
+    return parsed.filter(
+      (each): each is StreamedOutputRecord =>
+        typeof each === 'object' &&
+        each !== null &&
+        ['handle', 'containerPath', 'dir', 'relative'].every(
+          (key) => typeof (each as Record<string, unknown>)[key] === 'string',
+        ),
+    );
+  } catch {
+    return [];
   }
 }

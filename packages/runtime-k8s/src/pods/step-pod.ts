@@ -12,6 +12,7 @@ import type {
   VolumeMount,
 } from '../kube/pod-types.js';
 import { INIT_CONTAINER, MAIN_CONTAINER } from './pod-state.js';
+import { outsideRoots } from './stream-layout.js';
 
 /** The helper's emptyDir: its binary (bin/), process directories (procs/) and the saved container env. */
 export const HELPER_ROOT = '/.jetbridge';
@@ -36,7 +37,18 @@ export interface StepPodInput {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   workDir: string;
+  /** pvc mode: the step's volumes as claim subPaths. */
   mounts: ClaimMount[];
+  /** stream mode: the container paths volumes are streamed into (and outputs out of). */
+  streamedPaths?: string[];
+}
+
+interface PodLayout {
+  volumes: VolumeManifest[];
+  initMounts: VolumeMount[];
+  mainMounts: VolumeMount[];
+  /** The init container's `copy` arguments after `--to`. */
+  copyArgs: string[];
 }
 
 /** The working directory Concourse gives a step: /tmp/build/<8 hex>. */
@@ -164,38 +176,20 @@ function placementFor(
 }
 
 /**
- * One pod per step:
- * - init container `jetbridge-init` (helper image): installs the helper into the `jetbridge` emptyDir and
- *   copies the step's inputs from the claim into the workspace, in parallel;
- * - container `main` (the step's image): idles on the helper; JetBridge execs every process into it, so
- *   the pod outlives each command (output collection, hijack);
- * - outputs are subPath mounts of the claim (`<dir>/data/<handle>`): the step writes its artifacts in place;
- * - no env in the spec (params travel to the helper over exec stdin), no service account token, no service
- *   links, restartPolicy Never.
+ * pvc mode: outputs are subPath mounts of the claim; inputs are copied from it by the init container (or
+ * mounted read-only in place with `inputs: 'mount'`).
  */
-export function buildStepPod(input: StepPodInput, config: ResolvedK8sConfig): Pod {
-  const { spec, workDir } = input;
-  const privileged = spec.privileged === true;
-  if (privileged && !config.allowPrivileged) {
-    throw new RuntimeError(
-      `step ${spec.metadata.stepName ?? spec.handle} asks for privileged: true, which this JetBridge does not allow on Kubernetes (an operator can enable it with allowPrivileged)`,
-    );
-  }
-  const image = imageReference(spec.image, config.defaultImage);
-  const pullSecrets = [
-    ...config.imagePullSecrets,
-    ...(spec.image?.kind === 'registry' ? (spec.image.pullSecrets ?? []) : []),
-  ];
-
+function pvcLayout(input: StepPodInput, claimName: string, inputsMode: 'copy' | 'mount'): PodLayout {
+  const { workDir } = input;
   const outputs = input.mounts.filter((mount) => !mount.readOnly);
   const inputs = input.mounts.filter((mount) => mount.readOnly);
-  const copiedInputs = config.inputs === 'copy' ? inputs : [];
-  const mountedInputs = config.inputs === 'copy' ? [] : inputs;
+  const copiedInputs = inputsMode === 'copy' ? inputs : [];
+  const mountedInputs = inputsMode === 'copy' ? [] : inputs;
   const outputAtWorkDir = outputs.some((mount) => mount.mountPath === workDir);
 
   const volumes: VolumeManifest[] = [
     { name: HELPER_VOLUME, emptyDir: {} },
-    { name: CLAIM_VOLUME, persistentVolumeClaim: { claimName: config.claimName } },
+    { name: CLAIM_VOLUME, persistentVolumeClaim: { claimName } },
   ];
   const helperMount: VolumeMount = { name: HELPER_VOLUME, mountPath: HELPER_ROOT };
   const mainMounts: VolumeMount[] = [helperMount];
@@ -237,16 +231,68 @@ export function buildStepPod(input: StepPodInput, config: ResolvedK8sConfig): Po
     });
   }
 
+  return {
+    volumes,
+    initMounts,
+    mainMounts,
+    copyArgs: copiedInputs.map((mount) => `--input=${CLAIM_IN_INIT}/${mount.subPath}=${mount.mountPath}`),
+  };
+}
+
+/**
+ * stream mode: no claim. The workspace is an emptyDir, and so is every streamed path outside it; the web
+ * streams volumes in and outputs out through execs into `main`. The init container only installs the helper.
+ */
+function streamLayout(workDir: string, streamedPaths: string[]): PodLayout {
+  const helperMount: VolumeMount = { name: HELPER_VOLUME, mountPath: HELPER_ROOT };
+  const volumes: VolumeManifest[] = [
+    { name: HELPER_VOLUME, emptyDir: {} },
+    { name: WORKSPACE_VOLUME, emptyDir: {} },
+  ];
+  const mainMounts: VolumeMount[] = [helperMount, { name: WORKSPACE_VOLUME, mountPath: workDir }];
+  outsideRoots(workDir, streamedPaths).forEach((root, index) => {
+    const name = `streamed-${index}`;
+    volumes.push({ name, emptyDir: {} });
+    mainMounts.push({ name, mountPath: root });
+  });
+  return { volumes, initMounts: [helperMount], mainMounts, copyArgs: [] };
+}
+
+/**
+ * One pod per step:
+ * - init container `jetbridge-init` (helper image): installs the helper into the `jetbridge` emptyDir and
+ *   copies the step's inputs from the claim into the workspace, in parallel;
+ * - container `main` (the step's image): idles on the helper; JetBridge execs every process into it, so
+ *   the pod outlives each command (output collection, hijack);
+ * - outputs are subPath mounts of the claim (`<dir>/data/<handle>`): the step writes its artifacts in place;
+ * - no env in the spec (params travel to the helper over exec stdin), no service account token, no service
+ *   links, restartPolicy Never.
+ */
+export function buildStepPod(input: StepPodInput, config: ResolvedK8sConfig): Pod {
+  const { spec, workDir } = input;
+  const privileged = spec.privileged === true;
+  if (privileged && !config.allowPrivileged) {
+    throw new RuntimeError(
+      `step ${spec.metadata.stepName ?? spec.handle} asks for privileged: true, which this JetBridge does not allow on Kubernetes (an operator can enable it with allowPrivileged)`,
+    );
+  }
+  const image = imageReference(spec.image, config.defaultImage);
+  const pullSecrets = [
+    ...config.imagePullSecrets,
+    ...(spec.image?.kind === 'registry' ? (spec.image.pullSecrets ?? []) : []),
+  ];
+
+  const layout =
+    config.artifacts.mode === 'stream'
+      ? streamLayout(workDir, input.streamedPaths ?? [])
+      : pvcLayout(input, config.artifacts.claimName, config.artifacts.inputs);
+  const { volumes, initMounts, mainMounts } = layout;
+
   const init: ContainerManifest = {
     name: INIT_CONTAINER,
     image: config.helperImage,
     imagePullPolicy: 'IfNotPresent',
-    command: [
-      config.helperBinaryPath,
-      'copy',
-      `--to=${HELPER_PATH}`,
-      ...copiedInputs.map((mount) => `--input=${CLAIM_IN_INIT}/${mount.subPath}=${mount.mountPath}`),
-    ],
+    command: [config.helperBinaryPath, 'copy', `--to=${HELPER_PATH}`, ...layout.copyArgs],
     volumeMounts: initMounts,
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
     securityContext: INIT_SECURITY_CONTEXT,
