@@ -2,10 +2,14 @@
 // plans with @jetbridge/exec in the background, emits the `status` events around each run, finishes the
 // build in the database, aborts on request, and ends builds whose node is gone.
 //
-// Restart and orphan policy: a build whose tracking lock nobody holds (see BuildTrackingLocks) has no live
-// node running it. Its processes died with that node and cannot be resumed, so it ends as `errored` with an
-// error event saying why: at start-up for every such build, and every `orphanSweepMs` for builds of other
-// nodes that died meanwhile. Builds this node is running when it shuts down end the same way (their
+// Restart and orphan policy (several web nodes on one database): the node running a build holds its tracking
+// lock (see BuildTrackingLocks) — the build's lease, kept for as long as that node's database session lives.
+// A build whose lock nobody holds has no live node running it. On the local runtime its processes died with
+// that node and cannot be resumed, so it ends as `errored` with an error event saying why: at start-up for
+// every such build, and every `orphanSweepMs` (Concourse's build tracker interval) for builds of other
+// nodes that died meanwhile. A runtime whose steps outlive their node (Kubernetes pods) can take such a
+// build over instead through `takeOverOrphan`. A job build ended so asks the scheduler to look at its job
+// and the jobs after it, as a build finishing normally does. Builds this node is running when it shuts down end the same way (their
 // processes are stopped first), so a watcher sees a final status instead of a hanging stream.
 import {
   allocateBuildId,
@@ -17,6 +21,7 @@ import {
   listStartedBuilds,
   markBuildAborted,
   nextBuildEventId,
+  requestScheduleAfterBuildFinished,
   sql,
   type BuildRecord,
   type BuildStatus,
@@ -36,6 +41,7 @@ import type { Plan } from '@jetbridge/plan';
 import type { Worker } from '@jetbridge/runtime';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
+import type { BuildMeasurement, BuildMetrics, MeasuredBuild } from '../observability/build-metrics.js';
 import { BuildEventHub } from './build-event-hub.js';
 import { BuildEventLog, type BuildEventInput } from './build-event-log.js';
 import { BuildTrackingLocks } from './build-tracking-locks.js';
@@ -51,18 +57,27 @@ export interface BuildTrackerOptions {
   nodeName: string;
   /** Given to tasks as ATC_EXTERNAL_URL. */
   externalUrl: string;
+  /** Build and step metrics (observability/build-metrics.ts); none when unset. */
+  metrics?: BuildMetrics;
   /** Secret values the engine hides in logs (none for one-offs yet; credential managers will add some). */
   redact?: () => readonly string[];
   /** How long containers of finished steps stay for `fly intercept`; 5 minutes by default. */
   containerRetentionMs?: number;
   /** How often to look for abort requests made on other nodes; 1 s by default. */
   abortPollMs?: number;
-  /** How often to look for builds whose node died; 30 s by default (0 = only at start). */
+  /** How often to look for builds whose node died; 10 s by default, as Concourse's `--build-tracker-interval` (0 = only at start). */
   orphanSweepMs?: number;
   /** How long shutdown waits for running builds to stop before finishing them regardless; 15 s by default. */
   shutdownGraceMs?: number;
   /** Watchers' poll interval for builds running elsewhere. */
   eventPollMs?: number;
+  /**
+   * Offered each orphaned build before it is ended, with its tracking lock held by this node: true when the
+   * runtime resumed tracking it here — e.g. its pod still runs — so it must not be ended; the runtime then
+   * calls `releaseLock` once that tracking ends. None on the local runtime, whose processes die with their
+   * node.
+   */
+  takeOverOrphan?(build: BuildRecord, releaseLock: () => Promise<void>): Promise<boolean>;
 }
 
 /**
@@ -99,6 +114,7 @@ interface RunningBuild {
   /** Resolves when the engine has returned. */
   engineDone: Promise<void>;
   pipelineRun?: PipelineBuildRun;
+  measurement?: BuildMeasurement;
 }
 
 const SHUTDOWN_MESSAGE = 'build interrupted: the web node running it is shutting down';
@@ -130,7 +146,7 @@ export class BuildTracker {
     const abortPoll = setInterval(() => void tracker.pollAbortRequests(), options.abortPollMs ?? 1000);
     abortPoll.unref();
     tracker.timers.push(abortPoll);
-    const sweepMs = options.orphanSweepMs ?? 30_000;
+    const sweepMs = options.orphanSweepMs ?? 10_000;
     if (sweepMs > 0) {
       const sweep = setInterval(() => {
         tracker
@@ -305,6 +321,7 @@ export class BuildTracker {
       abort: new AbortController(),
       engineDone: Promise.resolve(),
       ...(pipelineRun === undefined ? {} : { pipelineRun }),
+      measurement: this.options.metrics?.trackBuild(measuredBuild(build, pipelineRun)),
     };
     this.running.set(build.id, run);
     run.engineDone = this.execute(run, plan).catch((err: unknown) => {
@@ -324,7 +341,12 @@ export class BuildTracker {
         plan,
         worker: this.options.worker,
         build: { ...identity, id: build.id, name: build.name, teamName: build.teamName },
-        events: { emit: (event) => log.append(event) },
+        events: {
+          emit: (event) => {
+            run.measurement?.event(event);
+            return log.append(event);
+          },
+        },
         artifacts: this.catalog,
         signal: run.abort.signal,
         redact: this.options.redact?.() ?? [],
@@ -370,6 +392,7 @@ export class BuildTracker {
       this.running.delete(build.id);
       await this.locks.release(build.id);
       logger.info({ buildId: build.id, status }, 'build finished');
+      run.measurement?.finished(status);
       try {
         await run.pipelineRun?.onFinished?.(status);
       } catch (err) {
@@ -395,17 +418,27 @@ export class BuildTracker {
     for (const { id, trackedBy } of await listStartedBuilds(db)) {
       if (this.running.has(id) || this.closing) continue;
       if (!(await this.locks.tryAcquire(id))) continue;
+      let takenOver = false;
       try {
         const build = await findBuild(db, id);
         if (build === undefined || isFinishedStatus(build.status)) continue;
+        const takeOver = this.options.takeOverOrphan;
+        if (takeOver !== undefined && (await takeOver(build, () => this.locks.release(id)))) {
+          // The runtime tracks it now and keeps the lock until that tracking ends.
+          takenOver = true;
+          logger.info({ buildId: id, trackedBy }, 'took over an orphaned build');
+          continue;
+        }
         const message =
           trackedBy === nodeName || trackedBy === null
             ? 'build interrupted: the web node running it restarted'
             : `build interrupted: the web node running it (${trackedBy}) stopped`;
         logger.warn({ buildId: id, trackedBy }, 'ending orphaned build as errored');
         await this.finishStoppedBuild(id, 'errored', message);
+        // Its own node would have told the scheduler; downstream jobs and serial group peers wait for it.
+        if (build.jobId !== null) await requestScheduleAfterBuildFinished(db, build.jobId);
       } finally {
-        await this.locks.release(id);
+        if (!takenOver) await this.locks.release(id);
       }
     }
   }
@@ -430,6 +463,12 @@ export class BuildTracker {
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
+}
+
+function measuredBuild(build: BuildRecord, pipelineRun: PipelineBuildRun | undefined): MeasuredBuild {
+  const { pipelineName, jobName } = pipelineRun?.identity ?? {};
+  const kind = build.jobId !== null ? 'job' : build.pipelineId !== null ? 'check' : 'one-off';
+  return { kind, team: build.teamName, pipeline: pipelineName, job: jobName };
 }
 
 function statusEvent(status: BuildStatus, time: number): BuildEventInput {
