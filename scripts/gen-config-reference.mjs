@@ -26,6 +26,7 @@ const GROUP_TITLES = {
   pipelines: 'Pipelines and resource checking',
   embedded: 'Embedded default',
   runtime: 'Runtime',
+  creds: 'Credential managers',
 };
 
 async function loadOptionSpecs() {

@@ -9,6 +9,7 @@ export {
   type RequestRecord,
 } from './server.js';
 export { V4_PROTOCOL, V5_PROTOCOL, type ExecSessionInfo } from './api/exec.js';
+export type { NodeSpec } from './kubelet/nodes.js';
 export type { ExecDrop, RequestFault } from './faults.js';
 export type {
   Container,

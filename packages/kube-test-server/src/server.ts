@@ -12,6 +12,7 @@ import { registerEventRoutes } from './api/events.js';
 import { ExecEndpoint, V4_PROTOCOL, V5_PROTOCOL, type ExecSessionInfo } from './api/exec.js';
 import { registerLogRoutes } from './api/logs.js';
 import { registerNamespaceRoutes } from './api/namespaces.js';
+import { registerNodeRoutes } from './api/nodes.js';
 import { registerPodRoutes } from './api/pods.js';
 import { registerSecretRoutes } from './api/secrets.js';
 import type { KubeEvent, PersistentVolumeClaim, Pod, Secret } from './api/types.js';
@@ -20,6 +21,7 @@ import { FaultRules, reasonForStatus, type ExecDrop, type RequestFault } from '.
 import { Router, sendJson } from './http/router.js';
 import { EventRecorder } from './kubelet/event-recorder.js';
 import { Kubelet } from './kubelet/kubelet.js';
+import { NodeRegistry, type NodeSpec } from './kubelet/nodes.js';
 import { ObjectStore, ResourceVersionClock } from './store/object-store.js';
 
 export interface KubeTestServerOptions {
@@ -29,8 +31,14 @@ export interface KubeTestServerOptions {
   port?: number;
   /** Where pod volumes, container layers and logs live; a fresh temp dir (removed on close) by default. */
   stateDir?: string;
-  /** The node every pod is scheduled to (`spec.nodeName`). Default `kube-test-node`. */
+  /** The node every pod is scheduled to (`spec.nodeName`) when `nodes` is not given. Default `kube-test-node`. */
   nodeName?: string;
+  /**
+   * A multi-node cluster: pods are scheduled by nodeName, nodeSelector and node affinity (required and
+   * preferred), and each node has its own hostPath root (`nodeHostPath()`), so the same hostPath on two
+   * nodes is two directories. Default: the single node `nodeName`, hostPaths the real host paths.
+   */
+  nodes?: NodeSpec[];
   /** Exec subprotocols the server accepts; `['v4.channel.k8s.io']` emulates a pre-1.30 cluster. Default v5 and v4. */
   execProtocols?: string[];
   /** Changes kept per kind for watches; a watch from an older resourceVersion gets 410. Default 1000. */
@@ -64,6 +72,11 @@ export interface KubeFaults {
   compactHistory(): void;
   /** Node-pressure eviction: containers killed, pod Failed with reason Evicted (the object stays). */
   evictPod(namespace: string, name: string, message?: string): void;
+  /**
+   * The node goes away: its pods' processes die and the pods fail (reason NodeLost), the node is NotReady with
+   * the unreachable taint (nothing new is scheduled there), and its hostPath root is deleted.
+   */
+  loseNode(nodeName: string): Promise<void>;
   /** Deletes a pod as someone else would (graceful unless gracePeriodSeconds is 0). */
   deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<void>;
   /** Keeps matching pods (existing unscheduled and future ones) Pending until the returned function is called. */
@@ -91,7 +104,12 @@ export interface KubeTestServer {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
   readonly stateDir: string;
+  /** The first node. */
   readonly nodeName: string;
+  /** Every node's name. */
+  readonly nodeNames: readonly string[];
+  /** Where `hostPath` of pods on `nodeName` lives on this machine (the path itself on a single default node). */
+  nodeHostPath(nodeName: string, hostPath: string): string;
   readonly faults: KubeFaults;
   /** A kubeconfig (YAML) for this server: http with insecure-skip-tls-verify, the bearer token if any. */
   kubeConfigYaml(namespace?: string): string;
@@ -146,7 +164,9 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
   requireHostSupport();
   const ownsStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? (await mkdtemp(path.join(os.tmpdir(), 'kube-test-server-')));
-  const nodeName = options.nodeName ?? 'kube-test-node';
+  const nodeSpecs = options.nodes ?? [{ name: options.nodeName ?? 'kube-test-node' }];
+  const nodes = new NodeRegistry(nodeSpecs, stateDir, options.nodes !== undefined);
+  const nodeName = nodeSpecs[0]?.name ?? 'kube-test-node';
   const historyLimit = options.historyLimit ?? 1000;
   const clock = new ResourceVersionClock();
   const pods = new ObjectStore<Pod>('pods', clock, historyLimit);
@@ -155,6 +175,7 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
   const secrets = new ObjectStore<Secret>('secrets', clock, historyLimit);
   const kubelet = new Kubelet(pods, claims, new EventRecorder(events, nodeName), {
     nodeName,
+    nodes,
     stateDir,
     defaultCommand: options.defaultCommand ?? ['sleep', 'infinity'],
   });
@@ -173,6 +194,7 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
   registerClaimRoutes(router, { claims, kubelet, clock });
   registerSecretRoutes(router, { secrets, clock });
   registerNamespaceRoutes(router, { pods });
+  registerNodeRoutes(router, { nodes });
   registerLogRoutes(router, { pods, kubelet });
 
   const answerError = (res: ServerResponse, error: unknown): void => {
@@ -285,7 +307,13 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
     url,
     stateDir,
     nodeName,
+    nodeNames: nodeSpecs.map((node) => node.name),
+    nodeHostPath: (node, hostPath) => {
+      if (!nodes.get(node)) throw new Error(`no node ${node}`);
+      return nodes.hostPathOn(node, hostPath);
+    },
     faults: {
+      loseNode: (node) => kubelet.loseNode(node),
       failNextRequests: (fault) => rules.failNextRequests(fault),
       dropExecSockets: (drop) => rules.dropExecSockets(drop),
       endWatchesSilently: () => watches.endSilently(),

@@ -151,7 +151,7 @@ export class JobBuildStarter implements BuildStarter {
       vars: pipelineVarsResolver(this.options.credentials, {
         teamName: pipeline.teamName,
         pipelineName: pipeline.name,
-        varSources: (config.var_sources ?? []).map((source) => source.name),
+        varSources: config.var_sources ?? [],
       }),
       resourceTypes: this.options.resourceTypes,
       ...recorder,

@@ -7,7 +7,7 @@ import type { AppContext } from '../app-context.js';
 import { loggingPipelineScheduling, type PipelineScheduling } from '../api/pipeline-scheduling.js';
 import { useBuildTracker } from '../builds/build-tracker-plugin.js';
 import { JobBuildStarter } from '../builds/job-build-starter.js';
-import { FileCredentialManager, noCredentials, type CredentialManager } from '../creds/index.js';
+import { createCredentialManager, type CredentialManager } from '../creds/index.js';
 import { Checker } from './checker.js';
 
 declare module '../app-context.js' {
@@ -34,9 +34,7 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
   if (ctx.checker !== undefined) return;
   const tracker = await useBuildTracker(app, ctx);
   const { config } = ctx;
-  const credentials = config.credentialsFile
-    ? new FileCredentialManager(config.credentialsFile)
-    : noCredentials;
+  const credentials = createCredentialManager(config);
   const resourceTypes = new LocalResourceTypeResolver(
     config.resourceTypesDir === undefined ? {} : { directory: config.resourceTypesDir },
   );

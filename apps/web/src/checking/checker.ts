@@ -346,7 +346,7 @@ export class Checker {
           vars: pipelineVarsResolver(this.options.credentials, {
             teamName: resource.teamName,
             pipelineName: resource.pipelineName,
-            varSources: (stored.config.var_sources ?? []).map((source) => source.name),
+            varSources: stored.config.var_sources ?? [],
           }),
           resourceTypes: this.options.resourceTypes,
           defaultCheckTimeoutMs: this.options.defaultCheckTimeoutMs,

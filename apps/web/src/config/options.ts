@@ -14,7 +14,7 @@ export interface OptionSpec {
   repeatable?: boolean;
   /** A secret: never echoed in logs or errors. */
   secret?: boolean;
-  group: 'web' | 'postgres' | 'auth' | 'runtime' | 'embedded' | 'gc' | 'pipelines';
+  group: 'web' | 'postgres' | 'auth' | 'runtime' | 'embedded' | 'gc' | 'pipelines' | 'creds';
 }
 
 export const optionSpecs = [
@@ -391,6 +391,54 @@ export const optionSpecs = [
     flag: 'credentials-file',
     env: 'JETBRIDGE_CREDENTIALS_FILE',
     help: 'YAML file of secrets for `((vars))`: keys `<team>/<pipeline>/<name>` or `<team>/<name>`, re-read when it changes.',
+  },
+  {
+    group: 'creds',
+    flag: 'kubernetes-in-cluster',
+    env: 'CONCOURSE_KUBERNETES_IN_CLUSTER',
+    default: 'false',
+    help: 'Read `((vars))` from Kubernetes Secrets with the in-cluster service account (the Kubernetes credential manager).',
+  },
+  {
+    group: 'creds',
+    flag: 'kubernetes-config-path',
+    env: 'CONCOURSE_KUBERNETES_CONFIG_PATH',
+    help: 'Read `((vars))` from Kubernetes Secrets through this kubeconfig (the Kubernetes credential manager, outside the cluster).',
+  },
+  {
+    group: 'creds',
+    flag: 'kubernetes-namespace-prefix',
+    env: 'CONCOURSE_KUBERNETES_NAMESPACE_PREFIX',
+    default: 'concourse-',
+    help: 'Prefix of the namespace per team where the Kubernetes credential manager looks: `((var))` is Secret `<pipeline>.<var>`, else `<var>`, in `<prefix><team>` (key `value`, else every key as a field).',
+  },
+  {
+    group: 'creds',
+    flag: 'secret-cache-enabled',
+    env: 'CONCOURSE_SECRET_CACHE_ENABLED',
+    default: 'false',
+    help: 'Keep credential manager answers in memory.',
+  },
+  {
+    group: 'creds',
+    flag: 'secret-cache-duration',
+    env: 'CONCOURSE_SECRET_CACHE_DURATION',
+    default: '1m',
+    help: 'With the secret cache: how long a found secret is reused.',
+  },
+  {
+    group: 'creds',
+    flag: 'secret-cache-duration-notfound',
+    env: 'CONCOURSE_SECRET_CACHE_DURATION_NOTFOUND',
+    default: '10s',
+    help: 'With the secret cache: how long a "not found" answer is reused.',
+  },
+  {
+    group: 'creds',
+    flag: 'secret-cache-purge-interval',
+    env: 'CONCOURSE_SECRET_CACHE_PURGE_INTERVAL',
+    default: '10m',
+    help: 'With the secret cache: how often expired entries are dropped.',
   },
 ] as const satisfies readonly OptionSpec[];
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseGoDuration } from '@jetbridge/plan';
+import { parseCredentialSettings, type CredentialSettings } from '../creds/credentials-config.js';
 import { parseKubernetesSettings, type KubernetesRuntimeSettings } from './kubernetes.js';
 import { optionSpecs, type OptionFlag, type OptionSpec } from './options.js';
 
@@ -60,6 +61,8 @@ export interface WebConfig {
   globalResourceCheckTimeoutMs: number;
   enableGlobalResources: boolean;
   credentialsFile?: string;
+  /** The Kubernetes credential manager and the secret cache. */
+  credentials: CredentialSettings;
 }
 
 type RawValues = Map<OptionFlag, string[]>;
@@ -271,6 +274,10 @@ export function parseWebConfig(
     globalResourceCheckTimeoutMs: positiveDuration('global-resource-check-timeout', '1h'),
     enableGlobalResources: oneOf('enable-global-resources', ['true', 'false'] as const) === 'true',
     ...optionalPath('credentialsFile', get('credentials-file'), cwd),
+    credentials: parseCredentialSettings(
+      { get, list, fail, positiveDuration, port: (flag) => port(flag, false), oneOf },
+      cwd,
+    ),
   };
 }
 
@@ -284,6 +291,7 @@ export function helpText(): string {
     runtime: 'Runtime',
     gc: 'Garbage collection',
     pipelines: 'Pipelines: resource checking and credentials',
+    creds: 'Credential managers: Kubernetes secrets and the secret cache',
   };
   const lines = [
     'Usage: jetbridge web [options]',

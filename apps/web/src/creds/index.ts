@@ -28,4 +28,9 @@ export {
   VarSourceSetupError,
   setUpVarSources,
 } from './var-sources.js';
+export {
+  createCredentialManager,
+  parseCredentialSettings,
+  type CredentialSettings,
+} from './credentials-config.js';
 export { resolveStaticVars, NonPrimitiveVarError } from './static-vars.js';

@@ -36,6 +36,14 @@ const resources = [
     verbs: ['create', 'delete', 'get', 'list', 'update'],
   },
   {
+    name: 'nodes',
+    singularName: 'node',
+    namespaced: false,
+    kind: 'Node',
+    verbs: ['get', 'list'],
+    shortNames: ['no'],
+  },
+  {
     name: 'namespaces',
     singularName: 'namespace',
     namespaced: false,

@@ -19,10 +19,15 @@ import {
   type SandboxExit,
 } from './container-sandbox.js';
 import type { EventRecorder } from './event-recorder.js';
+import type { NodeRegistry } from './nodes.js';
+import { chooseNode } from './scheduler.js';
 import { claimNames, containerMounts, prepareVolumes, type VolumeLayout } from './volumes.js';
 
 export interface KubeletOptions {
+  /** The first node's name (events' source host). */
   nodeName: string;
+  /** Every node pods may be scheduled to. */
+  nodes: NodeRegistry;
   stateDir: string;
   /** argv for a container with neither command nor args (stands in for an image's entrypoint). */
   defaultCommand: string[];
@@ -144,6 +149,38 @@ export class Kubelet implements VolumeLayout {
 
   claimDir(namespace: string, claimName: string): string {
     return path.join(this.options.stateDir, 'pvcs', namespace, claimName);
+  }
+
+  hostPathDir(pod: Pod, hostPath: string): string {
+    return this.options.nodes.hostPathOn(pod.spec.nodeName, hostPath);
+  }
+
+  /**
+   * The node stops answering (powered off, network gone): its pods' processes die, the pods fail with the
+   * node controller's NodeLost reason, the node turns NotReady with the unreachable taint, and its disk
+   * (the hostPath root) is gone. New pods are not scheduled there.
+   */
+  async loseNode(nodeName: string): Promise<void> {
+    const node = this.options.nodes.get(nodeName);
+    if (!node) throw new Error(`no node ${nodeName}`);
+    node.ready = false;
+    node.lostAt = now();
+    const lost = [...this.runtimes.values()].filter(
+      (runtime) =>
+        !runtime.done && this.pods.get(runtime.namespace, runtime.name)?.spec.nodeName === nodeName,
+    );
+    for (const runtime of lost) {
+      this.stop(runtime, {
+        reason: 'NodeLost',
+        message: `Node ${nodeName} which was running pod ${runtime.name} is unresponsive`,
+        removeWhenStopped: false,
+        gracePeriodSeconds: 0,
+      });
+    }
+    await Promise.all(lost.map((runtime) => runtime.finished));
+    if (node.hostRoot !== undefined) {
+      await rm(node.hostRoot, { recursive: true, force: true });
+    }
   }
 
   logFile(pod: Pod, container: string): string {
@@ -351,11 +388,29 @@ export class Kubelet implements VolumeLayout {
   /** Waits until the pod can be scheduled; returns false when it was deleted meanwhile. */
   private async schedule(runtime: PodRuntime): Promise<boolean> {
     let reportedMessage: string | undefined;
+    let chosen = this.options.nodeName;
     for (;;) {
       if (runtime.stopping) return false;
       const pod = this.mustGet(runtime);
       const blocker = this.schedulingBlocker(pod);
-      if (!blocker) break;
+      if (!blocker) {
+        const decision = chooseNode(pod, this.options.nodes.list(), (node) => this.podsOn(node));
+        if ('node' in decision) {
+          chosen = decision.node.name;
+          break;
+        }
+        if (decision.unschedulable !== reportedMessage) {
+          reportedMessage = decision.unschedulable;
+          this.update(runtime, (current) =>
+            setCondition(current, 'PodScheduled', 'False', 'Unschedulable', decision.unschedulable),
+          );
+          this.events.record(pod, 'Warning', 'FailedScheduling', decision.unschedulable, {
+            component: 'default-scheduler',
+          });
+        }
+        await this.sleepUnlessWoken(runtime);
+        continue;
+      }
       if (blocker !== reportedMessage) {
         reportedMessage = blocker;
         this.update(runtime, (current) =>
@@ -363,17 +418,10 @@ export class Kubelet implements VolumeLayout {
         );
         this.events.record(pod, 'Warning', 'FailedScheduling', blocker, { component: 'default-scheduler' });
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1000);
-        runtime.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      runtime.wake = undefined;
+      await this.sleepUnlessWoken(runtime);
     }
     const scheduled = this.update(runtime, (current) => {
-      current.spec.nodeName = this.options.nodeName;
+      current.spec.nodeName = chosen;
       setCondition(current, 'PodScheduled', 'True');
     });
     if (!scheduled) return false;
@@ -381,10 +429,31 @@ export class Kubelet implements VolumeLayout {
       scheduled,
       'Normal',
       'Scheduled',
-      `Successfully assigned ${runtime.namespace}/${runtime.name} to ${this.options.nodeName}`,
+      `Successfully assigned ${runtime.namespace}/${runtime.name} to ${chosen}`,
       { component: 'default-scheduler' },
     );
     return true;
+  }
+
+  /** Pods bound to `nodeName` whose lifecycle is not over (the scheduler spreads by it). */
+  private podsOn(nodeName: string): number {
+    let count = 0;
+    for (const runtime of this.runtimes.values()) {
+      if (!runtime.done && this.pods.get(runtime.namespace, runtime.name)?.spec.nodeName === nodeName)
+        count++;
+    }
+    return count;
+  }
+
+  private async sleepUnlessWoken(runtime: PodRuntime): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      runtime.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    runtime.wake = undefined;
   }
 
   private schedulingBlocker(pod: Pod): string | undefined {
@@ -507,7 +576,7 @@ export class Kubelet implements VolumeLayout {
       'metadata.name': pod.metadata.name ?? '',
       'metadata.namespace': pod.metadata.namespace ?? '',
       'metadata.uid': pod.metadata.uid ?? '',
-      'spec.nodeName': this.options.nodeName,
+      'spec.nodeName': pod.spec.nodeName ?? this.options.nodeName,
       'status.podIP': POD_IP,
       'status.hostIP': POD_IP,
     };

@@ -8,12 +8,14 @@ import type { SandboxMount } from './container-sandbox.js';
  * Where each volume kind lives on the host:
  *   emptyDir              <stateDir>/pods/<uid>/volumes/<name>   (removed with the pod; `medium: Memory` is a plain dir)
  *   persistentVolumeClaim <stateDir>/pvcs/<namespace>/<claimName> (lives as long as the claim)
- *   hostPath              the host path itself
+ *   hostPath              the host path itself, or below the node's own root when nodes are simulated
  * subPath mounts `<volume dir>/<subPath>`, created (root-owned, like the kubelet does) when missing.
  */
 export interface VolumeLayout {
   podDir(pod: Pod): string;
   claimDir(namespace: string, claimName: string): string;
+  /** The host directory behind a hostPath on the pod's node (each simulated node has its own root). */
+  hostPathDir?(pod: Pod, hostPath: string): string;
 }
 
 export function validateVolumes(pod: Pod): void {
@@ -72,7 +74,7 @@ function volumeHostDir(layout: VolumeLayout, pod: Pod, volume: Volume): string {
   if (volume.persistentVolumeClaim) {
     return layout.claimDir(pod.metadata.namespace ?? 'default', volume.persistentVolumeClaim.claimName);
   }
-  if (volume.hostPath) return volume.hostPath.path;
+  if (volume.hostPath) return layout.hostPathDir?.(pod, volume.hostPath.path) ?? volume.hostPath.path;
   return path.join(layout.podDir(pod), 'volumes', volume.name);
 }
 

@@ -1,0 +1,143 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createJobBuild, findJob, findPipeline, pauseJob, type Database, type Kysely } from '@jetbridge/db';
+import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
+import { logText, readBuildEvents } from './execute-client.js';
+import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
+import { setPipeline, call } from './pipeline-client.js';
+
+/**
+ * Pipeline builds whose `((vars))` come from Kubernetes Secrets (--kubernetes-config-path against the in-repo
+ * Kubernetes API test server) with the secret cache on: the value reaches the task, the log shows it
+ * redacted, `<pipeline>.<var>` wins over `<var>`, a missing var errors the build with Concourse's message,
+ * and a rotated secret is only seen once the cache entry expires. Pipeline var_sources (dummy) too.
+ */
+let kube: KubeTestServer;
+let scratch: string;
+let ts: TestServer;
+let admin: string;
+let db: Kysely<Database>;
+let teamId: number;
+
+const TASK = (script: string) => `
+      platform: linux
+      image_resource: {type: registry-image, source: {repository: busybox}}
+      run: {path: sh, args: [-ec, ${JSON.stringify(script)}]}`;
+
+const YAML = `
+var_sources:
+- name: local
+  type: dummy
+  config:
+    vars:
+      greeting: hello-((team-word))
+jobs:
+- name: use-secrets
+  plan:
+  - task: show
+    config:
+${TASK('test "$PASSWORD" = pipeline-only; test "$USERNAME" = bot; echo "password is $PASSWORD, greeting is $GREETING"')}
+    params:
+      PASSWORD: ((db-password))
+      USERNAME: ((registry.username))
+      GREETING: ((local:greeting))
+- name: missing
+  plan:
+  - task: show
+    config:
+${TASK('echo never')}
+    params: {X: ((not-there))}
+`;
+
+async function secret(method: 'POST' | 'PUT', name: string, data: Record<string, string>): Promise<void> {
+  const base = `${kube.url}/api/v1/namespaces/concourse-main/secrets`;
+  const response = await fetch(method === 'POST' ? base : `${base}/${name}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ metadata: { name }, stringData: data }),
+  });
+  expect(response.ok).toBe(true);
+}
+
+async function finished(buildId: number): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const build = (await call(`${ts.url}/api/v1/builds/${buildId}`, admin)).json<{ status: string }>();
+    if (['succeeded', 'failed', 'errored', 'aborted'].includes(build.status)) return build.status;
+    if (Date.now() > deadline) throw new Error(`build ${buildId} did not finish`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** A build of a paused job (so no scheduler starts one), started here. */
+async function runJob(jobName: string): Promise<number> {
+  const pipeline = await findPipeline(db, teamId, 'app');
+  const job = await findJob(db, pipeline!.id, jobName);
+  await pauseJob(db, job!.id, 'test');
+  const build = await createJobBuild(db, job!.id, { createdBy: 'admin', manuallyTriggered: true });
+  await ts.server.ctx.jobBuildStarter!.startBuild({ id: build!.id }, []);
+  return build!.id;
+}
+
+const secretReads = (): number =>
+  kube.requests().filter((request) => request.method === 'GET' && request.path.includes('/secrets/')).length;
+
+beforeAll(async () => {
+  kube = await startKubeTestServer();
+  scratch = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-k8s-creds-'));
+  const kubeconfig = path.join(scratch, 'kubeconfig');
+  await kube.writeKubeConfig(kubeconfig);
+  await secret('POST', 'db-password', { value: 'team-wide' });
+  await secret('POST', 'app.db-password', { value: 'pipeline-only' });
+  await secret('POST', 'registry', { username: 'bot', password: 'registry-password' });
+  await secret('POST', 'team-word', { value: 'main-team' });
+  ts = await startTestServer({
+    env: {
+      CONCOURSE_KUBERNETES_CONFIG_PATH: kubeconfig,
+      CONCOURSE_SECRET_CACHE_ENABLED: 'true',
+      CONCOURSE_SECRET_CACHE_DURATION: '1h',
+    },
+  });
+  admin = await loginToken(ts.url, ADMIN);
+  db = ts.server.ctx.db;
+  teamId = (await db.selectFrom('teams').select('id').where('name', '=', 'main').executeTakeFirstOrThrow())
+    .id;
+  await setPipeline(ts.url, admin, 'main', 'app', YAML);
+});
+
+afterAll(async () => {
+  await ts?.destroy();
+  await kube?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describe('a pipeline with Kubernetes secrets', () => {
+  it('resolves <pipeline>.<var> before <var>, fields of a secret without `value`, and var_sources', async () => {
+    const buildId = await runJob('use-secrets');
+    expect(await finished(buildId)).toBe('succeeded');
+    const log = logText((await readBuildEvents(ts.url, admin, buildId)).events);
+    expect(log).toContain('password is ((redacted)), greeting is ((redacted))');
+    expect(log).not.toContain('pipeline-only');
+    expect(log).not.toContain('hello-main-team');
+  });
+
+  it('errors a build whose var no secret has, with Concourse’s message', async () => {
+    const buildId = await runJob('missing');
+    expect(await finished(buildId)).toBe('errored');
+    const { events } = await readBuildEvents(ts.url, admin, buildId);
+    expect(events.find((event) => event.event === 'error')?.data['message']).toBe(
+      'failed to interpolate task config: undefined vars: not-there',
+    );
+  });
+
+  it('keeps answers for --secret-cache-duration: a rotated secret is not read again', async () => {
+    const readsBefore = secretReads();
+    await secret('PUT', 'app.db-password', { value: 'rotated' });
+    const buildId = await runJob('use-secrets');
+    // The task insists on the old value: the cached one.
+    expect(await finished(buildId)).toBe('succeeded');
+    expect(secretReads()).toBe(readsBefore);
+  });
+});
