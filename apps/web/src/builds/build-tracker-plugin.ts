@@ -4,6 +4,7 @@
 // before them).
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
+import { buildMetrics } from '../observability/build-metrics.js';
 import { BuildTracker } from './build-tracker.js';
 
 export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Promise<BuildTracker> {
@@ -16,6 +17,7 @@ export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Pr
     nodeName: ctx.nodeName,
     externalUrl: ctx.config.externalUrl,
     containerRetentionMs: ctx.config.gcOneOffGracePeriodMs,
+    metrics: buildMetrics(ctx.metrics),
   });
   app.decorate('buildTracker', tracker);
   app.addHook('preClose', async () => {

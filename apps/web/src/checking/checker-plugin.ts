@@ -4,6 +4,7 @@
 import { LocalResourceTypeResolver } from '@jetbridge/resource-types';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
+import { buildMetrics } from '../observability/build-metrics.js';
 import { loggingPipelineScheduling, type PipelineScheduling } from '../api/pipeline-scheduling.js';
 import { useBuildTracker } from '../builds/build-tracker-plugin.js';
 import { JobBuildStarter } from '../builds/job-build-starter.js';
@@ -60,6 +61,7 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
     onNewVersions: (resource) => scheduleRequested(`new versions of resource ${resource.id}`),
     onInputChecked: (check) =>
       scheduleRequested(`input resource ${check.resourceId} of job ${check.jobId} checked`),
+    onScanDone: (seconds) => buildMetrics(ctx.metrics).checkerScanDone(seconds),
   });
   const jobBuildStarter = new JobBuildStarter({
     db: ctx.db,

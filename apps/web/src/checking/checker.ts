@@ -67,6 +67,8 @@ export interface CheckerOptions {
   onInputChecked?(check: { resourceId: number; jobId: number }): void;
   /** How often finished check builds are collected; 30 s by default (0 = never). */
   collectIntervalMs?: number;
+  /** Told the duration of each scan for due resources, in seconds (the web node's metrics). */
+  onScanDone?(seconds: number): void;
 }
 
 /** A check request from the API (`POST …/check`, webhooks): its build is pending, without a plan. */
@@ -201,9 +203,11 @@ export class Checker {
     if (this.scanTimer !== undefined) clearTimeout(this.scanTimer);
     this.scanTimer = setTimeout(() => {
       this.scanTimer = undefined;
+      const began = performance.now();
       this.scanning ??= this.scan()
         .catch((err: unknown) => this.options.logger.warn({ err }, 'resource scan failed'))
         .finally(() => {
+          this.options.onScanDone?.((performance.now() - began) / 1000);
           this.scanning = undefined;
           this.scheduleScan(this.options.scanIntervalMs);
         });

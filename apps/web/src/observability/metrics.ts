@@ -1,11 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type pg from 'pg';
+import { buildMetrics } from './build-metrics.js';
 
 /** A registry per server (not prom-client's global one), so tests can run several servers in one process. */
 export function createMetricsRegistry(pool?: pg.Pool): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Build, step, scheduler and checker metrics exist from the start (zero until something happens), so
+  // dashboards and alerts see 0 rather than "no data" on a node that has not run a build yet.
+  buildMetrics(registry);
   if (pool) {
     new Gauge({
       name: 'jetbridge_db_connections',

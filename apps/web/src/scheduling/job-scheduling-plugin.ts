@@ -6,6 +6,7 @@ import { JobScheduler, type BuildStarter, type InputChecker } from '@jetbridge/s
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { loggingPipelineScheduling } from '../api/pipeline-scheduling.js';
+import { buildMetrics } from '../observability/build-metrics.js';
 import { LoggingBuildStarter } from './logging-build-starter.js';
 
 export interface JobSchedulingOptions {
@@ -25,6 +26,7 @@ export async function useJobScheduling(
 ): Promise<JobScheduler> {
   if (app.hasDecorator('jobScheduler')) return app.jobScheduler;
   const logger = ctx.logger.child({ component: 'scheduler' });
+  const metrics = buildMetrics(ctx.metrics);
   const starter =
     options.starter ??
     new LoggingBuildStarter(logger, (buildId) => app.buildTracker.abort(buildId, { force: false }));
@@ -34,6 +36,7 @@ export async function useJobScheduling(
     logger,
     ...(options.inputChecker ? { inputChecker: options.inputChecker } : {}),
     ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
+    onTickDone: (seconds) => metrics.schedulerTickDone(seconds),
   });
   app.decorate('jobScheduler', scheduler);
 
