@@ -29,6 +29,13 @@ export {
   type BuildsPage,
 } from './queries/builds.js';
 export {
+  listLogReapableJobs,
+  listUnreapedJobBuilds,
+  reapJobBuildLogs,
+  type LogReapableJob,
+  type LoggedBuild,
+} from './queries/build-log-reaping.js';
+export {
   insertBuildEvents,
   listBuildEvents,
   nextBuildEventId,

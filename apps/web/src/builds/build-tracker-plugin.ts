@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { buildMetrics } from '../observability/build-metrics.js';
+import { BuildLogReaper } from './build-log-reaper.js';
 import { BuildTracker } from './build-tracker.js';
 
 export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Promise<BuildTracker> {
@@ -20,7 +21,15 @@ export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Pr
     metrics: buildMetrics(ctx.metrics),
   });
   app.decorate('buildTracker', tracker);
+  // Old job builds' logs go with the build_log_retention of their jobs (its own loop, beside the tracker).
+  const reaper = new BuildLogReaper({
+    db: ctx.db,
+    logger: ctx.logger.child({ component: 'build-log-reaper' }),
+    intervalMs: ctx.config.gcIntervalMs,
+  });
+  reaper.start();
   app.addHook('preClose', async () => {
+    await reaper.stop();
     await tracker.shutdown();
   });
   return tracker;

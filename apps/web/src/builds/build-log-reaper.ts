@@ -1,0 +1,88 @@
+// Reaps old build logs every GC interval (Concourse's build log collector): for each unpaused job of each
+// unpaused pipeline, the events of the builds its retention policy lets go are deleted; the build rows stay,
+// with `reap_time` set, so history and scheduling are untouched. With several web nodes, one reaps at a time
+// (a transaction-scoped advisory lock; the others skip that round).
+import {
+  listLogReapableJobs,
+  listUnreapedJobBuilds,
+  reapJobBuildLogs,
+  sql,
+  type Database,
+  type Kysely,
+} from '@jetbridge/db';
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  decideReaping,
+  effectiveRetention,
+  NO_RETENTION_LIMITS,
+  type BuildLogRetentionLimits,
+} from './build-log-retention.js';
+
+/** "JB" + build log reaping (tracking is 1, scheduling 2, checking 3). */
+const REAPING_LOCK_CLASS = 0x4a42_0004;
+
+export interface BuildLogReaperOptions {
+  db: Kysely<Database>;
+  logger: FastifyBaseLogger;
+  /** `--gc-interval`. */
+  intervalMs: number;
+  limits?: BuildLogRetentionLimits;
+}
+
+export class BuildLogReaper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(private readonly options: BuildLogReaperOptions) {}
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => {
+      this.reapOnce().catch((err: unknown) => this.options.logger.warn({ err }, 'build log reaping failed'));
+    }, this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One round over every job; how many builds lost their logs (0 when another node is reaping). */
+  reapOnce(): Promise<number> {
+    this.running ??= this.reapAll().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async reapAll(): Promise<number> {
+    const { db, logger } = this.options;
+    return db.transaction().execute(async (tx) => {
+      const { rows } = await sql<{ locked: boolean }>`
+        select pg_try_advisory_xact_lock(${REAPING_LOCK_CLASS}, 0) as locked`.execute(tx);
+      if (rows[0]?.locked !== true) return 0;
+      let total = 0;
+      // The reaping itself runs outside the lock's transaction, so each job's reaping commits on its own.
+      for (const job of await listLogReapableJobs(db)) {
+        const retention = effectiveRetention(job.config, this.options.limits ?? NO_RETENTION_LIMITS);
+        if (retention.builds === 0 && retention.days === 0) continue;
+        try {
+          const builds = await listUnreapedJobBuilds(db, job.id, job.firstLoggedBuildId);
+          const decision = decideReaping(builds, retention, new Date());
+          if (decision.reap.length === 0) continue;
+          const reaped = await reapJobBuildLogs(db, job.id, decision.reap, decision.firstLoggedBuildId);
+          total += reaped;
+          logger.info(
+            { jobId: job.id, job: job.name, builds: decision.reap, retention },
+            'reaped build logs',
+          );
+        } catch (err) {
+          logger.warn({ err, jobId: job.id }, 'failed to reap the build logs of a job');
+        }
+      }
+      return total;
+    });
+  }
+}
