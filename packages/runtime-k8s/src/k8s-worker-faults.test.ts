@@ -12,6 +12,7 @@ import {
   type ContainerNotice,
   type K8sContainer,
   type K8sWorker,
+  type K8sWorkerConfig,
 } from './index.js';
 import { CLAIM, helperBuild, startTestEnvironment, type TestEnvironment } from './test-environment.js';
 
@@ -72,8 +73,13 @@ function outputVolume(worker: K8sWorker): Promise<Volume> {
   return worker.createVolume({ owner: { kind: 'build', buildId: 1 }, teamName: 'main' });
 }
 
-function volumeDir(volume: Volume): string {
-  return path.join(env.server.claimDir(namespace, CLAIM), 'artifacts', 'data', volume.handle);
+type ArtifactMode = 'pvc' | 'stream';
+
+/** Where the web sees a volume's files: on the claim (pvc), or in its own store (stream). */
+function volumeDir(mode: ArtifactMode, volume: Volume): string {
+  return mode === 'pvc'
+    ? path.join(env.server.claimDir(namespace, CLAIM), 'artifacts', 'data', volume.handle)
+    : path.join(env.webStore.root, 'data', volume.handle);
 }
 
 const build = helperBuild;
@@ -83,7 +89,12 @@ if ('skip' in build) {
   describe('K8sWorker faults', () => it.skip(why, () => undefined));
 }
 
-suite('K8sWorker under faults (kube-test-server)', () => {
+// Every fault in both artifact modes: none of them depends on where artifacts live, and stream mode adds
+// execs (transfers) that must not change the outcome. Stream-only faults: k8s-worker-stream-faults.test.ts.
+suite.each<ArtifactMode>(['pvc', 'stream'])('K8sWorker under faults (kube-test-server, %s mode)', (mode) => {
+  const newWorker = (overrides: Partial<K8sWorkerConfig> = {}): Promise<K8sWorker> =>
+    env.newWorker(mode === 'stream' ? env.streamWorkerConfig(overrides) : overrides);
+
   beforeAll(async () => {
     if ('skip' in build) return;
     env = await startTestEnvironment(namespace, build.path);
@@ -94,7 +105,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
 
   it('resumes a dropped exec from its offsets: every line of output exactly once, exit status from the helper', async () => {
     const metrics = new Registry();
-    const worker = await env.newWorker({ metrics });
+    const worker = await newWorker({ metrics });
     const container = await worker.createContainer(containerSpec());
     // The spawn exec and the first resumption are both cut mid-output (TCP reset: no close frame, no status).
     env.server.faults.dropExecSockets({ afterBytes: 30_000, count: 2 });
@@ -122,7 +133,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
   });
 
   it('gives a process end of file on stdin when the exec carrying it drops, and still collects all its output', async () => {
-    const worker = await env.newWorker();
+    const worker = await newWorker();
     const container = await worker.createContainer(containerSpec());
     // Cut inside the first output frame, after the started frame (~40 bytes).
     env.server.faults.dropExecSockets({ afterBytes: 45, count: 1 });
@@ -138,7 +149,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
   });
 
   it('ends a step errored with a diagnostic block when its pod is evicted mid-step', async () => {
-    const worker = await env.newWorker();
+    const worker = await newWorker();
     const container = await worker.createContainer(containerSpec());
     const stdout = new Collector();
     const process = await run(container, 'echo started; sleep 300', { stdout });
@@ -167,7 +178,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
   });
 
   it('ends a step errored when someone else deletes its pod', async () => {
-    const worker = await env.newWorker();
+    const worker = await newWorker();
     const container = await worker.createContainer(containerSpec());
     const process = await run(container, 'sleep 300');
     await env.server.faults.deletePod(namespace, (await podOf(worker, container)).podName, 0);
@@ -177,7 +188,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
 
   it('waits for a node up to the scheduling limit, says so in the build log, then errors with the message', async () => {
     const notices: ContainerNotice[] = [];
-    const worker = await env.newWorker({
+    const worker = await newWorker({
       schedulingTimeoutMs: 2_000,
       onNotice: (notice) => notices.push(notice),
     });
@@ -216,7 +227,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
   });
 
   it('fails fast on image pull errors, with the reason and the kubelet event', async () => {
-    const worker = await env.newWorker();
+    const worker = await newWorker();
     const restore = env.server.faults.failImagePulls({
       image: 'registry.example/missing:1',
       reason: 'ErrImagePull',
@@ -246,7 +257,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
   });
 
   it('refuses privileged steps unless allowed, and tags without a placement', async () => {
-    const worker = await env.newWorker({ placement: { gpu: { nodeSelector: { gpu: 'true' } } } });
+    const worker = await newWorker({ placement: { gpu: { nodeSelector: { gpu: 'true' } } } });
     await expect(worker.createContainer(containerSpec({ privileged: true }))).rejects.toThrow(
       /asks for privileged: true, which this JetBridge does not allow/,
     );
@@ -259,7 +270,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
 
   it('survives watches that expire (410) or end silently: a pod released later is still seen to start', async () => {
     // No polling to fall back on: only the watch can tell the worker the pod runs.
-    const worker = await env.newWorker({ podPollIntervalMs: 600_000, resyncIntervalMs: 600_000 });
+    const worker = await newWorker({ podPollIntervalMs: 600_000, resyncIntervalMs: 600_000 });
     const release = env.server.faults.holdPending({
       namespace,
       message: '0/1 nodes are available: 1 Too many pods.',
@@ -294,7 +305,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
   });
 
   it('after a web restart, collects a finished step without running it again, and re-attaches to a running one', async () => {
-    const first = await env.newWorker();
+    const first = await newWorker();
     const output = await outputVolume(first);
     const spec = containerSpec({ mounts: [{ volume: output, path: 'out' }] });
     const container = await first.createContainer(spec);
@@ -303,23 +314,19 @@ suite('K8sWorker under faults (kube-test-server)', () => {
     // The web goes away without touching the pods (a rolling restart).
     await first.disconnect();
 
-    const countFile = path.join(volumeDir(output), 'count');
-    await eventually(
-      () =>
-        readFile(countFile, 'utf8').then(
-          () => true,
-          () => false,
-        ),
-      10_000,
-      'the step to finish',
-    );
+    const countFile = path.join(volumeDir(mode, output), 'count');
 
-    const second = await env.newWorker();
+    const second = await newWorker();
     const recovered = await second.recover();
     expect(recovered.map((each) => each.handle)).toContain(spec.handle);
     const again = await second.lookupContainer(spec.handle);
     if (!again) throw new Error('the container was not found after the restart');
     expect(again.metadata).toEqual(spec.metadata);
+    await eventually(
+      async () => (await again.listProcesses()).some((each) => each.id === 'step-finished' && !each.running),
+      10_000,
+      'the step to finish',
+    );
 
     const finished = await again.attach('step-finished', {});
     expect(await finished.wait()).toBe(3);
@@ -343,7 +350,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
   });
 
   it('keeps the container env for processes run by a web that did not create the container', async () => {
-    const first = await env.newWorker();
+    const first = await newWorker();
     const spec = containerSpec({ env: { TASK_PARAM: 'secret-value' } });
     const container = await first.createContainer(spec);
     expect(await (await run(container, 'test "$TASK_PARAM" = secret-value')).wait()).toBe(0);
@@ -352,7 +359,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
     const pod = env.server.pod(namespace, (container as K8sContainer).podName);
     expect(JSON.stringify(pod?.spec)).not.toContain('secret-value');
 
-    const second = await env.newWorker();
+    const second = await newWorker();
     const again = await second.lookupContainer(spec.handle);
     const stdout = new Collector();
     expect(await (await run(again!, 'echo "$TASK_PARAM"', { stdout })).wait()).toBe(0);
@@ -361,7 +368,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
   });
 
   it('leaves no orphan pod or process after close', async () => {
-    const worker = await env.newWorker();
+    const worker = await newWorker();
     const containers = await Promise.all([1, 2, 3].map(() => worker.createContainer(containerSpec())));
     const stdout = new Collector();
     await run(containers[0]!, 'echo $$; exec sleep 300', { stdout });
@@ -389,7 +396,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
   });
 
   it('ends a pod start waiting for a node when the worker closes, deleting the pod', async () => {
-    const worker = await env.newWorker();
+    const worker = await newWorker();
     const release = env.server.faults.holdPending({
       namespace,
       message: '0/1 nodes are available: 1 Too many pods.',
@@ -428,7 +435,7 @@ suite('K8sWorker under faults (kube-test-server)', () => {
   });
 
   it('reaps pods of finished builds, keeping recently finished ones for hijack', async () => {
-    const worker = await env.newWorker({ keepForHijackMs: 60_000 });
+    const worker = await newWorker({ keepForHijackMs: 60_000 });
     const over = await worker.createContainer(
       containerSpec({ metadata: { type: 'task', teamName: 'main', buildId: 101 } }),
     );

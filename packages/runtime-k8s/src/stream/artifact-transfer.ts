@@ -266,10 +266,14 @@ async function receiveInto(
   options: TransferOptions,
 ): Promise<number> {
   const tar = new PassThrough();
+  // Failures surface through extractTar and execInPod; a destroyed intake must not throw on its own.
+  tar.on('error', () => undefined);
   const stderr = new TextCollector();
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  let extractFailure: unknown;
   const extracting = extractTar(staging, '.', tar).catch((error: unknown) => {
+    extractFailure = error;
     stop.abort(error); // nothing reads the exec's output any more
     throw error;
   });
@@ -298,6 +302,12 @@ async function receiveInto(
   } catch (error) {
     tar.destroy(error instanceof Error ? error : new Error(String(error)));
     await extracting.catch(() => undefined);
+    if (extractFailure !== undefined && !(error instanceof ExecConnectionLostError)) {
+      // The web refused what arrived (an unsafe archive): that is the reason, not the aborted exec.
+      throw new RuntimeError(`cannot collect ${where}: ${describeError(extractFailure)}`, {
+        cause: extractFailure,
+      });
+    }
     throw error;
   }
   options.metrics.exec('tar-out', {

@@ -1,0 +1,72 @@
+import { describe, expect, it } from '@jest/globals';
+import { ArtifactStore } from '@jetbridge/artifact-store';
+import { resolveConfig } from '../config.js';
+import { buildStepPod } from './step-pod.js';
+import { outsideRoots, streamLocation } from './stream-layout.js';
+
+const workDir = '/tmp/build/abcd1234';
+
+describe('stream-mode pod layout', () => {
+  it('places paths in the workspace, or in an emptyDir of their own outside it (nested ones share it)', () => {
+    const paths = [`${workDir}/src`, '/opt/cache/inner', '/opt/cache', '/var/out', `${workDir}`];
+    const roots = outsideRoots(workDir, paths);
+    expect(roots).toEqual(['/opt/cache', '/var/out']);
+    expect(streamLocation(workDir, `${workDir}/src`, roots)).toEqual({ dir: workDir, relative: 'src' });
+    expect(streamLocation(workDir, workDir, roots)).toEqual({ dir: workDir, relative: '.' });
+    expect(streamLocation(workDir, '/opt/cache/inner', roots)).toEqual({
+      dir: '/opt/cache',
+      relative: 'inner',
+    });
+    expect(streamLocation(workDir, '/var/out', roots)).toEqual({ dir: '/var/out', relative: '.' });
+  });
+
+  it('builds a pod with no claim: emptyDirs only, an init container that installs the helper and copies nothing', () => {
+    const config = resolveConfig({
+      namespace: 'ci',
+      artifacts: { mode: 'stream' },
+      artifactStore: new ArtifactStore({ root: '/nonexistent/store' }),
+      helperImage: 'helper:1',
+    });
+    const pod = buildStepPod(
+      {
+        spec: { handle: 'h1', env: {}, mounts: [], metadata: { type: 'task', teamName: 'main' } },
+        podName: 'jb-task-0123456789',
+        labels: {},
+        annotations: {},
+        workDir,
+        mounts: [],
+        streamedPaths: [`${workDir}/src`, '/var/out'],
+      },
+      config,
+    );
+    expect(pod.spec.volumes).toEqual([
+      { name: 'jetbridge', emptyDir: {} },
+      { name: 'workspace', emptyDir: {} },
+      { name: 'streamed-0', emptyDir: {} },
+    ]);
+    expect(pod.spec.initContainers?.[0]?.command).toEqual([
+      '/jetbridge-helper',
+      'copy',
+      '--to=/.jetbridge/bin/jetbridge-helper',
+    ]);
+    expect(pod.spec.initContainers?.[0]?.volumeMounts).toEqual([
+      { name: 'jetbridge', mountPath: '/.jetbridge' },
+    ]);
+    expect(pod.spec.containers[0]?.volumeMounts).toEqual([
+      { name: 'jetbridge', mountPath: '/.jetbridge' },
+      { name: 'workspace', mountPath: workDir },
+      { name: 'streamed-0', mountPath: '/var/out' },
+    ]);
+  });
+
+  it('refuses stream mode without the web artifact store, and bad transfer settings', () => {
+    const base = { namespace: 'ci', helperImage: 'helper:1' };
+    expect(() => resolveConfig({ ...base, artifacts: { mode: 'stream' } })).toThrow(
+      /artifactStore is required/,
+    );
+    const artifactStore = new ArtifactStore({ root: '/nonexistent/store' });
+    expect(() =>
+      resolveConfig({ ...base, artifactStore, artifacts: { mode: 'stream', parallelTransfers: 0 } }),
+    ).toThrow(/parallelTransfers must be a positive integer/);
+  });
+});
