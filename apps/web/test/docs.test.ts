@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { startTestServer, type TestServer } from './harness.js';
+import { runMetricsWorkload } from './metrics-workload.js';
 
 /**
  * The operator docs and monitoring files: the generated configuration reference is current, the alert rules pass
@@ -214,10 +215,13 @@ describe('grafana dashboard', () => {
 describe('metric names', () => {
   let server: TestServer;
   let exported: Set<string>;
+  let finals: string[];
 
   beforeAll(async () => {
     server = await startTestServer();
-    // Labelled series appear once observed: make the requests the dashboard looks at.
+    // Labelled series appear once observed: run builds (one-off, job, check) and make the requests the
+    // dashboard looks at.
+    finals = await runMetricsWorkload(server.url);
     await fetch(`${server.url}/api/v1/health`);
     await fetch(`${server.url}/api/v1/info`);
     const text = await (await fetch(`${server.url}/metrics`)).text();
@@ -252,6 +256,12 @@ describe('metric names', () => {
     ).toEqual(['http_request_duration_seconds_bucket', 'up']);
     expect(exported.has('http_request_duration_seconds_count')).toBe(true);
     expect(exported.has('jetbridge_db_connections')).toBe(true);
+  });
+
+  it('the workload ran real builds: two one-offs, a check and a job build', () => {
+    expect(finals).toEqual(['succeeded', 'failed', 'succeeded', 'succeeded']);
+    for (const name of ['concourse_builds_duration_seconds_bucket', 'jetbridge_step_duration_seconds_bucket'])
+      expect(exported.has(name)).toBe(true);
   });
 
   it('the dashboard queries only metrics /metrics exports', () => {
