@@ -17,6 +17,9 @@ const usage = `usage: jetbridge-helper <subcommand> [flags]
   idle                      main container command: sleep, reap zombies, exit on SIGTERM
   copy --to P [--input S=D]…  init container: install this binary at P, then copy inputs
   copy-inputs --input S=D…  copy artifact directories into the workspace, in parallel
+  fetch-inputs [--to P] --input H=D… --source H=NODE=URL… --token H=T… [--writable D]…
+                            node-local init: copy inputs held on this node, fetch the others from
+                            peer artifact daemons (verified, retried, mirrors next)
   spawn --id ID             start a process detached (spec and stdin as frames on stdin), then follow it
   tail --id ID [--stdout-offset N --stderr-offset N | --from-end]
                             stream a process's output from byte offsets until its exit status
@@ -56,6 +59,8 @@ func main() {
 		err = runCopy(args)
 	case "copy-inputs":
 		err = runCopyInputs(args)
+	case "fetch-inputs":
+		err = runFetchInputs(args)
 	case "spawn":
 		err = runSpawn(args)
 	case "supervise":
