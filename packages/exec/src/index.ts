@@ -13,6 +13,13 @@ export type {
   SetPipelineResult,
 } from './build-recorder.js';
 export type { ResourceTypeExecutables, ResourceTypeResolver } from './resource-type-resolver.js';
+export {
+  ContainerResourceTypeResolver,
+  ResourceTypeImageError,
+  customTypeImage,
+  defaultBaseTypeImage,
+  type ContainerResourceTypeResolverOptions,
+} from './container-resource-types.js';
 export type { VarsResolver } from './vars/build-vars.js';
 export { parseVarReference, varReferenceToString, type VarReference } from './vars/var-reference.js';
 export type { HookBuildStatus } from './step-env.js';

@@ -44,6 +44,10 @@ export function resourceContainerSpec(state: RunState, options: ResourceContaine
   return {
     handle: randomUUID(),
     image: options.executables.kind === 'image' ? options.executables.image : undefined,
+    // A custom type declared `privileged: true` runs privileged (Concourse's FetchImage ImageSpec.Privileged).
+    ...(options.executables.kind === 'image' && options.executables.privileged === true
+      ? { privileged: true }
+      : {}),
     env: options.env,
     dir,
     mounts: options.mounts,

@@ -6,8 +6,11 @@ import type { TypeImage } from '@jetbridge/plan';
 import type { ImageSpec } from '@jetbridge/runtime';
 
 export type ResourceTypeExecutables =
-  /** Run `/opt/resource/{check,in,out}` in a container of `image` (a runtime with real containers). */
-  | { kind: 'image'; image: ImageSpec }
+  /**
+   * Run `/opt/resource/{check,in,out}` in a container of `image` (a runtime with real containers);
+   * `privileged` as the pipeline's resource type says.
+   */
+  | { kind: 'image'; image: ImageSpec; privileged?: boolean }
   /**
    * Run `<dir>/{check,in,out}` as host executables (the local runtime, which ignores images). Their first
    * argument is then `.`: the process starts in the directory the script works on (the get's destination,
