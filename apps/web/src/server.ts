@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import {
   connectDatabase,
   migrateToLatest,
@@ -11,19 +10,18 @@ import {
   type PostgresConnection,
 } from '@jetbridge/db';
 import type { ArtifactReaper } from '@jetbridge/artifact-store';
-import type { Worker } from '@jetbridge/runtime';
-import { LocalWorker } from '@jetbridge/runtime-local';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { apiAreas } from './api/index.js';
 import { buildApp } from './app.js';
 import { usePipelineBuilds } from './checking/checker-plugin.js';
 import type { AppContext } from './app-context.js';
-import { openArtifactStore, startArtifactReaper } from './artifacts/artifact-collection.js';
+import { startArtifactReaper } from './artifacts/artifact-collection.js';
 import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './auth/bootstrap.js';
 import type { WebConfig } from './config/index.js';
 import { createMetricsRegistry } from './observability/metrics.js';
 import { useJobScheduling } from './scheduling/job-scheduling-plugin.js';
+import { openWebRuntime, type WebRuntime } from './runtime/select-worker.js';
 import { JETBRIDGE_VERSION } from './version.js';
 
 export interface RunningJetBridge {
@@ -32,6 +30,8 @@ export interface RunningJetBridge {
   app: FastifyInstance;
   ctx: AppContext;
   users: BootstrappedUsers;
+  /** The worker and its artifact store; with `--runtime kubernetes`, its recovery and pod reaper too. */
+  runtime: WebRuntime;
   /** Deletes volumes nobody needs anymore every `--gc-interval`; `reapOnce()` runs a pass now. */
   artifactReaper: ArtifactReaper;
   /** Graceful shutdown: stop accepting, finish requests, stop steps, close the database. Idempotent. */
@@ -65,7 +65,10 @@ export function createLogger(config: WebConfig, destination?: NodeJS.WritableStr
   );
 }
 
-/** Start a JetBridge web node: database (embedded or external), migrations, runtime, HTTP. */
+/**
+ * Start a JetBridge web node: database (embedded or external), migrations, runtime (local processes, or pods
+ * with `--runtime kubernetes`), HTTP.
+ */
 export async function startJetBridge(
   config: WebConfig,
   options: StartOptions = {},
@@ -112,41 +115,26 @@ export async function startJetBridge(
     const users = await resolveLocalUsers(config);
     await bootstrapMainTeam(database.db, config, users.localUsers);
 
-    if (config.runtime !== 'local') {
-      // The Kubernetes runtime is its own package (packages/runtime-k8s); until it lands, say so plainly.
-      throw new Error(`--runtime ${config.runtime} is not available in this build; use --runtime local`);
-    }
-    const workDir = path.join(config.dataDir, 'worker');
-    // Its containers keep their builds' volumes; made after the store it uses, before the reaper starts.
-    const workerHoldingContainers: { current?: Worker } = {};
-    // One store for uploads, the worker's volumes and the reaper: the local worker's own volumes directory.
-    const artifactStore = await openArtifactStore({
-      root: path.join(workDir, 'volumes'),
-      db: database.db,
-      retentionMs: config.gcArtifactRetentionMs,
-      worker: () => workerHoldingContainers.current,
-      logger: logger.child({ component: 'artifact-store' }),
-    });
-    const worker: Worker = new LocalWorker({
-      workDir,
-      artifactStore,
-      name: os.hostname(),
-      logger: logger.child({ component: 'runtime-local' }),
-    });
-    workerHoldingContainers.current = worker;
-    cleanups.push(() => worker.close());
+    const metrics = createMetricsRegistry(database.pool);
+    // The worker (local processes or pods) and the artifact store it shares with uploads and the reaper.
+    const runtime = await openWebRuntime(config, { db: database.db, pool: database.pool, logger, metrics });
+    cleanups.push(() => runtime.afterAppClose());
+    const { worker, artifactStore } = runtime;
 
     const ctx: AppContext = {
       config,
       db: database.db,
       pool: database.pool,
       logger,
-      metrics: createMetricsRegistry(database.pool),
+      metrics,
       worker,
       nodeName: os.hostname(),
     };
     const app = await buildApp(ctx, apiAreas);
     cleanups.push(() => app.close());
+    // Runs before app.close (cleanups run in reverse): pods are let go of before builds stop.
+    cleanups.push(() => runtime.beforeAppClose());
+    runtime.attachApp(app);
     // Resource checking and job builds: they run through the build tracker, next to the API.
     await usePipelineBuilds(app, ctx);
     // Job scheduling; stopped before the app closes (cleanups run in reverse), so nothing starts meanwhile.
@@ -177,6 +165,7 @@ export async function startJetBridge(
       app,
       ctx,
       users,
+      runtime,
       artifactReaper,
       close: () => (closing ??= cleanup().then(() => logger.info('JetBridge web stopped'))),
     };

@@ -1,0 +1,219 @@
+// `--runtime kubernetes`: the K8sWorker built from the `--kubernetes-*` settings, with what the web adds
+// around it — restart recovery of interrupted steps, the periodic reaper of pods whose build is over,
+// build-log notices (waiting for a node…), and a shutdown that leaves running pods to the next web node.
+import path from 'node:path';
+import type { ArtifactStore } from '@jetbridge/artifact-store';
+import { findBuild, isFinishedStatus, type Database, type Kysely } from '@jetbridge/db';
+import {
+  K8sWorker,
+  type ContainerNotice,
+  type K8sWorkerConfig,
+  type StepPodSummary,
+} from '@jetbridge/runtime-k8s';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import type { Registry } from 'prom-client';
+import type { BuildEventLog } from '../builds/build-event-log.js';
+import type { KubernetesRuntimeSettings } from '../config/index.js';
+import { stepOriginId } from './plan-origin.js';
+import { ReleasableWorker } from './releasable-worker.js';
+import { StepRecovery } from './step-recovery.js';
+
+/** Where the web's artifact store lives with these settings (the K8sWorker requires it on the claim in pvc mode). */
+export function kubernetesArtifactRoot(settings: KubernetesRuntimeSettings, dataDir: string): string {
+  const { artifacts } = settings;
+  if (artifacts.mode === 'pvc') return path.join(artifacts.claimMountPath, artifacts.directory);
+  return path.join(dataDir, 'worker', 'volumes');
+}
+
+/** Refuses, before anything starts, what this build cannot run. */
+export function assertKubernetesRuntimeAvailable(settings: KubernetesRuntimeSettings): void {
+  if (settings.artifacts.mode === 'node-local') {
+    throw new Error(
+      '--kubernetes-artifact-mode node-local (CONCOURSE_KUBERNETES_ARTIFACT_MODE) is not available yet: ' +
+        'it needs the per-node artifact daemon, which this build does not have; use pvc or stream',
+    );
+  }
+}
+
+export function k8sWorkerConfig(
+  settings: KubernetesRuntimeSettings,
+  artifactStore: ArtifactStore,
+  extras: Pick<K8sWorkerConfig, 'metrics' | 'logger' | 'onNotice'>,
+): K8sWorkerConfig {
+  const { artifacts } = settings;
+  if (artifacts.mode === 'node-local') throw new Error('node-local artifacts are not available yet');
+  return {
+    ...(settings.kubeconfigPath === undefined ? {} : { kubeconfigPath: settings.kubeconfigPath }),
+    namespace: settings.namespace,
+    instance: settings.instance,
+    artifacts:
+      artifacts.mode === 'pvc'
+        ? {
+            mode: 'pvc',
+            claimName: artifacts.claimName,
+            claimMountPath: artifacts.claimMountPath,
+            directory: artifacts.directory,
+            inputs: artifacts.inputs,
+          }
+        : { mode: 'stream' },
+    artifactStore,
+    helperImage: settings.helperImage,
+    helperBinaryPath: settings.helperBinaryPath,
+    defaultImage: settings.defaultTaskImage,
+    resources: settings.resources,
+    podStartTimeoutMs: settings.podStartupTimeoutMs,
+    schedulingTimeoutMs: settings.podSchedulingTimeoutMs,
+    keepForHijackMs: settings.keepForHijackMs,
+    imagePullSecrets: settings.imagePullSecrets,
+    ...(settings.serviceAccount === undefined ? {} : { serviceAccountName: settings.serviceAccount }),
+    allowPrivileged: settings.allowPrivileged,
+    placement: settings.tagPlacement,
+    ...extras,
+  };
+}
+
+export interface KubernetesRuntimeOptions {
+  settings: KubernetesRuntimeSettings;
+  artifactStore: ArtifactStore;
+  db: Kysely<Database>;
+  pool: pg.Pool;
+  logger: Logger;
+  metrics: Registry;
+  /** How often the pod reaper runs (`--gc-interval`). */
+  reapIntervalMs: number;
+}
+
+/** The running Kubernetes runtime of one web node. */
+export class KubernetesRuntime {
+  /** The build log of a build running on this node, once the app (and its build tracker) exists. */
+  private liveLog: ((buildId: number) => BuildEventLog | undefined) | undefined;
+  private reapTimer: NodeJS.Timeout | undefined;
+  private reaping: Promise<void> | undefined;
+  private stopped = false;
+
+  private constructor(
+    readonly worker: ReleasableWorker,
+    private readonly k8s: K8sWorker,
+    readonly recovery: StepRecovery,
+    private readonly options: KubernetesRuntimeOptions,
+  ) {}
+
+  /**
+   * Connects to the cluster (a bad kubeconfig or namespace fails here), takes over the steps of builds a
+   * previous web node left running, and starts the pod reaper.
+   */
+  static async start(options: KubernetesRuntimeOptions): Promise<KubernetesRuntime> {
+    assertKubernetesRuntimeAvailable(options.settings);
+    const runtimeLogger = options.logger.child({ component: 'runtime-k8s' });
+    const notices: { sink?: (notice: ContainerNotice) => void } = {};
+    const k8s = await K8sWorker.create(
+      k8sWorkerConfig(options.settings, options.artifactStore, {
+        metrics: options.metrics,
+        logger: runtimeLogger,
+        onNotice: (notice) => notices.sink?.(notice),
+      }),
+    );
+    let recovery: StepRecovery;
+    try {
+      recovery = await StepRecovery.start({
+        worker: k8s,
+        db: options.db,
+        pool: options.pool,
+        logger: options.logger.child({ component: 'step-recovery' }) as FastifyBaseLogger,
+      });
+    } catch (err) {
+      await k8s.disconnect();
+      throw err;
+    }
+    const runtime = new KubernetesRuntime(new ReleasableWorker(k8s), k8s, recovery, options);
+    notices.sink = (notice) => runtime.noticeToBuildLog(notice);
+    runtime.startReaper();
+    runtimeLogger.info(
+      {
+        namespace: options.settings.namespace,
+        artifactMode: options.settings.artifacts.mode,
+        artifactStore: options.artifactStore.root,
+        recovering: recovery.buildIds,
+      },
+      'Kubernetes runtime connected',
+    );
+    return runtime;
+  }
+
+  /** Build-log notices go to builds running here, through the app's build tracker. */
+  useBuildLogs(liveLog: (buildId: number) => BuildEventLog | undefined): void {
+    this.liveLog = liveLog;
+  }
+
+  /** One pass of the pod reaper now (also runs every `reapIntervalMs`). Returns the reaped handles. */
+  async reapOnce(): Promise<string[]> {
+    const overByBuild = new Map<number, Promise<boolean>>();
+    const isBuildOver = (pod: StepPodSummary): Promise<boolean> => {
+      const buildId = pod.metadata.buildId;
+      if (buildId === undefined) return Promise.resolve(true);
+      let over = overByBuild.get(buildId);
+      if (over === undefined) {
+        over = findBuild(this.options.db, buildId).then(
+          (build) => build === undefined || isFinishedStatus(build.status),
+        );
+        overByBuild.set(buildId, over);
+      }
+      return over;
+    };
+    return this.k8s.reapPods(isBuildOver);
+  }
+
+  /**
+   * Shutdown: stop reaping and recovering, then let go of every pod without stopping it (before the build
+   * tracker stops its builds, so stopping them touches no pod). A restarted web node collects them.
+   */
+  async release(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.reapTimer);
+    await this.reaping;
+    await this.recovery.stop(() => this.worker.release());
+    if (!this.worker.isReleased) await this.worker.release();
+  }
+
+  private startReaper(): void {
+    const pass = () => {
+      if (this.reaping || this.stopped) return;
+      this.reaping = this.reapOnce()
+        .then(() => undefined)
+        .catch((err: unknown) =>
+          this.options.logger.warn({ err }, 'pod reaping failed; retrying on the next pass'),
+        )
+        .finally(() => {
+          this.reaping = undefined;
+        });
+    };
+    this.reapTimer = setInterval(pass, this.options.reapIntervalMs);
+    this.reapTimer.unref();
+    pass(); // pods of builds that ended while no web node watched go now
+  }
+
+  private noticeToBuildLog(notice: ContainerNotice): void {
+    const buildId = notice.metadata.buildId;
+    const log = buildId === undefined ? undefined : this.liveLog?.(buildId);
+    if (buildId === undefined || log === undefined) return;
+    void findBuild(this.options.db, buildId)
+      .then((build) => {
+        const id = stepOriginId(build?.plan, notice.metadata);
+        return log.append({
+          event: 'log',
+          version: '5.1',
+          data: {
+            time: Math.floor(Date.now() / 1000),
+            origin: { ...(id === undefined ? {} : { id }), source: 'stderr' },
+            payload: `${notice.message}\n`,
+          },
+        });
+      })
+      .catch((err: unknown) =>
+        this.options.logger.warn({ err, buildId }, 'cannot add a notice to a build log'),
+      );
+  }
+}

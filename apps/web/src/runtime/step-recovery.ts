@@ -1,0 +1,280 @@
+// After a web node died (kill -9, OOM, node loss) its builds are left `started` while their step pods run on.
+// The build engine cannot resume a plan halfway, so such a build still ends `errored` — but the step that was
+// running is not lost and never run a second time: this module follows it in its pod to the end (its output
+// after the restart goes to the build log, its exit status is reported), then ends the build saying so.
+//
+// It takes the builds' tracking locks before the build tracker starts, so the tracker's orphan sweep leaves
+// them alone while their steps finish; a build another live node tracks is not touched. Abort requests are
+// honoured (the step is signalled, the build ends aborted). On shutdown it lets go of everything: the next
+// web node picks the builds up again.
+import { Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import {
+  findBuild,
+  finishBuild,
+  listAbortRequested,
+  nextBuildEventId,
+  type BuildStatus,
+  type Database,
+  type Kysely,
+} from '@jetbridge/db';
+import type { ContainerMetadata, Process, ProcessIO } from '@jetbridge/runtime';
+import type { FastifyBaseLogger } from 'fastify';
+import type pg from 'pg';
+import { BuildEventLog, type BuildEventInput } from '../builds/build-event-log.js';
+import { BuildTrackingLocks } from '../builds/build-tracking-locks.js';
+import { stepOriginId } from './plan-origin.js';
+
+/** A process in a step pod as the helper reports it. */
+export interface RecoverableProcessState {
+  id: string;
+  running: boolean;
+  exit?: { status: number };
+}
+
+export interface RecoverableContainer {
+  readonly handle: string;
+  readonly metadata: ContainerMetadata;
+  listProcesses(): Promise<RecoverableProcessState[]>;
+  attach(processId: string, io: ProcessIO): Promise<Process>;
+}
+
+export interface RecoverableWorker {
+  /** The containers of every live step pod of this installation. */
+  recover(): Promise<RecoverableContainer[]>;
+}
+
+export interface StepRecoveryOptions {
+  worker: RecoverableWorker;
+  db: Kysely<Database>;
+  pool: pg.Pool;
+  logger: FastifyBaseLogger;
+  /** How often to look for abort requests of the builds being collected. Default 1 s. */
+  abortPollMs?: number;
+}
+
+/** What was collected of one process. */
+interface Collected {
+  container: RecoverableContainer;
+  processId: string;
+  /** Undefined: the helper lost it, or following it failed. */
+  exitStatus: number | undefined;
+  followed: boolean;
+}
+
+export class StepRecovery {
+  private readonly locks: BuildTrackingLocks;
+  private readonly collecting = new Map<number, Promise<void>>();
+  private readonly attached = new Map<number, Process[]>();
+  private readonly abortRequested = new Set<number>();
+  private stopping = false;
+  private abortPoll: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly options: StepRecoveryOptions) {
+    this.locks = new BuildTrackingLocks(options.pool, options.logger);
+  }
+
+  /**
+   * Find the step pods of builds no live node runs, take those builds' tracking locks (before the build
+   * tracker's first orphan sweep), and follow their steps in the background.
+   */
+  static async start(options: StepRecoveryOptions): Promise<StepRecovery> {
+    const recovery = new StepRecovery(options);
+    const byBuild = new Map<number, RecoverableContainer[]>();
+    for (const container of await options.worker.recover()) {
+      const buildId = container.metadata.buildId;
+      if (buildId === undefined) continue;
+      byBuild.set(buildId, [...(byBuild.get(buildId) ?? []), container]);
+    }
+    for (const [buildId, containers] of byBuild) {
+      const build = await findBuild(options.db, buildId);
+      if (build?.status !== 'started') continue; // over already (the pod reaper removes its pods) or pending
+      if (!(await recovery.locks.tryAcquire(buildId))) continue; // a live node runs it
+      options.logger.info(
+        { buildId, pods: containers.length },
+        'collecting the steps of a build interrupted by a restart',
+      );
+      recovery.collecting.set(
+        buildId,
+        recovery
+          .collect(buildId, build.plan, containers)
+          .catch((err: unknown) => options.logger.error({ err, buildId }, 'step recovery failed'))
+          .finally(() => recovery.collecting.delete(buildId)),
+      );
+    }
+    if (recovery.collecting.size > 0) {
+      recovery.abortPoll = setInterval(() => void recovery.pollAbortRequests(), options.abortPollMs ?? 1000);
+      recovery.abortPoll.unref();
+    }
+    return recovery;
+  }
+
+  /** Builds being collected now. */
+  get buildIds(): number[] {
+    return [...this.collecting.keys()];
+  }
+
+  /** Resolves when every build found at start has been collected (or let go of by `stop`). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.collecting.values()]);
+  }
+
+  /**
+   * Stop collecting without finishing anything: the builds stay `started` for the next web node. Call it
+   * before the worker lets go of its pods (their followers then end at once).
+   */
+  async stop(drain: () => Promise<void> = async () => undefined): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.abortPoll);
+    await drain();
+    await this.settled();
+    await this.locks.close();
+  }
+
+  private async collect(buildId: number, plan: unknown, containers: RecoverableContainer[]): Promise<void> {
+    const { db, logger } = this.options;
+    const log = new BuildEventLog(buildId, await nextBuildEventId(db, buildId), db, logger);
+    const collected: Collected[] = [];
+    await Promise.all(
+      containers.map(async (container) => {
+        const origin = originOf(plan, container.metadata);
+        const say = (text: string) => log.append(logEvent(origin, 'stderr', text));
+        let processes: RecoverableProcessState[];
+        try {
+          processes = await container.listProcesses();
+        } catch (err) {
+          logger.warn(
+            { err, buildId, container: container.handle },
+            'cannot list the processes of a step pod',
+          );
+          return;
+        }
+        for (const state of processes) {
+          if (!state.running) {
+            collected.push({
+              container,
+              processId: state.id,
+              exitStatus: state.exit?.status,
+              followed: false,
+            });
+            continue;
+          }
+          await say(
+            '\njetbridge: the web node restarted; following this step in its pod (not running it again)\n',
+          );
+          try {
+            const process = await container.attach(state.id, {
+              stdout: logWriter(log, origin, 'stdout'),
+              stderr: logWriter(log, origin, 'stderr'),
+            });
+            this.attached.set(buildId, [...(this.attached.get(buildId) ?? []), process]);
+            if (this.abortRequested.has(buildId)) await process.signal('terminate').catch(() => undefined);
+            const exitStatus = await process.wait();
+            collected.push({ container, processId: state.id, exitStatus, followed: true });
+          } catch (err) {
+            if (this.stopping) return; // let go of: the next web node follows it
+            logger.warn({ err, buildId, container: container.handle }, 'cannot follow a step in its pod');
+            collected.push({ container, processId: state.id, exitStatus: undefined, followed: true });
+          }
+        }
+      }),
+    );
+    if (this.stopping) {
+      await log.seal(10_000);
+      return;
+    }
+    const aborted = this.abortRequested.has(buildId);
+    for (const result of collected) {
+      const origin = originOf(plan, result.container.metadata);
+      if (
+        result.container.metadata.type === 'task' &&
+        result.followed &&
+        result.exitStatus !== undefined &&
+        !aborted
+      ) {
+        await log.append({
+          event: 'finish-task',
+          version: '4.0',
+          data: { time: nowSeconds(), exit_status: result.exitStatus, origin },
+        });
+      }
+    }
+    const status: BuildStatus = aborted ? 'aborted' : 'errored';
+    if (!aborted) await log.append(errorEvent(describeOutcome(collected)));
+    await log.append({ event: 'status', version: '1.0', data: { status, time: nowSeconds() } });
+    await log.seal();
+    await finishBuild(db, buildId, status);
+    log.markFinished();
+    await this.locks.release(buildId);
+    logger.info(
+      {
+        buildId,
+        status,
+        steps: collected.map((c) => ({ step: c.container.metadata.stepName, exitStatus: c.exitStatus })),
+      },
+      'collected the steps of an interrupted build',
+    );
+  }
+
+  private async pollAbortRequests(): Promise<void> {
+    const ids = this.buildIds.filter((id) => !this.abortRequested.has(id));
+    if (ids.length === 0) return;
+    try {
+      for (const id of await listAbortRequested(this.options.db, ids)) {
+        this.abortRequested.add(id);
+        for (const process of this.attached.get(id) ?? []) {
+          await process.signal('terminate').catch(() => undefined);
+        }
+      }
+    } catch (err) {
+      this.options.logger.warn({ err }, 'failed to poll for abort requests of recovered builds');
+    }
+  }
+}
+
+function describeOutcome(collected: Collected[]): string {
+  const steps = collected
+    .filter((c) => c.followed || c.exitStatus !== undefined)
+    .map((c) => {
+      const name = c.container.metadata.stepName ?? c.container.metadata.resourceName ?? c.container.handle;
+      const result = c.exitStatus === undefined ? 'its result is unknown' : `exit status ${c.exitStatus}`;
+      return `'${name}' (${result})`;
+    });
+  const collectedText =
+    steps.length === 0 ? '' : `; collected from their pods without running them again: ${steps.join(', ')}`;
+  return `build interrupted: the web node running it restarted${collectedText}; the rest of the build did not run`;
+}
+
+function originOf(plan: unknown, metadata: ContainerMetadata): { id?: string } {
+  const id = stepOriginId(plan, metadata);
+  return id === undefined ? {} : { id };
+}
+
+function logEvent(origin: { id?: string }, source: 'stdout' | 'stderr', payload: string): BuildEventInput {
+  return {
+    event: 'log',
+    version: '5.1',
+    data: { time: nowSeconds(), origin: { ...origin, source }, payload },
+  };
+}
+
+function errorEvent(message: string): BuildEventInput {
+  return { event: 'error', version: '4.1', data: { message, origin: {}, time: nowSeconds() } };
+}
+
+/** A process's output as `log` events of its step. */
+function logWriter(log: BuildEventLog, origin: { id?: string }, source: 'stdout' | 'stderr'): Writable {
+  // A character split across chunks stays whole.
+  const decoder = new StringDecoder('utf8');
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const text = decoder.write(chunk);
+      if (text === '') return done();
+      log.append(logEvent(origin, source, text)).then(() => done(), done);
+    },
+  });
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}

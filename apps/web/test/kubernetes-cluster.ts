@@ -1,0 +1,119 @@
+// A "cluster" for web tests of `--runtime kubernetes`: the in-repo Kubernetes API test server (pods run as local
+// processes) with the artifact claim, a kubeconfig file for it, the real jetbridge-helper built from this
+// checkout, and the CONCOURSE_KUBERNETES_* environment a web node needs to use it, per artifact mode.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ArtifactStore } from '@jetbridge/artifact-store';
+import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
+import { K8sWorker } from '@jetbridge/runtime-k8s';
+import { buildHelperBinary, TEST_HELPER_IMAGE } from '@jetbridge/runtime-k8s/testing';
+import { KubeConfig } from '@kubernetes/client-node';
+
+export const CLAIM = 'jetbridge-artifacts';
+export type ArtifactMode = 'pvc' | 'stream';
+
+/** The helper, built once per test file; `skip` says why the Kubernetes tests cannot run (no Go). */
+export const helperBuild = await buildHelperBinary();
+
+/**
+ * Why an artifact mode cannot be tested yet, or undefined when it can: the runtime says "not implemented
+ * yet" for a mode still being built (asked with a kubeconfig pointing nowhere: it fails on its settings
+ * before it connects).
+ */
+async function unavailableReason(mode: ArtifactMode): Promise<string | undefined> {
+  if ('skip' in helperBuild) return helperBuild.skip;
+  if (mode === 'pvc') return undefined;
+  const root = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-probe-'));
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'nowhere', server: 'http://127.0.0.1:1', skipTLSVerify: true }],
+    users: [{ name: 'nobody', token: 'none' }],
+    contexts: [{ name: 'nowhere', cluster: 'nowhere', user: 'nobody', namespace: 'probe' }],
+    currentContext: 'nowhere',
+  });
+  try {
+    const worker = await K8sWorker.create({
+      kubeConfig,
+      namespace: 'probe',
+      artifacts: { mode: 'stream' },
+      artifactStore: new ArtifactStore({ root }),
+      helperImage: TEST_HELPER_IMAGE,
+    });
+    await worker.disconnect();
+    return undefined;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return /not implemented/i.test(message) ? `artifact mode '${mode}' is ${message}` : undefined;
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** Each artifact mode with why it is skipped (undefined: it runs). */
+export const ARTIFACT_MODES: Array<{ mode: ArtifactMode; skip: string | undefined }> = [
+  { mode: 'pvc', skip: await unavailableReason('pvc') },
+  { mode: 'stream', skip: await unavailableReason('stream') },
+];
+
+export interface TestCluster {
+  server: KubeTestServer;
+  namespace: string;
+  kubeconfigPath: string;
+  /** The claim's directory on this host (the web's mount of it in pvc mode). */
+  claimDir: string;
+  /** What a web node needs for `--runtime kubernetes` on this cluster, in `mode`. */
+  env(mode: ArtifactMode, extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  /** JetBridge's pods in the namespace (the test server's own view, not the web's). */
+  podNames(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export async function startTestCluster(namespace = 'ci'): Promise<TestCluster> {
+  if ('skip' in helperBuild) throw new Error(helperBuild.skip);
+  const helperPath = helperBuild.path;
+  const server = await startKubeTestServer();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-kube-'));
+  const kubeconfigPath = path.join(dir, 'kubeconfig');
+  await server.writeKubeConfig(kubeconfigPath, namespace);
+  const response = await fetch(`${server.url}/api/v1/namespaces/${namespace}/persistentvolumeclaims`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer kube-test-server', 'content-type': 'application/json' },
+    body: JSON.stringify({
+      metadata: { name: CLAIM },
+      spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } } },
+    }),
+  });
+  if (response.status !== 201) throw new Error(`cannot create the claim: ${await response.text()}`);
+  const claimDir = server.claimDir(namespace, CLAIM);
+  return {
+    server,
+    namespace,
+    kubeconfigPath,
+    claimDir,
+    env: (mode, extra = {}) => ({
+      JETBRIDGE_RUNTIME: 'kubernetes',
+      CONCOURSE_KUBERNETES_KUBECONFIG: kubeconfigPath,
+      CONCOURSE_KUBERNETES_NAMESPACE: namespace,
+      CONCOURSE_KUBERNETES_ARTIFACT_MODE: mode,
+      ...(mode === 'pvc'
+        ? { CONCOURSE_KUBERNETES_CLAIM: CLAIM, CONCOURSE_KUBERNETES_CLAIM_MOUNT_PATH: claimDir }
+        : {}),
+      CONCOURSE_KUBERNETES_HELPER_IMAGE: TEST_HELPER_IMAGE,
+      // On the test server the "image" is this host: the init container copies the helper from here.
+      CONCOURSE_KUBERNETES_HELPER_BINARY_PATH: helperPath,
+      ...extra,
+    }),
+    podNames: async () => {
+      const res = await fetch(`${server.url}/api/v1/namespaces/${namespace}/pods`, {
+        headers: { authorization: 'Bearer kube-test-server' },
+      });
+      const list = (await res.json()) as { items: Array<{ metadata: { name: string } }> };
+      return list.items.map((pod) => pod.metadata.name);
+    },
+    close: async () => {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
