@@ -201,11 +201,25 @@ export class ArtifactDaemonClient {
     });
   }
 
-  /** Turns the step's output directory (written through a hostPath mount) into a complete artifact. */
-  async commit(handle: string, token: string): Promise<void> {
-    const res = await this.#send('POST', `${artifactPath(handle)}/commit`, token);
+  /**
+   * Turns the step's output directory (written through a hostPath mount) into a complete artifact; with
+   * `replace`, over an artifact of the same handle (an output that started from its earlier content).
+   */
+  async commit(handle: string, token: string, options: { replace?: boolean } = {}): Promise<void> {
+    const suffix = options.replace ? '?replace=1' : '';
+    const res = await this.#send('POST', `${artifactPath(handle)}/commit${suffix}`, token);
     const text = await readBody(res);
     if (res.statusCode !== 201) throw errorOf(res, text);
+  }
+
+  /** Extracts a tar into `path` of an existing artifact. One attempt: the stream cannot be replayed. */
+  async extract(handle: string, token: string, path: string, tar: Readable): Promise<void> {
+    const query = new URLSearchParams({ path });
+    const res = await this.#send('POST', `${artifactPath(handle)}/extract?${query.toString()}`, token, tar, {
+      'content-type': 'application/x-tar',
+    });
+    const text = await readBody(res);
+    if (res.statusCode !== 200) throw errorOf(res, text);
   }
 
   /** Asks this daemon to copy the artifact from a peer daemon (a mirror, or pulling an input closer). */

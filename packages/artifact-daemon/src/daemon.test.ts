@@ -168,6 +168,23 @@ describe('artifact daemon', () => {
     const got = await untarToTemp(await client.openTar('out-1', token('out-1')));
     expect(await readTree(got)).toEqual({ 'result.txt': Buffer.from('built\n').toString('base64') });
     await expect(client.commit('missing', token('missing'))).rejects.toMatchObject({ httpStatus: 404 });
+    // an output that started from its earlier content replaces it on commit, and only when asked to
+    await writeTree(incoming, { 'result.txt': 'rebuilt\n' });
+    await expect(client.commit('out-1', token('out-1'))).rejects.toMatchObject({ httpStatus: 409 });
+    await expect(
+      client.commit('out-1', token('out-1', { team: 'other' }), { replace: true }),
+    ).rejects.toMatchObject({ httpStatus: 403 });
+    await client.commit('out-1', token('out-1'), { replace: true });
+    const again = await untarToTemp(await client.openTar('out-1', token('out-1')));
+    expect(await readTree(again)).toEqual({ 'result.txt': Buffer.from('rebuilt\n').toString('base64') });
+    // a tar streamed into a path of the existing artifact
+    await client.extract('out-1', token('out-1'), 'sub/dir', await tarOf(source));
+    const merged = await untarToTemp(await client.openTar('out-1', token('out-1'), { path: 'sub/dir' }));
+    expect(await readTree(merged)).toEqual(await readTree(source));
+    await expect(
+      client.extract('out-1', token('out-1', { team: 'other' }), '.', await tarOf(source)),
+    ).rejects.toMatchObject({ httpStatus: 403 });
+    await removeAll(again, merged);
     await client.delete('out-1', token('out-1'));
     await client.delete('out-1', token('out-1'));
     expect(await client.stat('out-1', token('out-1'))).toBeUndefined();

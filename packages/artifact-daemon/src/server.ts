@@ -15,6 +15,7 @@ import {
   ArtifactExistsError,
   ArtifactStoreError,
   createTarStream,
+  extractTar,
   isValidHandle,
   type Artifact,
 } from '@jetbridge/artifact-store';
@@ -86,7 +87,7 @@ class HttpError extends Error {
   }
 }
 
-const ARTIFACT_ROUTE = /^\/artifacts\/([^/]+)(\/stat|\/commit|\/pull)?$/;
+const ARTIFACT_ROUTE = /^\/artifacts\/([^/]+)(\/stat|\/commit|\/pull|\/extract)?$/;
 
 /**
  * The per-node artifact daemon of the node-local artifact mode. Serves the node's artifacts as tar streams
@@ -252,10 +253,19 @@ export async function startArtifactDaemon(options: ArtifactDaemonOptions): Promi
       }
     },
 
-    /** Adopts `incoming/<handle>` (a step's output, written in place through a hostPath subPath mount). */
-    async commit(req: IncomingMessage, res: ServerResponse, handle: string): Promise<void> {
+    /**
+     * Adopts `incoming/<handle>` (a step's output, written in place through a hostPath subPath mount). With
+     * `?replace=1` an artifact of the same handle and team is replaced (the output started from its content).
+     */
+    async commit(req: IncomingMessage, res: ServerResponse, url: URL, handle: string): Promise<void> {
       const claims = authorize(req, 'put', handle);
       const spec = specOf(handle, claims);
+      const existing = await store.lookup(handle);
+      if (existing && url.searchParams.get('replace') === '1') {
+        await artifactFor(handle, claims); // same team only
+      } else if (existing) {
+        throw new ArtifactExistsError(handle);
+      }
       const incoming = path.join(incomingRoot, handle);
       const stats = await stat(incoming).catch(() => undefined);
       if (!stats?.isDirectory()) {
@@ -263,11 +273,28 @@ export async function startArtifactDaemon(options: ArtifactDaemonOptions): Promi
       }
       hold(handle);
       try {
+        if (existing) await store.remove(handle);
         const artifact = await store.allocate(spec);
         // rename(2) replaces the empty directory allocate made: the content appears at once, whole.
         await rename(incoming, artifact.path);
         await leases.touch(handle);
         sendJson(res, 201, { handle });
+      } finally {
+        release(handle);
+      }
+    },
+
+    /** Extracts a tar into `?path=` of an existing artifact (a volume streamed into after it was created). */
+    async extract(req: IncomingMessage, res: ServerResponse, url: URL, handle: string): Promise<void> {
+      const claims = authorize(req, 'put', handle);
+      const artifact = await artifactFor(handle, claims);
+      await assertRoom(req);
+      hold(handle);
+      try {
+        const gzip = (req.headers['content-encoding'] ?? '').toLowerCase() === 'gzip';
+        const result = await extractTar(artifact, url.searchParams.get('path') ?? '.', req, { gzip });
+        await leases.touch(handle);
+        sendJson(res, 200, { handle, bytes: result.bytes, entries: result.entries });
       } finally {
         release(handle);
       }
@@ -355,7 +382,8 @@ export async function startArtifactDaemon(options: ArtifactDaemonOptions): Promi
       throw new HttpError(400, 'invalid_handle', `invalid artifact handle '${handle}'`);
     const action = match[2];
     if (action === '/stat' && method === 'GET') return handlers.stat(req, res, handle, false);
-    if (action === '/commit' && method === 'POST') return handlers.commit(req, res, handle);
+    if (action === '/commit' && method === 'POST') return handlers.commit(req, res, url, handle);
+    if (action === '/extract' && method === 'POST') return handlers.extract(req, res, url, handle);
     if (action === '/pull' && method === 'POST') return handlers.pull(req, res, handle);
     if (action === undefined) {
       if (method === 'GET') return handlers.getTar(req, res, url, handle);
