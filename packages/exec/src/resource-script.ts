@@ -36,11 +36,13 @@ export function scriptInvocation(
 
 /** The stdin of a resource script: `{"source", "params"?, "version"?}`, as Go's omitempty writes it. */
 export function resourceRequest(source: Source, params?: Record<string, unknown>, version?: Version): string {
-  const request: Record<string, unknown> = { source: source ?? null };
-  if (params !== undefined && params !== null && Object.keys(params).length > 0) request['params'] = params;
+  // A Go struct marshals its fields in declaration order (source, params, version); only maps are sorted.
+  const fields = [`"source":${goJsonMarshal(source ?? null)}`];
+  if (params !== undefined && params !== null && Object.keys(params).length > 0)
+    fields.push(`"params":${goJsonMarshal(params)}`);
   if (version !== undefined && version !== null && Object.keys(version).length > 0)
-    request['version'] = version;
-  return goJsonMarshal(request);
+    fields.push(`"version":${goJsonMarshal(version)}`);
+  return `{${fields.join(',')}}`;
 }
 
 /** `check`'s stdout: a list of versions, oldest first (nothing at all is an empty list). */
