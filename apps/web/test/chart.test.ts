@@ -303,6 +303,10 @@ const EVERY_OPTION_OVERLAY = {
       enableGlobalResources: true,
       gc: { interval: '1m', oneOffGracePeriod: '10m', artifactRetention: '24h' },
       credentialsFile: { enabled: true, secretName: 'pipeline-credentials', key: 'vars.yml' },
+      secretCacheEnabled: true,
+      secretCacheDuration: '5m',
+      secretCacheDurationNotFound: '30s',
+      secretCachePurgeInterval: '1h',
     },
   },
   kubernetes: {
@@ -310,8 +314,15 @@ const EVERY_OPTION_OVERLAY = {
     inputs: 'mount',
     stepCpuLimit: '2',
     allowPrivileged: true,
+    keepForHijack: '15m',
   },
 };
+
+/** The Kubernetes credential manager in this cluster, for two teams (one credential manager at a time). */
+const KUBERNETES_CREDENTIALS = [
+  'concourse.web.kubernetes.enabled=true',
+  'concourse.web.kubernetes.teams={main,dev}',
+];
 
 describe('helm lint', () => {
   it('passes with the default values', async () => {
@@ -506,6 +517,14 @@ describe('rendered manifests', () => {
 describe('settings that cannot work stop the install with a message', () => {
   it.each([
     [['concourse.web.credentialsFile.enabled=true'], 'concourse.web.credentialsFile.secretName'],
+    [
+      [
+        ...KUBERNETES_CREDENTIALS,
+        'concourse.web.credentialsFile.enabled=true',
+        'concourse.web.credentialsFile.secretName=c',
+      ],
+      'one credential manager',
+    ],
     [['persistence.accessModes={ReadWriteOncePod}'], 'ReadWriteOncePod'],
     [['kubernetes.namespace=elsewhere'], 'must share a namespace'],
     [['postgresql.enabled=false'], 'concourse.web.postgres.host'],
@@ -526,6 +545,7 @@ describe('the web container gets only settings the server accepts', () => {
     ['every optional setting', [PRODUCTION_VALUES, 'EVERY_OPTION'], []],
     ['node-local artifacts', [], ['kubernetes.artifactMode=node-local', 'artifactDaemon.enabled=true']],
     ['the local runtime', [], ['concourse.web.runtime=local']],
+    ['the Kubernetes credential manager', [], KUBERNETES_CREDENTIALS],
   ])('%s: every env var and arg parses with parseWebConfig', async (_name, files, set) => {
     const resolvedFiles = await Promise.all(
       files.map((f) =>
@@ -716,6 +736,8 @@ describe('the chart can set every web option', () => {
     const renders = [
       await render([PRODUCTION_VALUES, overlay]),
       await render([], ['kubernetes.artifactMode=node-local', 'artifactDaemon.enabled=true']),
+      await render([], KUBERNETES_CREDENTIALS),
+      await render([], [...KUBERNETES_CREDENTIALS, 'concourse.web.kubernetes.configPath=/kube/config']),
     ];
     const rendered = new Set(
       renders.flatMap((objects) => (webContainer(objects).env ?? []).map((e) => e.name)),
@@ -724,5 +746,59 @@ describe('the chart can set every web option', () => {
       .map((spec) => spec.env as string)
       .filter((env) => !rendered.has(env) && !(env in SET_BY_THE_CHART_ITSELF));
     expect(missing).toEqual([]);
+  });
+});
+
+describe('concourse.web.kubernetes: the Kubernetes credential manager', () => {
+  type Role = K8sObject & { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> };
+
+  it('in this cluster: a kept namespace per team, where the web may only get Secrets', async () => {
+    const objects = await render([], KUBERNETES_CREDENTIALS);
+    expect(await validationProblems(objects)).toEqual([]);
+    const namespaces = find(objects, 'Namespace');
+    expect(namespaces.map((n) => n.metadata.name)).toEqual(['jb-main', 'jb-dev']);
+    for (const namespace of namespaces)
+      expect(namespace.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    const roles = find(objects, 'Role', 'jb-jetbridge-web-secrets') as Role[];
+    expect(roles.map((r) => [r.metadata.namespace, r.rules])).toEqual(
+      ['jb-main', 'jb-dev'].map((ns) => [ns, [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]]),
+    );
+    const bindings = find(objects, 'RoleBinding', 'jb-jetbridge-web-secrets') as Array<
+      K8sObject & { subjects: Array<{ name: string; namespace: string }> }
+    >;
+    expect(bindings.map((b) => [b.metadata.namespace, b.subjects])).toEqual(
+      ['jb-main', 'jb-dev'].map((ns) => [
+        ns,
+        [{ kind: 'ServiceAccount', name: 'jb-jetbridge-web', namespace: NAMESPACE }],
+      ]),
+    );
+    const env = containerEnv(objects, webContainer(objects));
+    expect([env.CONCOURSE_KUBERNETES_IN_CLUSTER, env.CONCOURSE_KUBERNETES_NAMESPACE_PREFIX]).toEqual([
+      'true',
+      'jb-',
+    ]);
+    // The step namespace's Role is unchanged: the credential manager gets its own.
+    const stepRole = only(objects, 'Role', 'jb-jetbridge-web') as Role;
+    expect(stepRole.rules.map((rule) => ({ ...rule, verbs: [...rule.verbs].sort() }))).toEqual(
+      RUNTIME_K8S_RBAC_RULES,
+    );
+  });
+
+  it('another cluster (configPath): no namespaces or Roles here, the kubeconfig is passed on', async () => {
+    const objects = await render(
+      [],
+      ['concourse.web.kubernetes.enabled=true', 'concourse.web.kubernetes.configPath=/kube/config'],
+    );
+    expect(find(objects, 'Namespace')).toEqual([]);
+    expect(find(objects, 'Role', 'jb-jetbridge-web-secrets')).toEqual([]);
+    const env = containerEnv(objects, webContainer(objects));
+    expect(env.CONCOURSE_KUBERNETES_CONFIG_PATH).toBe('/kube/config');
+    expect(env.CONCOURSE_KUBERNETES_IN_CLUSTER).toBeUndefined();
+  });
+
+  it('is off by default', async () => {
+    const objects = await render();
+    expect(find(objects, 'Namespace')).toEqual([]);
+    expect(containerEnv(objects, webContainer(objects)).CONCOURSE_KUBERNETES_IN_CLUSTER).toBeUndefined();
   });
 });

@@ -74,6 +74,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end -}}
 
+{{/* Namespaces of the Kubernetes credential manager: `<prefix><team>`; the official chart's default prefix. */}}
+{{- define "jetbridge.teamNamespacePrefix" -}}
+{{- default (printf "%s-" .Release.Name) .Values.concourse.web.kubernetes.namespacePrefix -}}
+{{- end -}}
+
 {{/* The external URL: the value, else the first ingress host (https when the ingress has TLS), else empty. */}}
 {{- define "jetbridge.externalUrl" -}}
 {{- if .Values.concourse.web.externalUrl -}}
@@ -142,6 +147,9 @@ The Kubernetes runtime's settings as `CONCOURSE_KUBERNETES_<KEY>` env entries: e
 {{- end -}}
 {{- if and $web.credentialsFile.enabled (not $web.credentialsFile.secretName) -}}
 {{- fail "concourse.web.credentialsFile.enabled needs concourse.web.credentialsFile.secretName (an existing Secret holding the YAML)" -}}
+{{- end -}}
+{{- if and $web.credentialsFile.enabled $web.kubernetes.enabled -}}
+{{- fail "concourse.web.credentialsFile and concourse.web.kubernetes are both enabled: the server takes one credential manager" -}}
 {{- end -}}
 {{- if not (has $web.runtime (list "kubernetes" "local")) -}}
 {{- fail (printf "concourse.web.runtime must be kubernetes or local, not %q" $web.runtime) -}}
