@@ -43,6 +43,24 @@ ${TASK('test "$PASSWORD" = pipeline-only; test "$USERNAME" = bot; echo "password
       PASSWORD: ((db-password))
       USERNAME: ((registry.username))
       GREETING: ((local:greeting))
+- name: local-vars
+  plan:
+  - task: make
+    config:
+      outputs: [{name: out}]
+${TASK('printf from-file > out/v')}
+  - load_var: loaded
+    file: out/v
+  - task: use
+    config:
+${TASK('test "$LOADED" = from-file; test "$PASSWORD" = pipeline-only')}
+    params: {LOADED: ((.:loaded)), PASSWORD: ((db-password))}
+- name: missing-local
+  plan:
+  - task: show
+    config:
+${TASK('echo never')}
+    params: {X: ((.:nothing))}
 - name: missing
   plan:
   - task: show
@@ -129,6 +147,17 @@ describe('a pipeline with Kubernetes secrets', () => {
     const { events } = await readBuildEvents(ts.url, admin, buildId);
     expect(events.find((event) => event.event === 'error')?.data['message']).toBe(
       'failed to interpolate task config: undefined vars: not-there',
+    );
+  });
+
+  it('reads ((.:local)) vars from load_var; with var_sources declared, an unknown one names the missing source', async () => {
+    const buildId = await runJob('local-vars');
+    expect(await finished(buildId)).toBe('succeeded');
+    const failing = await runJob('missing-local');
+    expect(await finished(failing)).toBe('errored');
+    const { events } = await readBuildEvents(ts.url, admin, failing);
+    expect(events.find((event) => event.event === 'error')?.data['message']).toBe(
+      "failed to interpolate task config: missing source '.' in var: .:nothing",
     );
   });
 
