@@ -164,6 +164,12 @@ async function connect(
   const ws = new WebSocket(`${base}${execPath(options, command)}`, protocols.map(protocolName), {
     ...clientOptions,
     perMessageDeflate: false,
+    // An all-zero masking key: frames are still masked as RFC 6455 requires of a client, but ws then skips
+    // XOR-ing (and copying) every stdin byte of a large transfer. Masking defends
+    // proxies against script in a browser choosing the bytes on the wire; this client is no browser.
+    generateMask: (mask: Buffer) => {
+      mask.fill(0);
+    },
     handshakeTimeout: options.connectTimeoutMs ?? 30_000,
     maxPayload: 64 * 1024 * 1024,
   });

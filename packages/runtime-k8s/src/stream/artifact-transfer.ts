@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { createTarStream, extractTar, type Artifact, type ArtifactStore } from '@jetbridge/artifact-store';
 import { RuntimeError } from '@jetbridge/runtime';
 import { ExecConnectionLostError, execInPod, type ExecResult } from '../exec/index.js';
@@ -38,19 +38,6 @@ export interface TransferReport {
 // helper/tar.go: tar-out's "path not found", tar-in's "unsafe or corrupt archive".
 const EXIT_NOT_FOUND = 3;
 const EXIT_UNSAFE_ARCHIVE = 4;
-
-/** Counts what passes through (the tar bytes the web produced or received). */
-class ByteCounter extends Transform {
-  bytes = 0;
-  override _transform(
-    chunk: Buffer,
-    _encoding: BufferEncoding,
-    callback: (error?: null, data?: Buffer) => void,
-  ) {
-    this.bytes += chunk.length;
-    callback(null, chunk);
-  }
-}
 
 /** Keeps the helper's small text output (its byte-count report, or an error message). */
 class TextCollector extends Writable {
@@ -172,9 +159,6 @@ async function lookupArtifact(store: ArtifactStore, volume: StreamedVolume): Pro
 async function streamOneIn(volume: StreamedVolume, options: TransferOptions): Promise<number> {
   const artifact = await lookupArtifact(options.store, volume);
   const tar = await createTarStream(artifact, '.');
-  const counter = new ByteCounter();
-  const stdin: Readable = tar.pipe(counter);
-  tar.on('error', (error) => counter.destroy(error));
   const stdout = new TextCollector();
   const stderr = new TextCollector();
   const began = Date.now();
@@ -192,7 +176,7 @@ async function streamOneIn(volume: StreamedVolume, options: TransferOptions): Pr
         `--path=${volume.location.relative}`,
         '--report',
       ],
-      stdin,
+      stdin: tar,
       // A tar ends itself (its end-of-archive marker), so v4 servers work too.
       stdinIsSelfDelimiting: true,
       stdout,
@@ -218,13 +202,16 @@ async function streamOneIn(volume: StreamedVolume, options: TransferOptions): Pr
         : `cannot stream ${where}: ${why}`,
     );
   }
+  // The transport counts every stdin byte it sent (a tar stream that failed fails the exec instead); the
+  // helper counts what its tar reader consumed up to the end-of-archive marker. Equal: nothing lost, nothing
+  // left over.
   const received = reportedBytes(stdout.value());
-  if (received !== counter.bytes) {
+  if (received !== result.stdinBytes) {
     throw new RuntimeError(
-      `streaming ${where} was incomplete: the web sent a ${counter.bytes}-byte archive, the helper read ${received ?? 'an unknown number of'} bytes`,
+      `streaming ${where} was incomplete: the web sent ${result.stdinBytes} bytes, the helper read ${received ?? 'an unknown number of'} bytes`,
     );
   }
-  return counter.bytes;
+  return result.stdinBytes;
 }
 
 /**
