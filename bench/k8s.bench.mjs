@@ -1,0 +1,371 @@
+// The Kubernetes runtime (packages/runtime-k8s) on the in-repo Kubernetes API test server
+// (packages/kube-test-server: pods are local processes, so what is measured is JetBridge's own work — API
+// calls, watch latency, execs, transfers — without image pulls or a real kubelet). Per artifact mode:
+//
+// - transfer: a 200 MB artifact (4 incompressible files) moved into a step pod, and (stream mode) out of it,
+//   as throughput relative to a plain local `tar c | tar x` pipe of the same data timed in the same run
+//   (ratio = pipe seconds / transfer seconds; target ≥ 0.5 for the exec transfers of stream mode). The
+//   transfer times are the runtime's own metrics: stream in = jetbridge_k8s_artifact_copy_seconds (all the
+//   tar-in execs of a pod start), stream out = jetbridge_k8s_exec_duration_seconds{purpose="tar-out"}; in pvc
+//   mode the init container's copy report (context: no exec, the claim is shared).
+// - handoff: step A copies the 200 MB input to its output and prints the time as its last act; step B gets
+//   A's output as its input. Handoff = from A's last act to B's container being ready (inputs in place), as
+//   the engine would chain them (A's wait(), then B's createContainer); it includes B's pod start, printed
+//   alongside.
+// - per-step overhead: createContainer → a trivial process's exit status, minus the pod's own start
+//   (creationTimestamp → main container startedAt, as the test server's kubelet records them, in ms). Target
+//   under 100 ms median for a step without volumes; a step with one small input (200 files) and one output
+//   is printed as context (in stream mode both are transfers through execs).
+//
+// Modes: pvc, stream; node-local (issue #6) has a slot in MODES, filled by whoever lands it.
+// `BENCH_K8S_MB`, `BENCH_K8S_RUNS` (handoff and transfer runs) and `BENCH_K8S_STEPS` override the sizes.
+// Needs Go (the helper is built with it); without Go the bench says so and prints no figure.
+import { fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { randomFillSync, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { figure, loadAverage, median, progress } from './lib/jetbridge.mjs';
+import { createTarStream, ArtifactStore } from '../packages/artifact-store/dist/index.js';
+import { startKubeTestServer } from '../packages/kube-test-server/dist/index.js';
+import { K8sWorker } from '../packages/runtime-k8s/dist/index.js';
+import { buildHelperBinary, TEST_HELPER_IMAGE } from '../packages/runtime-k8s/dist/testing.js';
+
+const requireFromRuntime = createRequire(new URL('../packages/runtime-k8s/package.json', import.meta.url));
+const { Registry } = await import(requireFromRuntime.resolve('prom-client'));
+
+const MB = Number(process.env.BENCH_K8S_MB ?? 200);
+const RUNS = Number(process.env.BENCH_K8S_RUNS ?? 3);
+const STEPS = Number(process.env.BENCH_K8S_STEPS ?? 15);
+const FILES = 4;
+const NAMESPACE = 'bench';
+const TOKEN = 'kube-test-server';
+const SERVER_FLAG = '--kube-test-server';
+const CLAIM = 'jetbridge-artifacts';
+
+/** Artifact modes: how to configure a worker for each (node-local: issue #6). */
+const MODES = [
+  {
+    name: 'pvc',
+    config: (env) => ({ artifacts: { mode: 'pvc', claimName: CLAIM, claimMountPath: env.claimDir } }),
+  },
+  { name: 'stream', config: (env) => ({ artifacts: { mode: 'stream' }, artifactStore: env.webStore }) },
+  // { name: 'node-local', config: (env) => ({ artifacts: { mode: 'node-local', … } }) }, // issue #6
+];
+
+function sh(script) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${script}: exit ${code}`))));
+  });
+}
+
+async function timed(work) {
+  const began = performance.now();
+  const result = await work();
+  return { ms: performance.now() - began, result };
+}
+
+/** Sum of a histogram's observations (optionally of one label value) on the registry. */
+async function histogramSum(registry, name, labels = {}) {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values
+    .filter((value) => value.metricName === `${name}_sum`)
+    .filter((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted))
+    .reduce((sum, value) => sum + value.value, 0);
+}
+
+async function waitFor(condition, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * The test server runs in a child process (the API server and the web are separate processes on a cluster;
+ * sharing one event loop would bill the server's WebSocket work to the runtime), answering over IPC.
+ */
+async function startServerProcess() {
+  const child = fork(fileURLToPath(import.meta.url), [SERVER_FLAG], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = once(child, 'exit');
+  const [message] = await Promise.race([once(child, 'message'), exited.then(() => [undefined])]);
+  if (!message) throw new Error('the kube-test-server process did not start');
+  return {
+    ...message,
+    async close() {
+      if (child.connected) child.send('stop');
+      await exited;
+    },
+  };
+}
+
+async function serveInThisProcess() {
+  const server = await startKubeTestServer();
+  const response = await fetch(`${server.url}/api/v1/namespaces/${NAMESPACE}/persistentvolumeclaims`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      metadata: { name: CLAIM },
+      spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '10Gi' } } },
+    }),
+  });
+  if (response.status !== 201) throw new Error(`cannot create the claim: ${await response.text()}`);
+  process.send({
+    url: server.url,
+    kubeConfigYaml: server.kubeConfigYaml(NAMESPACE),
+    claimDir: server.claimDir(NAMESPACE, CLAIM),
+  });
+  process.once('message', () => {
+    void server.close().then(() => process.exit(0));
+  });
+}
+
+async function startEnvironment(helperPath, scratch) {
+  const server = await startServerProcess();
+  const kubeconfigPath = path.join(scratch, 'kubeconfig');
+  await writeFile(kubeconfigPath, server.kubeConfigYaml);
+  // stream mode's volumes live in the web's own store: a directory of this process.
+  const webStore = new ArtifactStore({ root: path.join(scratch, 'web-store') });
+  const claimDir = server.claimDir;
+  return {
+    server,
+    workerConfig: (mode, registry) => ({
+      kubeconfigPath,
+      namespace: NAMESPACE,
+      helperImage: TEST_HELPER_IMAGE,
+      helperBinaryPath: helperPath,
+      podPollIntervalMs: 500,
+      terminateGraceMs: 2_000,
+      terminationGracePeriodSeconds: 2,
+      metrics: registry,
+      ...mode.config({ claimDir, webStore }),
+    }),
+  };
+}
+
+function containerSpec(mounts, stepName) {
+  return {
+    handle: `bench-${randomUUID()}`,
+    env: {},
+    mounts,
+    metadata: { type: 'task', teamName: 'main', stepName, buildId: 1 },
+  };
+}
+
+async function runToEnd(container, script, stdout) {
+  const process = await container.run({ path: 'sh', args: ['-c', script] }, stdout ? { stdout } : {});
+  const status = await process.wait();
+  if (status !== 0) throw new Error(`${script}: exit ${status}`);
+}
+
+/** The pod's own start as its kubelet recorded it: creationTimestamp → main container startedAt (ms). */
+async function podStartMs(server, podName) {
+  const response = await fetch(`${server.url}/api/v1/namespaces/${NAMESPACE}/pods/${podName}`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  if (response.status !== 200) return undefined;
+  const pod = await response.json();
+  const started = pod?.status?.containerStatuses?.find((status) => status.name === 'main')?.state?.running
+    ?.startedAt;
+  if (!pod?.metadata.creationTimestamp || !started) return undefined;
+  return Date.parse(started) - Date.parse(pod.metadata.creationTimestamp);
+}
+
+/** Collects what a process prints. */
+class TextCollector extends Writable {
+  text = '';
+  _write(chunk, _encoding, callback) {
+    this.text += chunk.toString('utf8');
+    callback();
+  }
+}
+
+async function benchMode(mode, env, source, pipeMs) {
+  const registry = new Registry();
+  const worker = await K8sWorker.create(env.workerConfig(mode, registry));
+  const bytes = MB * 1_000_000;
+  try {
+    const big = await worker.createVolume({ owner: { kind: 'build', buildId: 1 }, teamName: 'main' });
+    await big.streamIn('.', await createTarStream(source, '.'));
+
+    // Transfer and handoff, RUNS times.
+    const inRatios = [];
+    const outRatios = [];
+    const handoffs = [];
+    const podStarts = [];
+    for (let run = 0; run < RUNS; run++) {
+      const output = await worker.createVolume({ owner: { kind: 'build', buildId: 1 }, teamName: 'main' });
+      const copyBefore = await histogramSum(registry, 'jetbridge_k8s_artifact_copy_seconds');
+      const a = await worker.createContainer(
+        containerSpec(
+          [
+            { volume: big, path: 'in', readOnly: true },
+            { volume: output, path: 'out' },
+          ],
+          'a',
+        ),
+      );
+      if (mode.name === 'pvc') {
+        // The init container's copy report is read from its log after the start.
+        await waitFor(
+          async () => (await histogramSum(registry, 'jetbridge_k8s_artifact_copy_seconds')) > copyBefore,
+          10_000,
+          'the copy report',
+        ).catch(() => undefined);
+      }
+      const copySeconds = (await histogramSum(registry, 'jetbridge_k8s_artifact_copy_seconds')) - copyBefore;
+      if (copySeconds > 0) inRatios.push(pipeMs / 1000 / copySeconds);
+
+      const outBefore = await histogramSum(registry, 'jetbridge_k8s_exec_duration_seconds', {
+        purpose: 'tar-out',
+      });
+      const stdout = new TextCollector();
+      await runToEnd(a, 'cp -r in/. out/ && date +%s%3N', stdout);
+      const endedAt = Number(stdout.text.trim().split('\n').pop());
+      const outSeconds =
+        (await histogramSum(registry, 'jetbridge_k8s_exec_duration_seconds', { purpose: 'tar-out' })) -
+        outBefore;
+      if (outSeconds > 0) outRatios.push(pipeMs / 1000 / outSeconds);
+
+      const b = await worker.createContainer(
+        containerSpec([{ volume: output, path: 'in', readOnly: true }], 'b'),
+      );
+      handoffs.push(Date.now() - endedAt);
+      podStarts.push((await podStartMs(env.server, b.podName)) ?? 0);
+      await runToEnd(b, `test "$(cat in/* | wc -c)" -eq ${bytes}`);
+      await Promise.all([a.destroy(), b.destroy()]);
+      await output.destroy();
+      progress(
+        `${mode.name} run ${run + 1}: input transfer ${copySeconds.toFixed(2)} s, output transfer ${outSeconds.toFixed(2)} s, handoff ${handoffs.at(-1)} ms (B's pod start ${podStarts.at(-1)} ms)`,
+      );
+    }
+
+    // Per-step overhead: no volumes, and one small input + one output.
+    const small = await worker.createVolume({ owner: { kind: 'build', buildId: 1 }, teamName: 'main' });
+    const smallSource = path.join(path.dirname(source), `small-${mode.name}`);
+    await mkdir(smallSource);
+    for (let i = 0; i < 200; i++) {
+      await mkdir(path.join(smallSource, `d${i % 10}`), { recursive: true });
+      await writeFile(path.join(smallSource, `d${i % 10}`, `f${i}.txt`), `${i}\n`.repeat(50));
+    }
+    await small.streamIn('.', await createTarStream(smallSource, '.'));
+    const bare = [];
+    const withVolumes = [];
+    for (let step = 0; step < STEPS * 2; step++) {
+      const volumes = step % 2 === 1;
+      const output = volumes
+        ? await worker.createVolume({ owner: { kind: 'build', buildId: 1 }, teamName: 'main' })
+        : undefined;
+      const mounts = volumes
+        ? [
+            { volume: small, path: 'src', readOnly: true },
+            { volume: output, path: 'out' },
+          ]
+        : [];
+      const { ms, result: container } = await timed(async () => {
+        const created = await worker.createContainer(containerSpec(mounts, 'overhead'));
+        await runToEnd(created, 'true');
+        return created;
+      });
+      const podStart = await podStartMs(env.server, container.podName);
+      if (podStart !== undefined && step >= 2) (volumes ? withVolumes : bare).push(ms - podStart);
+      await container.destroy();
+      await output?.destroy();
+    }
+    await small.destroy();
+    await big.destroy();
+
+    const label = `k8s ${mode.name}`;
+    if (mode.name === 'stream') {
+      figure(
+        `${label}: exec transfer in, ${MB} MB (throughput ÷ local tar pipe)`,
+        `${median(inRatios).toFixed(2)}`,
+        '≥ 0.5',
+      );
+      figure(
+        `${label}: exec transfer out, ${MB} MB (throughput ÷ local tar pipe)`,
+        `${median(outRatios).toFixed(2)}`,
+        '≥ 0.5',
+      );
+    } else {
+      figure(
+        `${label}: init-container input copy, ${MB} MB (throughput ÷ local tar pipe)`,
+        inRatios.length ? `${median(inRatios).toFixed(2)}` : 'n/a',
+        '',
+      );
+    }
+    figure(
+      `${label}: handoff A→B, ${MB} MB (median; B's pod start ${median(podStarts).toFixed(0)} ms of it)`,
+      `${median(handoffs).toFixed(0)} ms`,
+      '',
+    );
+    figure(
+      `${label}: per-step overhead on top of pod start, no volumes (median)`,
+      `${median(bare).toFixed(0)} ms`,
+      '< 100 ms',
+    );
+    figure(
+      `${label}: per-step overhead on top of pod start, 1 input + 1 output (median)`,
+      `${median(withVolumes).toFixed(0)} ms`,
+      '',
+    );
+  } finally {
+    await worker.close();
+  }
+}
+
+if (process.argv[2] === SERVER_FLAG) {
+  await serveInThisProcess();
+} else {
+  await main();
+}
+
+async function main() {
+  const helper = await buildHelperBinary();
+  if ('skip' in helper) {
+    progress(`skipped: ${helper.skip}`);
+    return;
+  }
+
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-k8s-bench-'));
+  let env;
+  try {
+    // The 200 MB artifact: incompressible, a few files, in the page cache for the pipe and the runtime alike.
+    const source = path.join(scratch, 'source');
+    await mkdir(source);
+    const chunk = Buffer.alloc(1_000_000);
+    for (let file = 0; file < FILES; file++) {
+      const handle = await open(path.join(source, `blob-${file}.bin`), 'w');
+      for (let written = 0; written < MB / FILES; written++) await handle.write(randomFillSync(chunk));
+      await handle.close();
+    }
+    const pipes = [];
+    for (let run = 0; run < RUNS; run++) {
+      const destination = path.join(scratch, `pipe-${run}`);
+      await mkdir(destination);
+      pipes.push((await timed(() => sh(`tar c -C '${source}' . | tar x -C '${destination}'`))).ms);
+      await rm(destination, { recursive: true, force: true });
+    }
+    const pipeMs = median(pipes);
+    progress(
+      `local tar c | tar x of ${MB} MB: ${pipeMs.toFixed(0)} ms (median of ${RUNS}); load ${loadAverage()}`,
+    );
+    env = await startEnvironment(helper.path, scratch);
+    for (const mode of MODES) await benchMode(mode, env, source, pipeMs);
+  } finally {
+    await env?.server.close();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
