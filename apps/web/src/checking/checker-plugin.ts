@@ -1,6 +1,7 @@
 // The app's checker and job build starter, built around its one BuildTracker: they share the credential
 // manager and the local resource types, and answer the pipeline API's doorbells for checks. They stop in
 // `preClose`, before the tracker (registered earlier) stops the builds they run.
+import { ContainerResourceTypeResolver, type ResourceTypeResolver } from '@jetbridge/exec';
 import { LocalResourceTypeResolver } from '@jetbridge/resource-types';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
@@ -36,9 +37,13 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
   const tracker = await useBuildTracker(app, ctx);
   const { config } = ctx;
   const credentials = createCredentialManager(config);
-  const resourceTypes = new LocalResourceTypeResolver(
-    config.resourceTypesDir === undefined ? {} : { directory: config.resourceTypesDir },
-  );
+  // Pods run a resource type's image (/opt/resource); host processes run it from a directory.
+  const resourceTypes: ResourceTypeResolver =
+    config.runtime === 'kubernetes'
+      ? new ContainerResourceTypeResolver()
+      : new LocalResourceTypeResolver(
+          config.resourceTypesDir === undefined ? {} : { directory: config.resourceTypesDir },
+        );
   const fallback = loggingPipelineScheduling(ctx.logger);
   // Whatever the scheduler wired in at the time of the call (it may come after this).
   const scheduleRequested = (reason: string): void => {
