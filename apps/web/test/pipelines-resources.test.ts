@@ -272,13 +272,13 @@ describe('versions', () => {
     expect((await versionsOf('repo', '?filter=ref:v3')).json()).toEqual([
       { id: v3, metadata: [{ name: 'commit', value: 'v3 message' }], version: { ref: 'v3' }, enabled: false },
     ]);
-    // Disabling twice fails, as in Concourse.
-    expect((await call(disableUrl, admin, 'PUT')).status).toBe(500);
+    // Disabling twice fails, as in Concourse (there a 500; a conflict here: bad input is never a 500).
+    expect((await call(disableUrl, admin, 'PUT')).status).toBe(409);
     expect((await call(url(`/resources/repo/versions/${v3}/enable`), admin, 'PUT')).status).toBe(200);
     expect((await versionsOf('repo', '?filter=ref:v3')).json<Array<{ enabled: boolean }>>()[0]?.enabled).toBe(
       true,
     );
-    expect((await call(url('/resources/repo/versions/999999/disable'), admin, 'PUT')).status).toBe(500);
+    expect((await call(url('/resources/repo/versions/999999/disable'), admin, 'PUT')).status).toBe(404);
   });
 
   it('pins a version, comments the pin, and unpins', async () => {
@@ -302,14 +302,14 @@ describe('versions', () => {
     const unpinned = (await call(url('/resources/repo'), admin)).json<Record<string, unknown>>();
     expect(unpinned['pinned_version']).toBeUndefined();
     expect(unpinned['pin_comment']).toBeUndefined();
-    expect((await call(url('/resources/repo/unpin'), admin, 'PUT')).status).toBe(500);
+    expect((await call(url('/resources/repo/unpin'), admin, 'PUT')).status).toBe(409);
 
     expect((await call(url('/resources/repo/versions/999999/pin'), admin, 'PUT')).status).toBe(404);
     // A version of another resource is not this resource's to pin.
     const openVersion = (await versionsOf('open')).json<Array<{ id: number }>>()[0]!.id;
     expect((await call(url(`/resources/repo/versions/${openVersion}/pin`), admin, 'PUT')).status).toBe(404);
     // A pin from the config cannot be overridden through the API.
-    expect((await call(url(`/resources/pinned/versions/${v4}/pin`), admin, 'PUT')).status).toBe(500);
+    expect((await call(url(`/resources/pinned/versions/${v4}/pin`), admin, 'PUT')).status).toBe(409);
   });
 
   it('lists the builds a version went into and came out of', async () => {

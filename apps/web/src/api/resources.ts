@@ -287,9 +287,11 @@ export async function resourceRoutes(app: FastifyInstance, ctx: AppContext): Pro
         const resource = await requireResource(request, ctx, pipeline);
         const versionId = versionIdParam(request);
         if (versionId === undefined) throw HttpError.badRequest();
-        // Unknown versions and no-op toggles fail as in Concourse (a 500 with no body).
+        // Concourse answers 500 to both; bad input is never a 500 here: fly shows its own "make sure the
+        // resource version exists" on the 404, and the 409 as an unexpected response, as it did the 500.
+        if (!(await findResourceVersion(ctx.db, resource.id, versionId))) throw HttpError.notFound();
         if (!(await setResourceVersionEnabled(ctx.db, resource.id, versionId, action === 'enable'))) {
-          throw new HttpError(500, `could not ${action} version ${versionId}`, '');
+          throw HttpError.conflict(`version ${versionId} is already ${action}d`);
         }
         scheduling.scheduleRequested(`resource ${resource.id} version ${versionId} ${action}d`);
         return reply.code(200).send();
@@ -307,8 +309,8 @@ export async function resourceRoutes(app: FastifyInstance, ctx: AppContext): Pro
       if (versionId === undefined) throw HttpError.badRequest();
       const result = await pinResourceVersion(ctx.db, resource.id, versionId);
       if (result === 'version-not-found') throw HttpError.notFound();
-      // Concourse fails the same way (ErrPinnedThroughConfig → 500).
-      if (result === 'pinned-in-config') throw new HttpError(500, 'resource is pinned through config', '');
+      // Concourse answers 500 (ErrPinnedThroughConfig); a conflict, as bad input is never a 500 here.
+      if (result === 'pinned-in-config') throw HttpError.conflict('resource is pinned through config');
       scheduling.scheduleRequested(`resource ${resource.id} pinned`);
       return reply.code(200).send();
     },
@@ -320,8 +322,8 @@ export async function resourceRoutes(app: FastifyInstance, ctx: AppContext): Pro
     async (request, reply) => {
       const pipeline = await requirePipeline(request, ctx);
       const resource = await requireResource(request, ctx, pipeline);
-      // Unpinning an unpinned resource is an error in Concourse too (NonOneRowAffectedError → 500).
-      if (!(await unpinResource(ctx.db, resource.id))) throw new HttpError(500, 'resource is not pinned', '');
+      // An error in Concourse too (NonOneRowAffectedError → 500); a conflict here, never a 500 for bad input.
+      if (!(await unpinResource(ctx.db, resource.id))) throw HttpError.conflict('resource is not pinned');
       scheduling.scheduleRequested(`resource ${resource.id} unpinned`);
       return reply.code(200).send();
     },
