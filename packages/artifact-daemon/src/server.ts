@@ -132,7 +132,7 @@ export async function startArtifactDaemon(options: ArtifactDaemonOptions): Promi
   const artifactFor = async (handle: string, claims: CapabilityClaims): Promise<Artifact> => {
     const artifact = await store.lookup(handle);
     if (!artifact)
-      throw new HttpError(404, 'artifact_not_found', `artifact '${handle}' is not on node ${nodeName}`);
+      throw new HttpError(404, 'artifact_missing', `artifact '${handle}' is not on node ${nodeName}`);
     if (artifact.teamName !== claims.team) {
       throw new HttpError(403, 'wrong_team', `the capability's team may not access artifact '${handle}'`);
     }

@@ -3,6 +3,11 @@ import type { ContainerMetadata } from '@jetbridge/runtime';
 import type { Registry } from 'prom-client';
 import type { KubeConfigLike } from './kube/kube-api.js';
 import type { Toleration } from './kube/pod-types.js';
+import {
+  resolveNodeLocal,
+  type NodeLocalArtifactsConfig,
+  type ResolvedNodeLocalArtifacts,
+} from './node-local/config.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -36,8 +41,11 @@ export interface StreamArtifactsConfig {
   transferAttempts?: number;
 }
 
-/** Where artifacts live: `pvc` (one shared ReadWriteMany claim) or `stream` (the web's store, via exec). */
-export type ArtifactsConfig = PvcArtifactsConfig | StreamArtifactsConfig;
+/**
+ * Where artifacts live: `pvc` (one shared ReadWriteMany claim), `stream` (the web's store, via exec) or
+ * `node-local` (each node's artifact daemon; see src/node-local/).
+ */
+export type ArtifactsConfig = PvcArtifactsConfig | StreamArtifactsConfig | NodeLocalArtifactsConfig;
 
 export interface ResourceQuantities {
   cpu?: string;
@@ -175,7 +183,7 @@ export interface ResolvedK8sConfig {
   namespace: string;
   instance: string;
   name: string;
-  artifacts: ResolvedPvcArtifacts | ResolvedStreamArtifacts;
+  artifacts: ResolvedPvcArtifacts | ResolvedStreamArtifacts | ResolvedNodeLocalArtifacts;
   helperImage: string;
   helperBinaryPath: string;
   defaultImage: string;
@@ -228,8 +236,9 @@ function resolveArtifacts(config: K8sWorkerConfig): ResolvedK8sConfig['artifacts
       ),
     };
   }
+  if (artifacts?.mode === 'node-local') return resolveNodeLocal(artifacts);
   if (artifacts?.mode !== 'pvc') {
-    throw new Error("K8sWorkerConfig.artifacts.mode must be 'pvc' or 'stream'");
+    throw new Error("K8sWorkerConfig.artifacts.mode must be 'pvc', 'stream' or 'node-local'");
   }
   if (!artifacts.claimName || !artifacts.claimMountPath) {
     throw new Error('K8sWorkerConfig.artifacts needs claimName and claimMountPath');

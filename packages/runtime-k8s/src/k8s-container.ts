@@ -88,6 +88,8 @@ export class K8sContainer implements Container {
     private readonly context: WorkerContext,
     private readonly onGone: (handle: string) => void,
     private readonly streamedOutputs?: StreamedOutputs,
+    /** node-local mode: sizes and mirrors of the outputs, after each process (wait() resolves after). */
+    private readonly outputsSettled?: () => Promise<void>,
   ) {
     const target: HelperTarget = {
       kubeConfig: context.kubeConfig,
@@ -108,6 +110,7 @@ export class K8sContainer implements Container {
       ...(streamedOutputs && streamedOutputs.volumes.length > 0
         ? { collectOutputs: () => this.collectStreamedOutputs(streamedOutputs) }
         : {}),
+      ...(outputsSettled ? { collectOutputs: outputsSettled } : {}),
     };
     // A pod that fails or goes ends every exec into it at once, rather than when a socket notices.
     this.unsubscribe = context.tracker.subscribe((change) => {

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import {
   ArtifactExistsError,
@@ -54,6 +56,7 @@ import { buildStepPod, containerPath, HELPER_PATH, workDirFor, type ClaimMount }
 import { outsideRoots, streamLocation } from './pods/stream-layout.js';
 import { streamVolumesIn, type StreamedVolume } from './stream/artifact-transfer.js';
 import type { WorkerContext } from './worker-context.js';
+import { NodeLocalArtifacts, type PreparedPod } from './node-local/node-local-artifacts.js';
 
 /** What the reaper's predicate is asked about each JetBridge pod. */
 export interface StepPodSummary {
@@ -108,6 +111,8 @@ export class K8sWorker implements Worker {
     config: ResolvedK8sConfig,
     context: WorkerContext,
     private readonly store: ArtifactStore,
+    /** node-local mode: volumes are artifacts on the nodes' daemons. */
+    private readonly nodeLocal?: NodeLocalArtifacts,
   ) {
     this.config = config;
     this.name = config.name;
@@ -140,7 +145,18 @@ export class K8sWorker implements Worker {
     }
     const artifacts = config.artifacts;
     let store: ArtifactStore;
-    if (artifacts.mode === 'stream') {
+    let nodeLocal: NodeLocalArtifacts | undefined;
+    if (artifacts.mode === 'node-local') {
+      nodeLocal = new NodeLocalArtifacts(artifacts, config.name, logger);
+      await nodeLocal
+        .refresh()
+        .catch((error: unknown) =>
+          logger.warn({ err: (error as Error).message }, 'could not list the artifact daemons’ artifacts'),
+        );
+      // Not used for volumes in this mode (they live on the daemons); never touched unless given.
+      store =
+        options.artifactStore ?? new ArtifactStore({ root: path.join(os.tmpdir(), 'jetbridge-node-local') });
+    } else if (artifacts.mode === 'stream') {
       // resolveConfig made sure there is one: volumes live in the web's own store.
       store = options.artifactStore as ArtifactStore;
     } else {
@@ -160,8 +176,9 @@ export class K8sWorker implements Worker {
       config,
       { config, kubeConfig, pods: new PodClient(api, config.namespace), tracker, metrics, logger },
       store,
+      nodeLocal,
     );
-    worker.volumeCount = (await store.list()).length;
+    worker.volumeCount = nodeLocal ? nodeLocal.volumeCount : (await store.list()).length;
     return worker;
   }
 
@@ -196,6 +213,7 @@ export class K8sWorker implements Worker {
     let created = false;
     const streaming = this.config.artifacts.mode === 'stream';
     let streamed: StreamedVolume[] = [];
+    let nodeLocalPod: PreparedPod | undefined;
     try {
       const annotations = podAnnotations(spec.handle, spec.metadata, workDir, this.name);
       let mounts: ClaimMount[] = [];
@@ -210,6 +228,8 @@ export class K8sWorker implements Worker {
               ...volume.location,
             })),
         );
+      } else if (this.nodeLocal) {
+        nodeLocalPod = await this.nodeLocal.prepare(spec, workDir);
       } else {
         mounts = await Promise.all(spec.mounts.map((mount) => this.claimMount(workDir, mount)));
       }
@@ -222,6 +242,7 @@ export class K8sWorker implements Worker {
           workDir,
           mounts,
           streamedPaths: streamed.map((volume) => volume.containerPath),
+          ...(nodeLocalPod ? { layout: nodeLocalPod.layout } : {}),
         },
         this.config,
       );
@@ -232,6 +253,9 @@ export class K8sWorker implements Worker {
       this.context.tracker.observe(answer);
       await this.waitUntilRunning(podName, spec, began);
       this.context.metrics.podStarted((Date.now() - began) / 1000);
+      if (nodeLocalPod && this.nodeLocal) {
+        await this.nodeLocal.started(this.context.tracker.get(podName), nodeLocalPod);
+      }
       if (streaming) await this.streamInputs(podName, spec, streamed);
       else if (this.options.metrics) void this.recordInputCopy(podName);
     } catch (error) {
@@ -252,6 +276,9 @@ export class K8sWorker implements Worker {
       this.context,
       (handle) => this.held.delete(handle),
       streaming ? { store: this.store, volumes: streamed.filter((volume) => !volume.readOnly) } : undefined,
+      nodeLocalPod && nodeLocalPod.outputs.length > 0 && this.nodeLocal
+        ? this.nodeLocal.outputsSettled.bind(this.nodeLocal, nodeLocalPod.outputs)
+        : undefined,
     );
     this.held.set(spec.handle, container);
     if (this.closed) {
@@ -327,6 +354,11 @@ export class K8sWorker implements Worker {
 
   async createVolume(spec: VolumeSpec): Promise<Volume> {
     this.assertOpen();
+    if (this.nodeLocal) {
+      const volume = this.nodeLocal.createVolume({ ...spec, handle: spec.handle ?? randomUUID() });
+      this.volumeCount++;
+      return volume;
+    }
     let artifact: Artifact;
     try {
       artifact = await this.store.allocate({
@@ -349,11 +381,13 @@ export class K8sWorker implements Worker {
   }
 
   async lookupVolume(handle: string): Promise<Volume | undefined> {
+    if (this.nodeLocal) return this.nodeLocal.lookupVolume(handle);
     const artifact = await this.store.lookup(handle);
     return artifact === undefined ? undefined : this.volumeOf(artifact);
   }
 
   async listVolumes(): Promise<VolumeInfo[]> {
+    if (this.nodeLocal) return this.nodeLocal.listVolumes();
     const artifacts = await this.store.list();
     this.volumeCount = artifacts.length;
     return artifacts.map((artifact) => ({
@@ -612,6 +646,10 @@ export class K8sWorker implements Worker {
   }
 
   private countVolumesInBackground(): void {
+    if (this.nodeLocal) {
+      this.volumeCount = this.nodeLocal.volumeCount;
+      return;
+    }
     if (this.countingVolumes !== undefined) return;
     this.countingVolumes = this.store
       .list()

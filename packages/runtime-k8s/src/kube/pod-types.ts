@@ -41,7 +41,9 @@ export interface ContainerManifest {
   command?: string[];
   args?: string[];
   workingDir?: string;
-  env?: { name: string; value: string }[];
+  env?: (
+    { name: string; value: string } | { name: string; valueFrom: { fieldRef: { fieldPath: string } } }
+  )[];
   volumeMounts?: VolumeMount[];
   resources?: ResourceRequirements;
   securityContext?: SecurityContext;
@@ -60,6 +62,22 @@ export interface VolumeManifest {
   name: string;
   emptyDir?: { medium?: string; sizeLimit?: string };
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  hostPath?: { path: string; type?: 'Directory' | 'DirectoryOrCreate' };
+}
+
+/** A node selector term: requirements on node labels (`matchExpressions`) or fields (`metadata.name`). */
+export interface NodeSelectorTerm {
+  matchExpressions?: {
+    key: string;
+    operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    values?: string[];
+  }[];
+  matchFields?: { key: string; operator: 'In' | 'NotIn'; values: string[] }[];
+}
+
+export interface NodeAffinity {
+  requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
+  preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; preference: NodeSelectorTerm }[];
 }
 
 export interface PodSpec {
@@ -70,6 +88,7 @@ export interface PodSpec {
   nodeName?: string;
   nodeSelector?: Record<string, string>;
   tolerations?: Toleration[];
+  affinity?: { nodeAffinity?: NodeAffinity };
   imagePullSecrets?: { name: string }[];
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;

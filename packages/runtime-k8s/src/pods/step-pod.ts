@@ -5,6 +5,7 @@ import type { ResolvedK8sConfig, ResourceQuantities } from '../config.js';
 import type {
   ContainerManifest,
   Pod,
+  PodSpec,
   ResourceRequirements,
   SecurityContext,
   Toleration,
@@ -41,14 +42,20 @@ export interface StepPodInput {
   mounts: ClaimMount[];
   /** stream mode: the container paths volumes are streamed into (and outputs out of). */
   streamedPaths?: string[];
+  /** node-local mode: the layout src/node-local/ made (hostPath mounts, fetch-inputs, node affinity). */
+  layout?: PodLayout;
 }
 
-interface PodLayout {
+export interface PodLayout {
   volumes: VolumeManifest[];
   initMounts: VolumeMount[];
   mainMounts: VolumeMount[];
   /** The init container's `copy` arguments after `--to`. */
   copyArgs: string[];
+  /** Replaces the init container's helper arguments (`copy --to=… <copyArgs>`): node-local mode's `fetch-inputs`. */
+  initArgs?: string[];
+  initEnv?: ContainerManifest['env'];
+  affinity?: PodSpec['affinity'];
 }
 
 /** The working directory Concourse gives a step: /tmp/build/<8 hex>. */
@@ -282,17 +289,23 @@ export function buildStepPod(input: StepPodInput, config: ResolvedK8sConfig): Po
     ...(spec.image?.kind === 'registry' ? (spec.image.pullSecrets ?? []) : []),
   ];
 
-  const layout =
-    config.artifacts.mode === 'stream'
-      ? streamLayout(workDir, input.streamedPaths ?? [])
-      : pvcLayout(input, config.artifacts.claimName, config.artifacts.inputs);
+  const artifacts = config.artifacts;
+  let layout: PodLayout;
+  if (input.layout) layout = input.layout;
+  else if (artifacts.mode === 'stream') layout = streamLayout(workDir, input.streamedPaths ?? []);
+  else if (artifacts.mode === 'pvc') layout = pvcLayout(input, artifacts.claimName, artifacts.inputs);
+  else throw new RuntimeError('a node-local step pod needs the layout src/node-local/ makes');
   const { volumes, initMounts, mainMounts } = layout;
 
   const init: ContainerManifest = {
     name: INIT_CONTAINER,
     image: config.helperImage,
     imagePullPolicy: 'IfNotPresent',
-    command: [config.helperBinaryPath, 'copy', `--to=${HELPER_PATH}`, ...layout.copyArgs],
+    command: [
+      config.helperBinaryPath,
+      ...(layout.initArgs ?? ['copy', `--to=${HELPER_PATH}`, ...layout.copyArgs]),
+    ],
+    ...(layout.initEnv ? { env: layout.initEnv } : {}),
     volumeMounts: initMounts,
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
     securityContext: INIT_SECURITY_CONTEXT,
@@ -326,6 +339,7 @@ export function buildStepPod(input: StepPodInput, config: ResolvedK8sConfig): Po
         ? { imagePullSecrets: [...new Set(pullSecrets)].map((name) => ({ name })) }
         : {}),
       ...placementFor(spec.tags, config),
+      ...(layout.affinity ? { affinity: layout.affinity } : {}),
       volumes,
       initContainers: [init],
       containers: [main],
