@@ -11,6 +11,7 @@ import type {
 } from '@jetbridge/runtime';
 import type { ContainerLayout } from './container-layout.js';
 import { LocalProcess } from './local-process.js';
+import { recordProcessGroup } from './process-records.js';
 import { removeTree } from './remove-tree.js';
 
 export interface LocalContainerOptions {
@@ -73,6 +74,10 @@ export class LocalContainer implements Container {
         io,
         terminateGraceMs: this.options.terminateGraceMs,
       });
+      // So a worker restarted after a crash can stop it (see process-records.ts).
+      if (started.pid !== undefined) {
+        await recordProcessGroup(this.layout.containerDir, started.pid).catch(() => undefined);
+      }
       if (this.state !== 'created') {
         // Destroyed while this one was starting: it must not outlive the container.
         await started.signal('kill');

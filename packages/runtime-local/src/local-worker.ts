@@ -25,6 +25,7 @@ import { ContainerLayout, type HostMount, type ReadOnlyMountMode } from './conta
 import { LocalContainer } from './local-container.js';
 import { LocalVolume } from './local-volume.js';
 import { silentLogger, type Logger } from './logger.js';
+import { killRecordedProcessGroups } from './process-records.js';
 import { removeTree } from './remove-tree.js';
 
 export interface LocalWorkerConfig {
@@ -107,10 +108,15 @@ export class LocalWorker implements Worker {
     const containersDir = path.join(this.workDir, 'containers');
     await mkdir(containersDir, { recursive: true });
     const stale = await readdir(containersDir);
-    for (const handle of stale) await removeTree(path.join(containersDir, handle));
+    const killedGroups: number[] = [];
+    for (const handle of stale) {
+      // A previous run killed with SIGKILL left its step processes running: they go with their containers.
+      killedGroups.push(...(await killRecordedProcessGroups(path.join(containersDir, handle))));
+      await removeTree(path.join(containersDir, handle));
+    }
     if (stale.length > 0) {
       this.logger.info(
-        { workDir: this.workDir, containers: stale.length },
+        { workDir: this.workDir, containers: stale.length, killedProcessGroups: killedGroups },
         'removed containers left by a previous run of the local worker',
       );
     }
