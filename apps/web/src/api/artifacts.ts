@@ -10,6 +10,7 @@ import { FileNotFoundError, RuntimeError, type Volume } from '@jetbridge/runtime
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { adaptiveGzip } from '../artifacts/adaptive-gzip.js';
+import { CoalesceChunks } from '../artifacts/coalesce-chunks.js';
 import { HttpError } from '../http-error.js';
 
 /** `atc.WorkerArtifact`: `{id, name, build_id, created_at}`, all always present. */
@@ -58,8 +59,9 @@ function isHostFailure(err: unknown): boolean {
  */
 async function streamUploadInto(volume: Volume, body: Readable, maxBytes: number): Promise<void> {
   let rejection: HttpError | undefined;
-  // Larger output chunks than zlib's 16 KiB: far fewer callbacks and buffers for a large upload.
-  const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
+  // Large chunks in and out of zlib: far fewer thread-pool hand-offs, callbacks and buffers.
+  const coalesce = new CoalesceChunks();
+  const gunzip = zlib.createGunzip({ chunkSize: 1024 * 1024 });
   const limit = new ByteLimit(maxBytes);
   const stop = (err: HttpError) => {
     rejection ??= err;
@@ -71,7 +73,7 @@ async function streamUploadInto(volume: Volume, body: Readable, maxBytes: number
   limit.on('error', (err) => {
     if (err instanceof HttpError) rejection ??= err;
   });
-  body.pipe(gunzip).pipe(limit);
+  body.pipe(coalesce).pipe(gunzip).pipe(limit);
 
   try {
     await volume.streamIn('.', limit);

@@ -29,6 +29,8 @@ const DEFAULT_SAMPLE_BYTES = 64 * 1024;
 const DEFAULT_STORE_ABOVE_RATIO = 0.9;
 /** Compressed runs are deflated in pieces of about this size (on the thread pool, one at a time). */
 const PIECE_BYTES = 256 * 1024;
+/** Output is yielded in chunks of about this size. */
+const OUTPUT_CHUNK_BYTES = 1024 * 1024;
 /** The largest stored block deflate allows. */
 const STORED_BLOCK_BYTES = 65_535;
 /** ID1 ID2, CM = deflate, no flags, no mtime, no extra flags, OS = unknown. */
@@ -68,41 +70,37 @@ async function* gzipMember(
   /** Bytes of a compressed run waiting to make up a piece. */
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  /** Output not yet yielded: stored blocks still point into the source's chunks (no copy until the yield). */
+  const output = new OutputParts();
 
-  const deflatePending = async (): Promise<Buffer | undefined> => {
-    if (pendingBytes === 0) return undefined;
+  const deflatePending = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
     const piece = Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
-    return deflateRaw(piece, { level, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    output.push(await deflateRaw(piece, { level, finishFlush: zlib.constants.Z_SYNC_FLUSH }));
   };
-  /** Route bytes of the current window to the stored or the compressed path; yields what is ready. */
-  async function* emit(bytes: Buffer): AsyncGenerator<Buffer> {
+  /** Route bytes of the current window to the stored or the compressed path. */
+  const emit = async (bytes: Buffer): Promise<void> => {
     if (storing) {
-      yield storedBlocks(bytes);
+      pushStoredBlocks(output, bytes);
       return;
     }
     pending.push(bytes);
     pendingBytes += bytes.length;
-    if (pendingBytes >= PIECE_BYTES) {
-      const deflated = await deflatePending();
-      if (deflated) yield deflated;
-    }
-  }
-  async function* judgeWindow(): AsyncGenerator<Buffer> {
+    if (pendingBytes >= PIECE_BYTES) await deflatePending();
+  };
+  const judgeWindow = async (): Promise<void> => {
     const bytes = Buffer.concat(sample, sampled);
     sample = [];
     sampled = 0;
     const trial = await deflateRaw(bytes, { level: 1 });
     const store = trial.length >= bytes.length * storeAboveRatio;
-    if (store && !storing) {
-      // A compressed run ends where storing starts.
-      const deflated = await deflatePending();
-      if (deflated) yield deflated;
-    }
+    // A compressed run ends where storing starts.
+    if (store && !storing) await deflatePending();
     storing = store;
-    yield* emit(bytes);
-  }
+    await emit(bytes);
+  };
 
   yield GZIP_HEADER;
   for await (const data of source) {
@@ -118,17 +116,19 @@ async function* gzipMember(
       chunk = chunk.subarray(take);
       leftInWindow -= take;
       if (!sampling) {
-        yield* emit(piece);
+        await emit(piece);
         continue;
       }
       sample.push(piece);
       sampled += take;
-      if (sampled >= sampleBytes) yield* judgeWindow();
+      if (sampled >= sampleBytes) await judgeWindow();
     }
+    // Large writes: each chunk costs the HTTP response (and the client) a round of callbacks.
+    if (output.bytes >= OUTPUT_CHUNK_BYTES) yield output.take();
   }
-  if (sampled > 0) yield* judgeWindow();
-  const deflated = await deflatePending();
-  if (deflated) yield deflated;
+  if (sampled > 0) await judgeWindow();
+  await deflatePending();
+  if (output.bytes > 0) yield output.take();
 
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(crc >>> 0, 0);
@@ -136,15 +136,34 @@ async function* gzipMember(
   yield Buffer.concat([FINAL_EMPTY_STORED_BLOCK, trailer]);
 }
 
+/** Output waiting to be yielded as one buffer. */
+class OutputParts {
+  #parts: Buffer[] = [];
+  bytes = 0;
+
+  push(part: Buffer): void {
+    this.#parts.push(part);
+    this.bytes += part.length;
+  }
+
+  /** Everything pushed, as one buffer (the one copy of stored bytes), and empty again. */
+  take(): Buffer {
+    const joined =
+      this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts, this.bytes);
+    this.#parts = [];
+    this.bytes = 0;
+    return joined;
+  }
+}
+
 /** `bytes` as non-final stored blocks: each a 5-byte header (BTYPE 00, LEN, NLEN) and up to 64 KiB. */
-function storedBlocks(bytes: Buffer): Buffer {
-  const parts: Buffer[] = [];
+function pushStoredBlocks(output: OutputParts, bytes: Buffer): void {
   for (let offset = 0; offset < bytes.length; offset += STORED_BLOCK_BYTES) {
     const block = bytes.subarray(offset, offset + STORED_BLOCK_BYTES);
     const header = Buffer.alloc(5);
     header.writeUInt16LE(block.length, 1);
     header.writeUInt16LE(~block.length & 0xffff, 3);
-    parts.push(header, block);
+    output.push(header);
+    output.push(block);
   }
-  return Buffer.concat(parts);
 }
