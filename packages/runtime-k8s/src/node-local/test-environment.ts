@@ -17,6 +17,8 @@ export interface NodeLocalEnvironment {
   kubeConfig: KubeConfig;
   key: Buffer;
   daemons: Map<string, ArtifactDaemon>;
+  /** The port of a node's daemon (kept across restarts). */
+  port(node: string): number;
   workerConfig(
     overrides?: Partial<NodeLocalArtifactsConfig>,
     worker?: Partial<K8sWorkerConfig>,
@@ -27,8 +29,8 @@ export interface NodeLocalEnvironment {
   ): Promise<K8sWorker>;
   /** Stops a node's daemon (a crash or restart), keeping its disk. */
   stopDaemon(node: string): Promise<void>;
-  /** Starts it again on the same port and disk. */
-  startDaemon(node: string): Promise<ArtifactDaemon>;
+  /** Starts it again on the same port and disk (`minAvailableBytes` high: a node whose disk is full). */
+  startDaemon(node: string, options?: { minAvailableBytes?: number }): Promise<ArtifactDaemon>;
   /** The node is gone: its pods fail, its disk and its daemon too. */
   loseNode(node: string): Promise<void>;
   close(): Promise<void>;
@@ -44,7 +46,10 @@ export async function startNodeLocalEnvironment(
   const key = randomBytes(32);
   const daemons = new Map<string, ArtifactDaemon>();
   const ports = new Map<string, number>();
-  const startDaemon = async (node: string): Promise<ArtifactDaemon> => {
+  const startDaemon = async (
+    node: string,
+    options: { minAvailableBytes?: number } = {},
+  ): Promise<ArtifactDaemon> => {
     const daemon = await startArtifactDaemon({
       root: server.nodeHostPath(node, HOST_PATH),
       capabilityKey: key,
@@ -52,7 +57,7 @@ export async function startNodeLocalEnvironment(
       port: ports.get(node) ?? 0,
       nodeName: node,
       sweepIntervalMs: 0,
-      minAvailableBytes: 0,
+      minAvailableBytes: options.minAvailableBytes ?? 0,
     });
     ports.set(node, daemon.port);
     daemons.set(node, daemon);
@@ -92,6 +97,7 @@ export async function startNodeLocalEnvironment(
     kubeConfig,
     key,
     daemons,
+    port: (node) => ports.get(node) ?? 0,
     workerConfig,
     async newWorker(overrides = {}, worker = {}) {
       const created = await K8sWorker.create(workerConfig(overrides, worker));
