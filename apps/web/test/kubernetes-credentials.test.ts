@@ -6,7 +6,7 @@ import { createJobBuild, findJob, findPipeline, pauseJob, type Database, type Ky
 import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
 import { logText, readBuildEvents } from './execute-client.js';
 import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
-import { setPipeline, call } from './pipeline-client.js';
+import { call, putConfig, setPipeline } from './pipeline-client.js';
 
 /**
  * Pipeline builds whose `((vars))` come from Kubernetes Secrets (--kubernetes-config-path against the in-repo
@@ -159,6 +159,21 @@ describe('a pipeline with Kubernetes secrets', () => {
     expect(events.find((event) => event.event === 'error')?.data['message']).toBe(
       "failed to interpolate task config: missing source '.' in var: .:nothing",
     );
+  });
+
+  it('checks a config’s vars against the secrets with check_creds (fly set-pipeline --check-creds)', async () => {
+    const yaml = (token: string) =>
+      `resources: [{name: r, type: mock, source: {password: ((db-password)), user: ((registry.username))}, webhook_token: ${token}}]\njobs: [{name: j, plan: [{get: r}]}]`;
+    expect(
+      (await putConfig(ts.url, admin, 'main', 'checked', yaml('plain'), { checkCreds: true })).status,
+    ).toBe(201);
+    const refused = await putConfig(ts.url, admin, 'main', 'refused', yaml('((no-such-token))'), {
+      checkCreds: true,
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json()).toEqual({
+      errors: ['credential validation failed\n\n1 error occurred:\n\t* undefined vars: no-such-token\n\n'],
+    });
   });
 
   it('keeps answers for --secret-cache-duration: a rotated secret is not read again', async () => {

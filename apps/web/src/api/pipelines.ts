@@ -49,6 +49,7 @@ import {
   requestQuery,
   requestedInstanceVars,
 } from '../auth/requested-pipeline.js';
+import { noCredentials, undefinedCredentialVars } from '../creds/index.js';
 import { HttpError } from '../http-error.js';
 import { sendBadge, worstStatus } from './badge.js';
 import { parseBuildPage } from './builds.js';
@@ -101,28 +102,32 @@ function parseConfigVersion(header: string): number | undefined {
 
 /**
  * `?check_creds`: every `((var))` in resource and resource type sources, webhook tokens, task params/vars and
- * inline task configs must resolve against the cluster's credential manager. JetBridge has none configured
- * yet, so any such var is undefined. Messages as Concourse's (vars.UndefinedVarsError in a go-multierror).
+ * inline task configs must resolve against the cluster's credential manager (not the pipeline's
+ * var_sources). Messages as Concourse's (vars.UndefinedVarsError in a go-multierror).
  */
-function credentialErrors(config: PipelineConfig): string[] {
-  const errors: string[] = [];
-  const check = (value: unknown) => {
-    const names = [...new Set(varReferences(value))].sort();
-    if (names.length > 0) errors.push(`undefined vars: ${names.join(', ')}`);
-  };
-  for (const resourceType of config.resource_types ?? []) check(resourceType.source);
+async function credentialErrors(
+  config: PipelineConfig,
+  undefinedVars: (names: string[]) => Promise<string[]>,
+): Promise<string[]> {
+  const values: unknown[] = [];
+  for (const resourceType of config.resource_types ?? []) values.push(resourceType.source);
   for (const resource of config.resources ?? []) {
-    check(resource.source);
-    check(resource.webhook_token ?? '');
+    values.push(resource.source);
+    values.push(resource.webhook_token ?? '');
   }
   for (const job of config.jobs ?? []) {
     visitBaseSteps(jobStepConfig(job), {
       onTask(step) {
-        check(step.params);
-        check(step.vars);
-        if (step.config !== undefined) check(step.config);
+        values.push(step.params);
+        values.push(step.vars);
+        if (step.config !== undefined) values.push(step.config);
       },
     });
+  }
+  const errors: string[] = [];
+  for (const value of values) {
+    const names = await undefinedVars([...new Set(varReferences(value))].sort());
+    if (names.length > 0) errors.push(`undefined vars: ${names.join(', ')}`);
   }
   return errors;
 }
@@ -405,7 +410,9 @@ async function saveConfig(request: FastifyRequest, ctx: AppContext): Promise<Sav
   if (!vars.ok) throw badInstanceVars(vars.message, true);
 
   if (checkCredentials) {
-    const credErrors = credentialErrors(config);
+    const credErrors = await credentialErrors(config, (names) =>
+      undefinedCredentialVars(ctx.credentials ?? noCredentials, { teamName, pipelineName }, names),
+    );
     if (credErrors.length > 0)
       throw configErrors([`credential validation failed\n\n${multiErrorText(credErrors)}`]);
   }

@@ -33,4 +33,5 @@ export {
   parseCredentialSettings,
   type CredentialSettings,
 } from './credentials-config.js';
+export { undefinedCredentialVars } from './credential-check.js';
 export { resolveStaticVars, NonPrimitiveVarError } from './static-vars.js';
