@@ -12,7 +12,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
-const USER = { username: 'bench', password: 'bench-password' };
+/** The user every bench server has, member of `main`. */
+export const USER = { username: 'bench', password: 'bench-password' };
 const SERVER_FLAG = '--jetbridge-bench-server';
 
 /**
