@@ -12,6 +12,8 @@ export {
   type StreamArtifactsConfig,
   type ResourceQuantities,
 } from './config.js';
+export type { NodeLocalArtifactsConfig } from './node-local/config.js';
+export { NodeLocalArtifacts, type InputFetchReport } from './node-local/node-local-artifacts.js';
 export { PodFailedError, PodStartError } from './errors.js';
 export type { KubeConfigLike } from './kube/kube-api.js';
 export type { Logger } from './logger.js';
