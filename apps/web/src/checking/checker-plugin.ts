@@ -1,5 +1,5 @@
 // The app's checker and job build starter, built around its one BuildTracker: they share the credential
-// manager and the local resource types, and answer the pipeline API's doorbells for checks. They stop in
+// manager and the runtime's resource types, and answer the pipeline API's doorbells for checks. They stop in
 // `preClose`, before the tracker (registered earlier) stops the builds they run.
 import { ContainerResourceTypeResolver, type ResourceTypeResolver } from '@jetbridge/exec';
 import { LocalResourceTypeResolver } from '@jetbridge/resource-types';
@@ -18,6 +18,8 @@ declare module '../app-context.js' {
     credentials?: CredentialManager;
     /** Finds resource versions; also the scheduler's InputChecker (`requestChecks`). */
     checker?: Checker;
+    /** Runs the resource steps of pipeline builds (set by usePipelineBuilds; `fly execute -j` uses it too). */
+    resourceTypes?: ResourceTypeResolver;
     /** Starts job builds with the inputs the scheduler chose (its BuildStarter). */
     jobBuildStarter?: JobBuildStarter;
     /**
@@ -85,6 +87,7 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
   });
 
   ctx.credentials = credentials;
+  ctx.resourceTypes = resourceTypes;
   ctx.checker = checker;
   ctx.jobBuildStarter = jobBuildStarter;
   ctx.pipelineScheduling = withCheckDoorbells(checker, ctx.pipelineScheduling ?? fallback);
