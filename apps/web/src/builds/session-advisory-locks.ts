@@ -23,6 +23,9 @@ export class SessionAdvisoryLocks {
   private readonly held = new Set<number>();
   private connecting: Promise<pg.PoolClient> | undefined;
   private closed = false;
+  /** Keys held when the connection dropped, not taken again yet. */
+  private readonly lost = new Set<number>();
+  private reacquiring = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -53,10 +56,12 @@ export class SessionAdvisoryLocks {
   }
 
   isHeld(key: number): boolean {
-    return this.held.has(key);
+    return this.held.has(key) || this.lost.has(key);
   }
 
   async release(key: number): Promise<void> {
+    // Lost with the connection and not taken again yet: nothing to unlock, and nothing to take again.
+    if (this.lost.delete(key)) return;
     if (!this.held.delete(key) || !this.client) return;
     try {
       await this.client.query('select pg_advisory_unlock($1, $2)', [this.options.lockClass, key]);
@@ -70,6 +75,7 @@ export class SessionAdvisoryLocks {
     const client = this.client;
     this.client = undefined;
     this.held.clear();
+    this.lost.clear();
     // Releasing the connection with an error destroys it, which drops every lock at once.
     client?.release(true);
   }
@@ -99,29 +105,44 @@ export class SessionAdvisoryLocks {
     return this.connecting;
   }
 
-  /** The database connection dropped and the locks with it: take them again for the work still running here. */
+  /**
+   * The database connection dropped and the locks with it: take them again for the work still running here.
+   * One loop does it, however often the connection drops meanwhile (a restarting server cuts the first
+   * reconnections too), so a key is never taken twice; work that ends meanwhile is not re-taken.
+   */
   private onConnectionLost(client: pg.PoolClient, err: Error): void {
     if (this.client !== client || this.closed) return;
     this.logger.warn({ err }, `lost the connection holding ${this.options.purpose} locks; re-acquiring`);
     this.client = undefined;
     client.release(true);
-    const keys = [...this.held];
+    for (const key of this.held) this.lost.add(key);
     this.held.clear();
-    void (async () => {
-      for (let attempt = 1; !this.closed && keys.length > 0; attempt++) {
+    void this.reacquireLost();
+  }
+
+  private async reacquireLost(): Promise<void> {
+    if (this.reacquiring) return;
+    this.reacquiring = true;
+    try {
+      for (let attempt = 1; !this.closed && this.lost.size > 0; attempt++) {
         try {
-          while (keys.length > 0) {
-            const key = keys[0] as number;
-            if (!(await this.tryAcquire(key))) {
+          for (const key of [...this.lost]) {
+            if (!this.lost.has(key)) continue;
+            const taken = await this.tryAcquire(key);
+            if (!this.lost.delete(key)) {
+              // Released while being taken again: the work is over.
+              if (taken) await this.release(key);
+            } else if (!taken) {
               this.logger.error({ key }, `another node took a ${this.options.purpose} lock held here`);
             }
-            keys.shift();
           }
         } catch (retryErr) {
           this.logger.warn({ err: retryErr, attempt }, `cannot re-acquire ${this.options.purpose} locks yet`);
           await new Promise((resolve) => setTimeout(resolve, 1000));
         }
       }
-    })();
+    } finally {
+      this.reacquiring = false;
+    }
   }
 }
