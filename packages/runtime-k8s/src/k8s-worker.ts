@@ -56,6 +56,7 @@ import { buildStepPod, containerPath, HELPER_PATH, workDirFor, type ClaimMount }
 import { outsideRoots, streamLocation } from './pods/stream-layout.js';
 import { streamVolumesIn, type StreamedVolume } from './stream/artifact-transfer.js';
 import type { WorkerContext } from './worker-context.js';
+import { discoverDaemons } from './node-local/discovery.js';
 import { NodeLocalArtifacts, type PreparedPod } from './node-local/node-local-artifacts.js';
 
 /** What the reaper's predicate is asked about each JetBridge pod. */
@@ -147,7 +148,12 @@ export class K8sWorker implements Worker {
     let store: ArtifactStore;
     let nodeLocal: NodeLocalArtifacts | undefined;
     if (artifacts.mode === 'node-local') {
-      nodeLocal = new NodeLocalArtifacts(artifacts, config.name, logger);
+      nodeLocal = new NodeLocalArtifacts(
+        artifacts,
+        config.name,
+        logger,
+        artifacts.discovery ? discoverDaemons(api, artifacts.discovery, config.namespace) : undefined,
+      );
       await nodeLocal
         .refresh()
         .catch((error: unknown) =>

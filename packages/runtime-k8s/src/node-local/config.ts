@@ -11,8 +11,11 @@ export interface NodeLocalArtifactsConfig {
   mode: 'node-local';
   /** The daemons' store on every node (the chart's `artifactDaemon.hostPath`). */
   hostPath: string;
-  /** Node name → base URL of its daemon (`http://<node IP>:7780`). */
-  daemons: Record<string, string>;
+  /**
+   * Node name → base URL of its daemon (`http://<node IP>:7780`), or how to find the DaemonSet's pods: their
+   * node and host IP (the chart gives the daemon a hostPort), re-listed as they come and go.
+   */
+  daemons: Record<string, string> | { discover: DaemonDiscovery };
   /** The HMAC key shared with the daemons; signs every capability token (≥ 32 bytes). */
   capabilityKey: string | Buffer;
   /** TLS towards the daemons (the web's side); `caPathInPod` is where step pods find the CA (a mounted file). */
@@ -27,10 +30,20 @@ export interface NodeLocalArtifactsConfig {
   transferAttempts?: number;
 }
 
+/** The daemons' pods: `labelSelector` in `namespace` (default: the step pods' namespace), on `port`. */
+export interface DaemonDiscovery {
+  labelSelector: string;
+  port: number;
+  scheme?: 'http' | 'https';
+  namespace?: string;
+}
+
 export interface ResolvedNodeLocalArtifacts {
   mode: 'node-local';
   hostPath: string;
-  daemons: ReadonlyMap<string, string>;
+  /** Fixed endpoints, or undefined with `discovery`. */
+  daemons: ReadonlyMap<string, string> | undefined;
+  discovery: DaemonDiscovery | undefined;
   key: CapabilityKey;
   tls: (DaemonClientTls & { caPathInPod?: string }) | undefined;
   replicas: number;
@@ -52,12 +65,29 @@ export function resolveNodeLocal(config: NodeLocalArtifactsConfig): ResolvedNode
       'K8sWorkerConfig.artifacts.hostPath must be an absolute path (the daemons’ store on each node)',
     );
   }
-  const daemons = new Map(Object.entries(config.daemons ?? {}));
-  if (daemons.size === 0)
-    throw new Error('K8sWorkerConfig.artifacts.daemons must name at least one node’s daemon');
-  for (const [node, url] of daemons) {
-    if (!/^https?:\/\//.test(url))
-      throw new Error(`artifact daemon of node ${node}: ${url} is not an http(s) URL`);
+  const given = config.daemons ?? {};
+  let daemons: Map<string, string> | undefined;
+  let discovery: DaemonDiscovery | undefined;
+  if ('discover' in given && typeof given.discover === 'object') {
+    discovery = given.discover;
+    if (!discovery.labelSelector) {
+      throw new Error('K8sWorkerConfig.artifacts.daemons.discover needs a labelSelector');
+    }
+    if (!Number.isInteger(discovery.port) || discovery.port < 1 || discovery.port > 65535) {
+      throw new Error(
+        `K8sWorkerConfig.artifacts.daemons.discover.port must be a port number (got ${discovery.port})`,
+      );
+    }
+  } else {
+    daemons = new Map(Object.entries(given as Record<string, string>));
+    if (daemons.size === 0) {
+      throw new Error('K8sWorkerConfig.artifacts.daemons must name at least one node’s daemon');
+    }
+    for (const [node, url] of daemons) {
+      if (!/^https?:\/\//.test(url)) {
+        throw new Error(`artifact daemon of node ${node}: ${url} is not an http(s) URL`);
+      }
+    }
   }
   let key: CapabilityKey;
   try {
@@ -73,6 +103,7 @@ export function resolveNodeLocal(config: NodeLocalArtifactsConfig): ResolvedNode
     mode: 'node-local',
     hostPath: config.hostPath.replace(/\/+$/, '') || '/',
     daemons,
+    discovery,
     key,
     tls: config.tls,
     replicas,

@@ -11,41 +11,85 @@ export interface NodeHealth {
   reason?: string;
 }
 
+/** Lists the daemons' endpoints (node → base URL) from the cluster (the DaemonSet's pods). */
+export type EndpointLister = () => Promise<Map<string, string>>;
+
+interface Clients {
+  url: string;
+  retrying: ArtifactDaemonClient;
+  oneShot: ArtifactDaemonClient;
+}
+
+/** How long a listing of the DaemonSet's pods is reused. */
+const ENDPOINTS_CACHE_MS = 5_000;
+
 /** The artifact daemons of the cluster, one per node, and what their /healthz said lately. */
 export class DaemonDirectory {
-  readonly #clients = new Map<string, { retrying: ArtifactDaemonClient; oneShot: ArtifactDaemonClient }>();
+  #endpoints: Map<string, string>;
+  #listedAt = 0;
+  #listing: Promise<void> | undefined;
+  readonly #clients = new Map<string, Clients>();
   readonly #health = new Map<string, { at: number; value: Promise<NodeHealth> }>();
 
-  constructor(private readonly config: ResolvedNodeLocalArtifacts) {
-    for (const [node, url] of config.daemons) {
-      const tls = config.tls ? { tls: config.tls } : {};
-      this.#clients.set(node, {
-        retrying: new ArtifactDaemonClient(url, { ...tls, attempts: config.transferAttempts }),
-        // Health probes and one-shot streams (an upload that cannot be replayed) are not retried.
-        oneShot: new ArtifactDaemonClient(url, { ...tls, attempts: 1, timeoutMs: 10_000 }),
-      });
-    }
+  constructor(
+    private readonly config: ResolvedNodeLocalArtifacts,
+    private readonly lister?: EndpointLister,
+  ) {
+    this.#endpoints = new Map(config.daemons ?? []);
   }
 
   get nodes(): string[] {
-    return [...this.config.daemons.keys()];
+    return [...this.#endpoints.keys()];
+  }
+
+  /** Re-lists the daemons' pods when discovering (at most every few seconds, or now with `force`). */
+  async refreshEndpoints(force = false): Promise<void> {
+    if (!this.lister || (!force && Date.now() - this.#listedAt < ENDPOINTS_CACHE_MS)) return;
+    this.#listing ??= this.lister()
+      .then((endpoints) => {
+        this.#endpoints = endpoints;
+        this.#listedAt = Date.now();
+      })
+      .finally(() => {
+        this.#listing = undefined;
+      });
+    await this.#listing;
   }
 
   url(node: string): string {
-    const url = this.config.daemons.get(node);
-    if (!url) throw new Error(`no artifact daemon is configured for node ${node}`);
+    const url = this.#endpoints.get(node);
+    if (!url) throw new Error(`no artifact daemon is known on node ${node}`);
     return url;
   }
 
   client(node: string, kind: 'retrying' | 'oneShot' = 'retrying'): ArtifactDaemonClient {
-    const clients = this.#clients.get(node);
-    if (!clients) throw new Error(`no artifact daemon is configured for node ${node}`);
+    const url = this.url(node);
+    let clients = this.#clients.get(node);
+    if (!clients || clients.url !== url) {
+      const tls = this.config.tls ? { tls: this.config.tls } : {};
+      clients = {
+        url,
+        retrying: new ArtifactDaemonClient(url, { ...tls, attempts: this.config.transferAttempts }),
+        // Health probes and one-shot streams (an upload that cannot be replayed) are not retried.
+        oneShot: new ArtifactDaemonClient(url, { ...tls, attempts: 1, timeoutMs: 10_000 }),
+      };
+      this.#clients.set(node, clients);
+    }
     return clients[kind];
   }
 
   health(node: string): Promise<NodeHealth> {
     const cached = this.#health.get(node);
     if (cached && Date.now() - cached.at < this.config.healthCacheMs) return cached.value;
+    if (!this.#endpoints.has(node)) {
+      return Promise.resolve({
+        node,
+        reachable: false,
+        ready: false,
+        availableBytes: 0,
+        reason: 'no artifact daemon runs there',
+      });
+    }
     const value = this.client(node, 'oneShot')
       .health()
       .then(
@@ -69,6 +113,7 @@ export class DaemonDirectory {
   }
 
   async all(): Promise<NodeHealth[]> {
+    await this.refreshEndpoints();
     return Promise.all(this.nodes.map((node) => this.health(node)));
   }
 

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { Pod } from '../kube/pod-types.js';
 import { containerPath, type PodLayout } from '../pods/step-pod.js';
 import type { ResolvedNodeLocalArtifacts } from './config.js';
-import { DaemonDirectory } from './daemon-directory.js';
+import { DaemonDirectory, type EndpointLister } from './daemon-directory.js';
 import { NodeLocalVolume } from './node-local-volume.js';
 import { nodeLocalLayout, weightsFromBytes, type NodeLocalInput } from './pod-layout.js';
 import { PlacementBook, type PlacedVolume } from './placement.js';
@@ -44,8 +44,9 @@ export class NodeLocalArtifacts {
     private readonly config: ResolvedNodeLocalArtifacts,
     private readonly workerName: string,
     private readonly logger: Logger,
+    lister?: EndpointLister,
   ) {
-    this.daemons = new DaemonDirectory(config);
+    this.daemons = new DaemonDirectory(config, lister);
   }
 
   /** Learns what the reachable daemons hold (after a web restart); the oldest copy is the primary. */
