@@ -19,6 +19,7 @@ import type { AppContext } from './app-context.js';
 import { startArtifactReaper } from './artifacts/artifact-collection.js';
 import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './auth/bootstrap.js';
 import type { WebConfig } from './config/index.js';
+import { stdoutLogDestination } from './observability/log-destination.js';
 import { createMetricsRegistry } from './observability/metrics.js';
 import { useJobScheduling } from './scheduling/job-scheduling-plugin.js';
 import { openWebRuntime, type WebRuntime } from './runtime/select-worker.js';
@@ -61,7 +62,8 @@ export function createLogger(config: WebConfig, destination?: NodeJS.WritableStr
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
     },
-    destination ?? process.stdout,
+    // By default stdout, where a full disk or a closed reader drops log lines rather than stopping the node.
+    destination ?? stdoutLogDestination(),
   );
 }
 
