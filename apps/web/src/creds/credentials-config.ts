@@ -10,6 +10,7 @@ import {
   kubernetesSecretReader,
   loadKubeConfig,
 } from './kubernetes-credential-manager.js';
+import { RetryingCredentialManager } from './retrying-credential-manager.js';
 import { FileCredentialManager } from './static-credential-manager.js';
 
 export interface CredentialSettings {
@@ -53,7 +54,8 @@ export function parseCredentialSettings(read: OptionReader, cwd: string): Creden
 
 /**
  * The cluster's credential manager: Kubernetes secrets when configured, else the credentials file, else
- * none (Concourse allows one manager; JetBridge refuses both at start). Cached when the cache is enabled.
+ * none (Concourse allows one manager; JetBridge refuses both at start). Lookups that cannot reach the store
+ * are retried with Concourse's defaults (5 attempts, 1s apart); answers are cached when the cache is enabled.
  */
 export function createCredentialManager(settings: {
   credentials: CredentialSettings;
@@ -69,6 +71,9 @@ export function createCredentialManager(settings: {
   } else if (settings.credentialsFile !== undefined) {
     manager = new FileCredentialManager(settings.credentialsFile);
   }
-  if (secretCache === undefined || manager === noCredentials) return manager;
+  if (manager === noCredentials) return manager;
+  // As Concourse layers them: retries around the manager, the cache around both.
+  manager = new RetryingCredentialManager(manager);
+  if (secretCache === undefined) return manager;
   return new CachedCredentialManager(manager, secretCache);
 }

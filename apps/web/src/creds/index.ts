@@ -9,6 +9,7 @@ export {
 export {
   KubernetesCredentialManager,
   KubernetesSecretPathError,
+  KubernetesSecretReadError,
   DEFAULT_NAMESPACE_PREFIX,
   kubernetesSecretReader,
   loadKubeConfig,
@@ -16,6 +17,11 @@ export {
   type SecretReader,
 } from './kubernetes-credential-manager.js';
 export { CachedCredentialManager, type SecretCacheOptions } from './cached-credential-manager.js';
+export {
+  RetryingCredentialManager,
+  DEFAULT_SECRET_RETRY,
+  type SecretRetryOptions,
+} from './retrying-credential-manager.js';
 export {
   pipelineVarsResolver,
   MissingVarSourceError,

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -7,9 +7,12 @@ import {
   CachedCredentialManager,
   KubernetesCredentialManager,
   KubernetesSecretPathError,
+  KubernetesSecretReadError,
   kubernetesSecretReader,
   loadKubeConfig,
   pipelineVarsResolver,
+  RetryingCredentialManager,
+  type SecretReader,
 } from './index.js';
 
 // The Kubernetes credential manager against the in-repo Kubernetes API test server, through the real client
@@ -154,5 +157,72 @@ describe('CachedCredentialManager over Kubernetes', () => {
     });
     await expect(cached.lookup({ teamName: 'main' }, 'db-password')).rejects.toThrow('HTTP 500');
     expect(await cached.lookup({ teamName: 'main' }, 'db-password')).toEqual({ value: 'team-wide' });
+  });
+});
+
+describe('RetryingCredentialManager over Kubernetes', () => {
+  const counting = (reader: SecretReader) => {
+    const counter = { calls: 0 };
+    const read: SecretReader = async (namespace, name) => {
+      counter.calls += 1;
+      return reader(namespace, name);
+    };
+    return { counter, read };
+  };
+
+  it('tries an unreachable API server `attempts` times, then says so', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-k8s-nowhere-'));
+    try {
+      // A kubeconfig for a port nothing listens on: every read is refused at connect.
+      const kubeconfig = path.join(dir, 'kubeconfig');
+      const yaml = server.kubeConfigYaml().replace(server.url, 'http://127.0.0.1:1');
+      await writeFile(kubeconfig, yaml);
+      const { counter, read } = counting(
+        kubernetesSecretReader(loadKubeConfig({ inCluster: false, configPath: kubeconfig })),
+      );
+      const retrying = new RetryingCredentialManager(new KubernetesCredentialManager({ readSecret: read }), {
+        attempts: 3,
+        intervalMs: 10,
+      });
+      await expect(retrying.lookup({ teamName: 'main' }, 'db-password')).rejects.toThrow(
+        /failed to read kubernetes secret concourse-main\/db-password: .*ECONNREFUSED.* \(after 3 retries\)$/,
+      );
+      expect(counter.calls).toBe(3);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers after a transient failure, and does not retry an answer the server gave', async () => {
+    let refusals = 2;
+    const flaky: SecretReader = async (namespace, name) => {
+      if (refusals-- > 0) throw new KubernetesSecretReadError(namespace, name, 'connect ECONNREFUSED', true);
+      return kubernetesSecretReader(
+        loadKubeConfig({ inCluster: false, configPath: path.join(scratch, 'kubeconfig') }),
+      )(namespace, name);
+    };
+    const retrying = new RetryingCredentialManager(new KubernetesCredentialManager({ readSecret: flaky }), {
+      attempts: 5,
+      intervalMs: 10,
+    });
+    expect(await retrying.lookup({ teamName: 'main' }, 'db-password')).toEqual({ value: 'team-wide' });
+
+    const { counter, read } = counting(
+      kubernetesSecretReader(
+        loadKubeConfig({ inCluster: false, configPath: path.join(scratch, 'kubeconfig') }),
+      ),
+    );
+    const strict = new RetryingCredentialManager(new KubernetesCredentialManager({ readSecret: read }), {
+      attempts: 5,
+      intervalMs: 10,
+    });
+    server.faults.failNextRequests({
+      method: 'GET',
+      path: '/api/v1/namespaces/concourse-main/secrets/db-password',
+      status: 403,
+      count: 1,
+    });
+    await expect(strict.lookup({ teamName: 'main' }, 'db-password')).rejects.toThrow(/HTTP 403$/);
+    expect(counter.calls).toBe(1);
   });
 });

@@ -62,6 +62,38 @@ export class KubernetesCredentialManager implements CredentialManager {
   }
 }
 
+/** Reading a Secret failed; `retryable` when the API server could not be reached (not when it answered). */
+export class KubernetesSecretReadError extends Error {
+  constructor(
+    namespace: string,
+    name: string,
+    reason: string,
+    readonly retryable: boolean,
+  ) {
+    super(`failed to read kubernetes secret ${namespace}/${name}: ${reason}`);
+    this.name = 'KubernetesSecretReadError';
+  }
+}
+
+/** Connection-level failures worth another try (as Concourse's retryhttp retryer sees them). */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function isNetworkError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, type } = error as { code?: unknown; type?: unknown };
+  return type === 'system' || (typeof code === 'string' && NETWORK_ERROR_CODES.has(code));
+}
+
 /** The status code of a client-node ApiException (or of anything shaped like one). */
 function statusCode(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
@@ -81,11 +113,11 @@ export function kubernetesSecretReader(kubeConfig: KubeConfig): SecretReader {
       }
       return data;
     } catch (error) {
-      if (statusCode(error) === 404) return undefined;
+      const status = statusCode(error);
+      if (status === 404) return undefined;
       // Never the response body: it could carry the Secret.
-      throw new Error(
-        `failed to read kubernetes secret ${namespace}/${name}: ${statusCode(error) === undefined ? (error as Error).message : `HTTP ${statusCode(error)}`}`,
-      );
+      const reason = status === undefined ? (error as Error).message : `HTTP ${status}`;
+      throw new KubernetesSecretReadError(namespace, name, reason, isNetworkError(error));
     }
   };
 }
