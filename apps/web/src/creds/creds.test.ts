@@ -141,6 +141,7 @@ describe('pipeline var_sources', () => {
   it('reads a dummy source by its lookup paths, the root path included', async () => {
     expect(await vars.lookup({ source: 'first', path: 'scoped' })).toEqual({ value: 'pipeline-scoped' });
     expect(await vars.lookup({ source: 'first', path: 'creds' })).toEqual({ value: { user: 'bot' } });
+    expect(await interpolateString('user=((first:creds.user))', vars)).toBe('user=bot');
     expect(await vars.lookup({ source: 'first', path: 'nope' })).toBeUndefined();
     const oneOff = pipelineVarsResolver(cluster, { teamName: 'main', varSources });
     expect(await oneOff.lookup({ source: 'first', path: 'scoped' })).toEqual({ value: 'team-scoped' });
