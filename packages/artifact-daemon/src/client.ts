@@ -237,6 +237,15 @@ export class ArtifactDaemonClient {
     return JSON.parse(text) as TransferResult;
   }
 
+  /** Renews the artifact's lease (the TTL sweep keeps what the web still wants). */
+  async renew(handle: string, token: string): Promise<void> {
+    await this.#retrying(async () => {
+      const res = await this.#send('POST', `${artifactPath(handle)}/lease`, token);
+      const text = await readBody(res);
+      if (res.statusCode !== 204) throw errorOf(res, text);
+    });
+  }
+
   /** Deletes the artifact (idempotent). */
   async delete(handle: string, token: string): Promise<void> {
     await this.#retrying(async () => {

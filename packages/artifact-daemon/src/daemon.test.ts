@@ -259,11 +259,17 @@ describe('artifact daemon', () => {
       await writeTree(path.join(sweepRoot, 'incoming', 'abandoned'), {
         'half.txt': 'a step that never committed',
       });
+      await shortClient.put('renewed', token('renewed'), () => tarOf(source));
       await new Promise((resolve) => setTimeout(resolve, 700));
       await removeAll(await untarToTemp(await shortClient.openTar('young', token('young'))));
+      await shortClient.renew('renewed', token('renewed'));
+      await expect(shortClient.renew('renewed', token('renewed', { team: 'other' }))).rejects.toMatchObject({
+        httpStatus: 403,
+      });
       await new Promise((resolve) => setTimeout(resolve, 600));
       const swept = await short.sweep();
       expect(swept.expired.sort()).toEqual(['incoming/abandoned', 'old']);
+      expect((await shortClient.stat('renewed', token('renewed')))?.handle).toBe('renewed');
       expect(await shortClient.stat('old', token('old'))).toBeUndefined();
       expect((await shortClient.stat('young', token('young')))?.handle).toBe('young');
     } finally {

@@ -17,9 +17,10 @@ export class LeaseBook {
     this.#throttleMs = throttleMs;
   }
 
-  async touch(handle: string, now = Date.now()): Promise<void> {
+  /** Records a use now; `force` skips the throttle (an explicit renewal). */
+  async touch(handle: string, now = Date.now(), force = false): Promise<void> {
     const last = this.#touched.get(handle);
-    if (last !== undefined && now - last < this.#throttleMs) return;
+    if (!force && last !== undefined && now - last < this.#throttleMs) return;
     this.#touched.set(handle, now);
     const file = path.join(this.#dir, handle);
     const time = new Date(now);

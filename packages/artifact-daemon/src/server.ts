@@ -87,7 +87,7 @@ class HttpError extends Error {
   }
 }
 
-const ARTIFACT_ROUTE = /^\/artifacts\/([^/]+)(\/stat|\/commit|\/pull|\/extract)?$/;
+const ARTIFACT_ROUTE = /^\/artifacts\/([^/]+)(\/stat|\/commit|\/pull|\/extract|\/lease)?$/;
 
 /**
  * The per-node artifact daemon of the node-local artifact mode. Serves the node's artifacts as tar streams
@@ -200,6 +200,14 @@ export async function startArtifactDaemon(options: ArtifactDaemonOptions): Promi
       } finally {
         release(handle);
       }
+    },
+
+    /** The web still wants the artifact: renews its lease, so the TTL sweep keeps it (a long build's early output). */
+    async renew(req: IncomingMessage, res: ServerResponse, handle: string): Promise<void> {
+      const claims = authorize(req, 'stat', handle);
+      await artifactFor(handle, claims);
+      await leases.touch(handle, Date.now(), true);
+      res.writeHead(204).end();
     },
 
     async stat(req: IncomingMessage, res: ServerResponse, handle: string, headOnly: boolean): Promise<void> {
@@ -384,6 +392,7 @@ export async function startArtifactDaemon(options: ArtifactDaemonOptions): Promi
     if (action === '/stat' && method === 'GET') return handlers.stat(req, res, handle, false);
     if (action === '/commit' && method === 'POST') return handlers.commit(req, res, url, handle);
     if (action === '/extract' && method === 'POST') return handlers.extract(req, res, url, handle);
+    if (action === '/lease' && method === 'POST') return handlers.renew(req, res, handle);
     if (action === '/pull' && method === 'POST') return handlers.pull(req, res, handle);
     if (action === undefined) {
       if (method === 'GET') return handlers.getTar(req, res, url, handle);
