@@ -19,10 +19,13 @@ import { parsePlan, PlanError, toPublicPlan, type Plan } from '@jetbridge/plan';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { useBuildTracker } from '../builds/build-tracker-plugin.js';
+import { loadStoredPipeline } from '../checking/stored-pipeline-config.js';
+import { noCredentials, pipelineVarsResolver } from '../creds/index.js';
 import { TrackerClosingError } from '../builds/build-tracker.js';
 import { HttpError } from '../http-error.js';
 import { presentWorkerArtifact } from './artifacts.js';
 import { presentPipelineBuild } from './pipeline-json.js';
+import { requirePipeline } from './pipelines.js';
 
 /** `atc.Build` as the API presents it (§2.4): `omitempty` fields left out when empty, times in Unix seconds. */
 export function presentBuild(build: BuildRecord, options: { showComment: boolean }): Record<string, unknown> {
@@ -125,32 +128,9 @@ export async function buildRoutes(app: FastifyInstance, ctx: AppContext): Promis
 
   app.post<{ Params: { team_name: string } }>(
     '/api/v1/teams/:team_name/builds',
-    {
-      config: { access: { kind: 'team', role: 'member' } },
-      // A body that is not JSON is as undecodable as a bad plan: 400 with an empty body, as the ATC answers.
-      errorHandler: (error, _request, reply) => {
-        const status = (error as { statusCode?: number }).statusCode;
-        if (error instanceof HttpError) {
-          reply.code(error.statusCode).type('text/plain').send(error.body);
-        } else if (status !== undefined && status >= 400 && status < 500) {
-          reply.code(status).type('text/plain').send('');
-        } else {
-          reply.log.error({ err: error }, 'failed to create build');
-          reply.code(500).type('text/plain').send('');
-        }
-      },
-    },
+    { config: { access: { kind: 'team', role: 'member' } }, errorHandler: createBuildErrorHandler },
     async (request, reply) => {
-      let plan: Plan;
-      try {
-        plan = parsePlan(request.body);
-      } catch (err) {
-        if (err instanceof PlanError) {
-          request.log.info({ err: err.message, path: err.path }, 'undecodable build plan');
-          throw HttpError.badRequest();
-        }
-        throw err;
-      }
+      const plan = requestPlan(request);
       let build: BuildRecord | undefined;
       try {
         build = await tracker.createOneOffBuild({
@@ -169,6 +149,57 @@ export async function buildRoutes(app: FastifyInstance, ctx: AppContext): Promis
       );
       reply.code(201);
       return presentBuild(build, { showComment: false });
+    },
+  );
+
+  // `fly execute -j`: a one-off build of the pipeline (Concourse's CreatePipelineBuild), its get steps run
+  // with the pipeline's resource types and vars. Archived pipelines are not refused, as in Concourse.
+  app.post(
+    '/api/v1/teams/:team_name/pipelines/:pipeline_name/builds',
+    { config: { access: { kind: 'team', role: 'member' } }, errorHandler: createBuildErrorHandler },
+    async (request, reply) => {
+      const pipeline = await requirePipeline(request, ctx);
+      const plan = requestPlan(request);
+      const stored = await loadStoredPipeline(ctx.db, pipeline.id);
+      let build: BuildRecord | undefined;
+      try {
+        build = await tracker.createOneOffBuild({
+          teamName: pipeline.teamName,
+          plan,
+          createdBy: request.accessor.displayUserId || null,
+          pipeline: {
+            id: pipeline.id,
+            run: {
+              identity: {
+                teamId: pipeline.teamId,
+                pipelineId: pipeline.id,
+                pipelineName: pipeline.name,
+                ...(pipeline.instanceVars !== null ? { pipelineInstanceVars: pipeline.instanceVars } : {}),
+              },
+              vars: pipelineVarsResolver(ctx.credentials ?? noCredentials, {
+                teamName: pipeline.teamName,
+                pipelineName: pipeline.name,
+                varSources: stored?.config.var_sources ?? [],
+              }),
+              ...(ctx.resourceTypes !== undefined ? { resourceTypes: ctx.resourceTypes } : {}),
+              defaultCheckTimeoutMs: ctx.config.globalResourceCheckTimeoutMs,
+            },
+          },
+        });
+      } catch (err) {
+        if (err instanceof TrackerClosingError) throw new HttpError(503, err.message, '');
+        throw err;
+      }
+      if (build === undefined) throw HttpError.notFound();
+      request.log.info(
+        { buildId: build.id, buildName: build.name, pipelineId: pipeline.id },
+        'created pipeline one-off build',
+      );
+      const presented = await findPipelineBuild(ctx.db, build.id);
+      reply.code(201);
+      return presented
+        ? presentPipelineBuild(presented, { showComment: false })
+        : presentBuild(build, { showComment: false });
     },
   );
 
@@ -281,4 +312,29 @@ export async function buildRoutes(app: FastifyInstance, ctx: AppContext): Promis
       return reply.send();
     },
   );
+}
+
+/** A body that is not JSON is as undecodable as a bad plan: 400 with an empty body, as the ATC answers. */
+function createBuildErrorHandler(error: Error, _request: FastifyRequest, reply: FastifyReply): void {
+  const status = (error as { statusCode?: number }).statusCode;
+  if (error instanceof HttpError) {
+    reply.code(error.statusCode).type('text/plain').send(error.body);
+  } else if (status !== undefined && status >= 400 && status < 500) {
+    reply.code(status).type('text/plain').send('');
+  } else {
+    reply.log.error({ err: error }, 'failed to create build');
+    reply.code(500).type('text/plain').send('');
+  }
+}
+
+function requestPlan(request: FastifyRequest): Plan {
+  try {
+    return parsePlan(request.body);
+  } catch (err) {
+    if (err instanceof PlanError) {
+      request.log.info({ err: err.message, path: err.path }, 'undecodable build plan');
+      throw HttpError.badRequest();
+    }
+    throw err;
+  }
 }

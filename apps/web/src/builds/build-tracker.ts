@@ -171,6 +171,8 @@ export class BuildTracker {
     teamName: string;
     plan: Plan;
     createdBy: string | null;
+    /** A pipeline's one-off build (`fly execute -j`): its pipeline, and what the run takes from it. */
+    pipeline?: { id: number; run: PipelineBuildRun };
   }): Promise<BuildRecord | undefined> {
     if (this.closing) throw new TrackerClosingError();
     const { db } = this.options;
@@ -185,12 +187,13 @@ export class BuildTracker {
         plan: request.plan as unknown as Record<string, unknown>,
         createdBy: request.createdBy,
         trackedBy: this.options.nodeName,
+        ...(request.pipeline !== undefined ? { pipelineId: request.pipeline.id } : {}),
       });
     } finally {
       if (build === undefined) await this.locks.release(id);
     }
     if (build === undefined) return undefined;
-    this.startRun(build, request.plan);
+    this.startRun(build, request.plan, request.pipeline?.run);
     return build;
   }
 

@@ -97,6 +97,8 @@ export interface NewOneOffBuild {
   createdBy: string | null;
   /** The web node that will run it. */
   trackedBy: string;
+  /** A pipeline's one-off build (`fly execute -j`): it belongs to the pipeline, which must be of the team. */
+  pipelineId?: number;
 }
 
 /**
@@ -109,7 +111,17 @@ export async function createStartedOneOffBuild(
 ): Promise<BuildRecord | undefined> {
   const inserted = await db
     .insertInto('builds')
-    .columns(['id', 'name', 'team_id', 'status', 'plan', 'created_by', 'tracked_by', 'start_time'])
+    .columns([
+      'id',
+      'name',
+      'team_id',
+      'status',
+      'plan',
+      'created_by',
+      'tracked_by',
+      'start_time',
+      'pipeline_id',
+    ])
     .expression((eb) =>
       eb
         .selectFrom('teams')
@@ -122,8 +134,19 @@ export async function createStartedOneOffBuild(
           sql<string | null>`${build.createdBy}::text`.as('created_by'),
           sql<string>`${build.trackedBy}::text`.as('tracked_by'),
           sql<Date>`now()`.as('start_time'),
+          sql<number | null>`${build.pipelineId ?? null}::integer`.as('pipeline_id'),
         ])
-        .where('teams.name', '=', build.teamName),
+        .where('teams.name', '=', build.teamName)
+        .$if(build.pipelineId !== undefined, (qb) =>
+          qb.where(({ exists, selectFrom }) =>
+            exists(
+              selectFrom('pipelines')
+                .select('pipelines.id')
+                .where('pipelines.id', '=', build.pipelineId ?? 0)
+                .whereRef('pipelines.team_id', '=', 'teams.id'),
+            ),
+          ),
+        ),
     )
     .returning('id')
     .executeTakeFirst();
