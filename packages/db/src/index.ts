@@ -29,6 +29,12 @@ export {
   type BuildsPage,
 } from './queries/builds.js';
 export {
+  listScopeSharers,
+  clearScopeVersions,
+  findResourceTypeScope,
+  type SharedIdentifier,
+} from './queries/resource-versions-clearing.js';
+export {
   listLogReapableJobs,
   listUnreapedJobBuilds,
   reapJobBuildLogs,

@@ -38,6 +38,7 @@ import {
 } from './pipeline-json.js';
 import { pipelineSchedulingOf, type RequestedVersion } from './pipeline-scheduling.js';
 import { requirePipeline } from './pipelines.js';
+import { resourceMaintenanceRoutes } from './resource-maintenance.js';
 
 async function requireResource(
   request: FastifyRequest,
@@ -160,6 +161,7 @@ export async function resourceRoutes(app: FastifyInstance, ctx: AppContext): Pro
   const P = '/api/v1/teams/:team_name/pipelines/:pipeline_name';
   const R = `${P}/resources/:resource_name`;
   const V = `${R}/versions/:resource_config_version_id`;
+  resourceMaintenanceRoutes(app, ctx);
 
   app.get('/api/v1/resources', { config: { access: { kind: 'open' } } }, async (request) => {
     const accessor = request.accessor;
