@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createJobBuild, findJob, findPipeline, pauseJob, type Database, type Kysely } from '@jetbridge/db';
 import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
 import { logText, readBuildEvents } from './execute-client.js';
+import { FLY_SKIP_REASON, FlyCli, flyAvailable } from './fly-cli.js';
 import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
 import { call, putConfig, setPipeline } from './pipeline-client.js';
 
@@ -185,3 +186,54 @@ describe('a pipeline with Kubernetes secrets', () => {
     expect(secretReads()).toBe(readsBefore);
   });
 });
+
+const describeFly = flyAvailable ? describe : describe.skip;
+describeFly(
+  `fly set-pipeline -v/-y/-l with --check-creds${flyAvailable ? '' : ` [skipped: ${FLY_SKIP_REASON}]`}`,
+  () => {
+    let fly: FlyCli;
+    beforeAll(async () => {
+      fly = await FlyCli.login(ts.url, ADMIN);
+    });
+    afterAll(async () => {
+      await fly?.dispose();
+    });
+
+    const pipeline = (extra: string) => `
+jobs:
+- name: j
+  plan:
+  - task: t
+    config:
+${TASK('true')}
+    params:
+      GREETING: ((greeting))
+      COUNT: ((count))
+      NESTED: ((from-file.nested))
+      PASSWORD: ((db-password))${extra}
+`;
+
+    it('interpolates fly’s vars, leaves the rest for the credential manager, which --check-creds consults', async () => {
+      await writeFile(path.join(fly.home, 'pipeline.yml'), pipeline(''));
+      await writeFile(path.join(fly.home, 'vars.yml'), 'from-file: {nested: deep}\n');
+      const args = ['-c', 'pipeline.yml', '-v', 'greeting=hi', '-y', 'count=3', '-l', 'vars.yml'];
+      const set = await fly.run(['set-pipeline', '-p', 'flyvars', ...args, '--check-creds', '-n']);
+      expect(set.stderr).toBe('');
+      expect(set.code).toBe(0);
+      const config = (await call(`${ts.url}/api/v1/teams/main/pipelines/flyvars/config`, admin)).json<{
+        config: { jobs: Array<{ plan: Array<{ params: unknown }> }> };
+      }>().config;
+      expect(config.jobs[0]?.plan[0]?.params).toEqual({
+        GREETING: 'hi',
+        COUNT: '3', // task params are a string map (atc.TaskEnv)
+        NESTED: 'deep',
+        PASSWORD: '((db-password))',
+      });
+
+      await writeFile(path.join(fly.home, 'pipeline.yml'), pipeline('\n      OTHER: ((nobody-has-this))'));
+      const refused = await fly.run(['set-pipeline', '-p', 'flyvars', ...args, '--check-creds', '-n']);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr + refused.stdout).toContain('undefined vars: nobody-has-this');
+    });
+  },
+);
