@@ -415,6 +415,7 @@ export class K8sWorker implements Worker {
    */
   async close(): Promise<void> {
     this.closed = true;
+    this.nodeLocal?.close();
     this.stopping.abort(new RuntimeError(`worker ${this.name} is closed`));
     const results = await Promise.allSettled([...this.held.values()].map((container) => container.destroy()));
     for (const result of results) {
@@ -434,6 +435,7 @@ export class K8sWorker implements Worker {
    */
   async disconnect(): Promise<void> {
     this.closed = true;
+    this.nodeLocal?.close();
     this.stopping.abort(new RuntimeError(`worker ${this.name} is closed`));
     for (const container of this.held.values()) container.release();
     this.held.clear();

@@ -28,6 +28,11 @@ export interface NodeLocalArtifactsConfig {
   healthCacheMs?: number;
   /** Attempts per source of an input fetch (helper) and of the web's reads. Default 4. */
   transferAttempts?: number;
+  /**
+   * How often the worker renews the leases of the volumes it holds, so the daemons' TTL sweep (for orphans)
+   * never takes one a long build still needs. Keep it well below the daemons' `--ttl`. Default 15 min; 0: never.
+   */
+  leaseRenewIntervalMs?: number;
 }
 
 /** The daemons' pods: `labelSelector` in `namespace` (default: the step pods' namespace), on `port`. */
@@ -50,6 +55,7 @@ export interface ResolvedNodeLocalArtifacts {
   capabilityTtlMs: number;
   healthCacheMs: number;
   transferAttempts: number;
+  leaseRenewIntervalMs: number;
 }
 
 export const NODE_LOCAL_DEFAULTS = {
@@ -57,6 +63,7 @@ export const NODE_LOCAL_DEFAULTS = {
   capabilityTtlMs: 30 * 60_000,
   healthCacheMs: 2_000,
   transferAttempts: 4,
+  leaseRenewIntervalMs: 15 * 60_000,
 };
 
 export function resolveNodeLocal(config: NodeLocalArtifactsConfig): ResolvedNodeLocalArtifacts {
@@ -110,5 +117,6 @@ export function resolveNodeLocal(config: NodeLocalArtifactsConfig): ResolvedNode
     capabilityTtlMs: config.capabilityTtlMs ?? NODE_LOCAL_DEFAULTS.capabilityTtlMs,
     healthCacheMs: config.healthCacheMs ?? NODE_LOCAL_DEFAULTS.healthCacheMs,
     transferAttempts: config.transferAttempts ?? NODE_LOCAL_DEFAULTS.transferAttempts,
+    leaseRenewIntervalMs: config.leaseRenewIntervalMs ?? NODE_LOCAL_DEFAULTS.leaseRenewIntervalMs,
   };
 }

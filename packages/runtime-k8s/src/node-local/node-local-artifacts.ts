@@ -39,6 +39,7 @@ function nodesText(nodes: readonly string[]): string {
 export class NodeLocalArtifacts {
   readonly daemons: DaemonDirectory;
   readonly #book = new PlacementBook();
+  #renewTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: ResolvedNodeLocalArtifacts,
@@ -47,6 +48,35 @@ export class NodeLocalArtifacts {
     lister?: EndpointLister,
   ) {
     this.daemons = new DaemonDirectory(config, lister);
+    if (config.leaseRenewIntervalMs > 0) {
+      this.#renewTimer = setInterval(() => void this.renewLeases(), config.leaseRenewIntervalMs);
+      this.#renewTimer.unref();
+    }
+  }
+
+  /** Stops renewing leases (the daemons' TTL sweep takes what nobody renews any more). */
+  close(): void {
+    clearInterval(this.#renewTimer);
+  }
+
+  /** Renews the lease of every copy of every volume this worker holds; returns how many were renewed. */
+  async renewLeases(): Promise<number> {
+    let renewed = 0;
+    for (const volume of this.#book.list()) {
+      const token = this.sign(volume.handle, volume.teamName, ['stat']);
+      for (const node of volume.nodes) {
+        try {
+          await this.daemons.client(node, 'oneShot').renew(volume.handle, token);
+          renewed++;
+        } catch (error) {
+          this.logger.warn(
+            { handle: volume.handle, node, err: (error as Error).message },
+            'could not renew an artifact lease',
+          );
+        }
+      }
+    }
+    return renewed;
   }
 
   /** Learns what the reachable daemons hold (after a web restart); the oldest copy is the primary. */

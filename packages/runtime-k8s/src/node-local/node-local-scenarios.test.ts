@@ -163,6 +163,10 @@ if ('skip' in build) {
       ]);
       expect(farReport.inputs[0]?.bytes).toBeGreaterThan(256 * 1024);
       await Promise.all([near.container.destroy(), far.container.destroy()]);
+      // the worker keeps what it holds from the daemons' TTL sweep
+      expect(
+        await (worker as unknown as { nodeLocal: NodeLocalArtifacts }).nodeLocal.renewLeases(),
+      ).toBeGreaterThanOrEqual(1);
       await volume.destroy();
       await worker.close();
     });
