@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, parseWebConfig } from '../config/index.js';
+import { createCredentialManager } from './credentials-config.js';
 
 // The credential flags as Concourse names them, parsed with the rest of the web's settings.
 describe('credential manager settings', () => {
@@ -39,6 +40,13 @@ describe('credential manager settings', () => {
     );
     expect(() => parseWebConfig(['--kubernetes-in-cluster', 'yes'], {})).toThrow(
       /--kubernetes-in-cluster .*'yes' is not one of true, false/,
+    );
+  });
+
+  it('name the flag when the kubeconfig cannot be loaded', () => {
+    const config = parseWebConfig(['--kubernetes-config-path', '/nonexistent/kubeconfig'], {});
+    expect(() => createCredentialManager(config)).toThrow(
+      /^kubernetes credential manager \(--kubernetes-config-path\): .*\/nonexistent\/kubeconfig/,
     );
   });
 });

@@ -64,8 +64,15 @@ export function createCredentialManager(settings: {
   const { kubernetes, secretCache } = settings.credentials;
   let manager: CredentialManager = noCredentials;
   if (kubernetes !== undefined) {
+    let kubeConfig: ReturnType<typeof loadKubeConfig>;
+    try {
+      kubeConfig = loadKubeConfig(kubernetes);
+    } catch (error) {
+      const flag = kubernetes.inCluster ? '--kubernetes-in-cluster' : '--kubernetes-config-path';
+      throw new Error(`kubernetes credential manager (${flag}): ${(error as Error).message}`);
+    }
     manager = new KubernetesCredentialManager({
-      readSecret: kubernetesSecretReader(loadKubeConfig(kubernetes)),
+      readSecret: kubernetesSecretReader(kubeConfig),
       namespacePrefix: kubernetes.namespacePrefix,
     });
   } else if (settings.credentialsFile !== undefined) {
