@@ -36,9 +36,18 @@ export interface NodeLocalEnvironment {
   close(): Promise<void>;
 }
 
+/** Daemons over HTTPS: their certificate and key, and the CA file (a host path, which pods see as is). */
+export interface EnvironmentTls {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+  caFile: string;
+}
+
 export async function startNodeLocalEnvironment(
   namespace: string,
   helperPath: string,
+  tls?: EnvironmentTls,
 ): Promise<NodeLocalEnvironment> {
   const server = await startKubeTestServer({ nodes: NODES.map((name) => ({ name })) });
   const kubeConfig = new KubeConfig();
@@ -58,6 +67,7 @@ export async function startNodeLocalEnvironment(
       nodeName: node,
       sweepIntervalMs: 0,
       minAvailableBytes: options.minAvailableBytes ?? 0,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key, ca: tls.ca } } : {}),
     });
     ports.set(node, daemon.port);
     daemons.set(node, daemon);
@@ -74,7 +84,10 @@ export async function startNodeLocalEnvironment(
     artifacts: {
       mode: 'node-local',
       hostPath: HOST_PATH,
-      daemons: Object.fromEntries(NODES.map((node) => [node, `http://127.0.0.1:${ports.get(node)}`])),
+      daemons: Object.fromEntries(
+        NODES.map((node) => [node, `${tls ? 'https' : 'http'}://127.0.0.1:${ports.get(node)}`]),
+      ),
+      ...(tls ? { tls: { ca: tls.ca, caPathInPod: tls.caFile } } : {}),
       capabilityKey: key,
       healthCacheMs: 0,
       ...overrides,
