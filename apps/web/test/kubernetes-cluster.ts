@@ -4,9 +4,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { ArtifactStore } from '@jetbridge/artifact-store';
 import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
-import { K8sWorker } from '@jetbridge/runtime-k8s';
+import { execInPod, K8sWorker } from '@jetbridge/runtime-k8s';
 import { buildHelperBinary, TEST_HELPER_IMAGE } from '@jetbridge/runtime-k8s/testing';
 import { KubeConfig } from '@kubernetes/client-node';
 
@@ -66,6 +67,10 @@ export interface TestCluster {
   env(mode: ArtifactMode, extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** JetBridge's pods in the namespace (the test server's own view, not the web's). */
   podNames(): Promise<string[]>;
+  /** Runs `command` in a pod's main container (its own /tmp, as the step sees it); its stdout. */
+  exec(pod: string, command: string[]): Promise<string>;
+  /** The exec sessions the test server had into `pod`, as their commands. */
+  execCommands(pod: string): string[][];
   close(): Promise<void>;
 }
 
@@ -111,6 +116,32 @@ export async function startTestCluster(namespace = 'ci'): Promise<TestCluster> {
       const list = (await res.json()) as { items: Array<{ metadata: { name: string } }> };
       return list.items.map((pod) => pod.metadata.name);
     },
+    exec: async (pod, command) => {
+      const kubeConfig = new KubeConfig();
+      kubeConfig.loadFromFile(kubeconfigPath);
+      let stdout = '';
+      const result = await execInPod({
+        kubeConfig,
+        namespace,
+        pod,
+        container: 'main',
+        command,
+        killOnAbort: false,
+        stdout: new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            stdout += chunk.toString('utf8');
+            done();
+          },
+        }),
+      });
+      if (result.exitCode !== 0) throw new Error(`${command.join(' ')} exited ${result.exitCode} in ${pod}`);
+      return stdout;
+    },
+    execCommands: (pod) =>
+      server
+        .execSessions()
+        .filter((session) => session.namespace === namespace && session.pod === pod)
+        .map((session) => session.command),
     close: async () => {
       await server.close();
       await rm(dir, { recursive: true, force: true });

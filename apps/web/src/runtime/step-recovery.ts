@@ -142,6 +142,7 @@ export class StepRecovery {
         let processes: RecoverableProcessState[];
         try {
           processes = await container.listProcesses();
+          logger.debug({ buildId, container: container.handle, processes }, 'processes of a step pod');
         } catch (err) {
           logger.warn(
             { err, buildId, container: container.handle },
@@ -162,14 +163,20 @@ export class StepRecovery {
           await say(
             '\njetbridge: the web node restarted; following this step in its pod (not running it again)\n',
           );
+          logger.debug(
+            { buildId, container: container.handle, process: state.id },
+            'following a step process',
+          );
           try {
             const process = await container.attach(state.id, {
               stdout: logWriter(log, origin, 'stdout'),
               stderr: logWriter(log, origin, 'stderr'),
             });
+            logger.debug({ buildId, process: state.id }, 'attached to a step process');
             this.attached.set(buildId, [...(this.attached.get(buildId) ?? []), process]);
             if (this.abortRequested.has(buildId)) await process.signal('terminate').catch(() => undefined);
             const exitStatus = await process.wait();
+            logger.debug({ buildId, process: state.id, exitStatus }, 'a followed step process exited');
             collected.push({ container, processId: state.id, exitStatus, followed: true });
           } catch (err) {
             if (this.stopping) return; // let go of: the next web node follows it

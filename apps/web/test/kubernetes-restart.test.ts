@@ -1,0 +1,227 @@
+// A web node running steps as pods is killed (SIGKILL) in the middle of a step, then a new one starts on the
+// same database and cluster: the step, still running in its pod, is followed to its end and its result
+// collected — never run a second time — and the build ends with a final status saying what happened. The
+// first web node is the built CLI in a child process (what `pnpm start` runs; the test script builds before
+// jest runs), so it really dies; the second one runs in this process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
+import { parseWebConfig } from '../src/config/index.js';
+import { startJetBridge, type RunningJetBridge } from '../src/server.js';
+import { executePlan, logText, readBuildEvents, statusesOf, type EnvelopeEvent } from './execute-client.js';
+import { getJson, shTask, startBuild } from './execute-flow.js';
+import { ADMIN, loginToken } from './harness.js';
+import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
+
+/** Where step pods have the helper (packages/runtime-k8s/src/pods/step-pod.ts). */
+const HELPER_IN_POD = '/.jetbridge/bin/jetbridge-helper';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
+const cliSkip = existsSync(CLI)
+  ? undefined
+  : `${CLI} is not built (run \`npx -y pnpm@10 build\`; the test script does)`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 60_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
+  const skip = modeSkip ?? cliSkip;
+  const describeMode = skip === undefined ? describe : describe.skip;
+  describeMode(
+    `a killed web node's running step, ${mode} artifacts${skip ? ` [skipped: ${skip}]` : ''}`,
+    () => {
+      let postgres: TestPostgres;
+      let cluster: TestCluster;
+      let dataDir: string;
+      let child: ChildProcess | undefined;
+      let second: RunningJetBridge | undefined;
+      const secondLogs: Array<Record<string, unknown>> = [];
+      let env: NodeJS.ProcessEnv;
+
+      beforeAll(async () => {
+        postgres = await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' });
+        cluster = await startTestCluster('ci');
+        dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));
+        env = {
+          CONCOURSE_BIND_IP: '127.0.0.1',
+          CONCOURSE_ADD_LOCAL_USER: `${ADMIN.username}:${ADMIN.password}`,
+          CONCOURSE_MAIN_TEAM_LOCAL_USER: ADMIN.username,
+          CONCOURSE_POSTGRES_HOST: postgres.connection.host,
+          CONCOURSE_POSTGRES_PORT: String(postgres.connection.port),
+          CONCOURSE_POSTGRES_USER: postgres.connection.user,
+          CONCOURSE_POSTGRES_PASSWORD: postgres.connection.password,
+          CONCOURSE_POSTGRES_DATABASE: postgres.connection.database,
+          JETBRIDGE_DATA_DIR: dataDir,
+          CONCOURSE_LOG_LEVEL: 'debug',
+          ...cluster.env(mode, { CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s' }),
+        };
+      });
+
+      afterAll(async () => {
+        if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await second?.close();
+        await cluster?.close();
+        await postgres?.destroy();
+        if (dataDir) await rm(dataDir, { recursive: true, force: true });
+      });
+
+      it('collects the step after a restart instead of running it again', async () => {
+        // The first web node: the CLI, killed with SIGKILL while the step runs.
+        const port = await freePort();
+        const url = `http://127.0.0.1:${port}`;
+        let childOutput = '';
+        child = spawn(process.execPath, [CLI, 'web'], {
+          env: {
+            PATH: process.env['PATH'] ?? '',
+            HOME: os.tmpdir(),
+            ...env,
+            CONCOURSE_BIND_PORT: String(port),
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        child.stdout?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
+        child.stderr?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
+        const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+          child!.on('exit', (_code, signal) => resolve(signal)),
+        );
+        await until(`the first web node to listen (output so far: ${childOutput.slice(-2000)})`, async () => {
+          if (child!.exitCode !== null) throw new Error(`the web node exited: ${childOutput}`);
+          return fetch(`${url}/api/v1/info`).then(
+            (res) => (res.status === 200 ? true : undefined),
+            () => undefined,
+          );
+        });
+        const token = await loginToken(url, ADMIN);
+
+        // The step waits for /tmp/go in its own container (created through an exec after the restart).
+        const script = [
+          'echo before-restart',
+          'while [ ! -f /tmp/go ]; do sleep 0.1; done',
+          'echo after-restart',
+          'exit 7',
+        ].join('; ');
+        const build = await startBuild(url, token, executePlan(shTask(script), [], []));
+        const firstEvents: EnvelopeEvent[] = [];
+        const firstStream = readBuildEvents(url, token, build.id, {
+          onEvent: (event) => void firstEvents.push(event),
+        }).catch(() => undefined); // ends when the node dies
+        await until('the step to start', () =>
+          logText(firstEvents).includes('before-restart') ? true : undefined,
+        );
+        child.kill('SIGKILL');
+        expect(await exited).toBe('SIGKILL');
+        await firstStream;
+
+        // The second web node, on the same database, data directory and cluster.
+        const config = parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' });
+        second = await startJetBridge(config, {
+          logDestination: new Writable({
+            write(chunk: Buffer, _encoding, done) {
+              for (const line of chunk.toString('utf8').split('\n')) {
+                if (line.trim()) secondLogs.push(JSON.parse(line) as Record<string, unknown>);
+              }
+              done();
+            },
+          }),
+        });
+        expect(second.runtime.kubernetes?.recovery.buildIds).toEqual([build.id]);
+        const token2 = await loginToken(second.url, ADMIN);
+        // Still running in its pod, and still `started`: the new node's orphan sweep left it alone.
+        expect(
+          (await getJson<{ status: string }>(`${second.url}/api/v1/builds/${build.id}`, token2)).status,
+        ).toBe('started');
+        const [pod, ...others] = await cluster.podNames();
+        expect(others).toEqual([]);
+        await cluster.exec(pod!, ['touch', '/tmp/go']);
+
+        const stream = await readBuildEvents(second.url, token2, build.id);
+        expect(stream.ended).toBe(true);
+        expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
+        const log = logText(stream.events);
+        expect(log).toContain('before-restart');
+        expect(log).toContain('not running it again');
+        expect(log).toContain('after-restart');
+        expect(stream.events.find((e) => e.event === 'finish-task')?.data['exit_status']).toBe(7);
+        const error = stream.events.find((e) => e.event === 'error');
+        expect(error?.data['message']).toBe(
+          "build interrupted: the web node running it restarted; collected from their pods without running them again: 'one-off' (exit status 7); the rest of the build did not run",
+        );
+        stream.events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+        // Started exactly once across both web nodes: one helper `spawn` into its pod, ever.
+        const spawns = cluster.execCommands(pod!).filter((command) => command.includes('spawn'));
+        expect(spawns.length).toBe(1);
+        expect(log.split('before-restart').length).toBe(2);
+
+        // The build is over: its pod goes with the next reaper pass after --kubernetes-keep-for-hijack.
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        await second.runtime.kubernetes!.reapOnce();
+        await until(
+          'the pod to be deleted',
+          async () => ((await cluster.podNames()).length === 0 ? true : undefined),
+          30_000,
+        );
+        expect(secondLogs.filter((line) => typeof line['level'] === 'number' && line['level'] >= 50)).toEqual(
+          [],
+        );
+      });
+
+      it('a graceful shutdown leaves the running pod alone, and the step runs to its end', async () => {
+        const token = await loginToken(second!.url, ADMIN);
+        const build = await startBuild(
+          second!.url,
+          token,
+          executePlan(shTask('echo sleeping; sleep 2; echo done'), [], []),
+        );
+        const events: EnvelopeEvent[] = [];
+        const streaming = readBuildEvents(second!.url, token, build.id, {
+          onEvent: (event) => void events.push(event),
+        }).catch(() => undefined);
+        await until('the step to start', () => (logText(events).includes('sleeping') ? true : undefined));
+        const [pod, ...others] = await cluster.podNames();
+        expect(others).toEqual([]);
+        await second!.close();
+        second = undefined;
+        await streaming;
+        // Its pod was not deleted, and its process ended by itself with status 0.
+        expect(await cluster.podNames()).toEqual([pod]);
+        const processes = await until('the step to finish in its pod', async () => {
+          const states = JSON.parse(await cluster.exec(pod!, [HELPER_IN_POD, 'status'])) as Array<{
+            running: boolean;
+            exit?: { status: number };
+          }>;
+          return states.every((state) => !state.running) ? states : undefined;
+        });
+        expect(processes.map((state) => state.exit?.status)).toEqual([0]);
+      });
+    },
+  );
+}
