@@ -14,6 +14,12 @@ import { call, pipelineUrl } from './pipeline-client.js';
 if (!flyAvailable) console.warn(`skipping pipeline-maintenance-fly.test.ts: ${FLY_SKIP_REASON}`);
 
 const PIPELINE = `
+resource_types:
+- name: my-mock
+  type: mock
+  source: {initial_version: type-v1}
+- name: broken
+  type: no-such-type
 resources:
 - name: source
   type: mock
@@ -123,6 +129,42 @@ run: {path: sh, args: [-ec, 'echo "executed with $(cat source/version)"']}
     expect(
       (await call(pipelineUrl(ts.url, 'main', 'p', '/resources/nope/versions'), token, 'DELETE')).status,
     ).toBe(404);
+  });
+
+  it('check-resource-type checks the type’s own resource, and clear-versions --resource-type empties it', async () => {
+    const output = ok(await fly.run(['check-resource-type', '-r', 'p/my-mock']));
+    expect(output).toMatch(/checking p\/my-mock in build \d+/);
+    expect(output).toContain('succeeded');
+    const token = await loginToken(ts.url, ADMIN);
+    const shared = await call(pipelineUrl(ts.url, 'main', 'p', '/resource-types/my-mock/shared'), token);
+    expect(JSON.parse(shared.text)).toEqual({
+      resources: null,
+      resource_types: [{ name: 'my-mock', pipeline_name: 'p', team_name: 'main' }],
+    });
+    expect(ok(await fly.run(['clear-versions', '--resource-type', 'p/my-mock', '-n']))).toContain(
+      '1 versions removed',
+    );
+
+    // A type whose own type is unknown: the check build errors and fly says so.
+    const broken = await fly.run(['check-resource-type', '-r', 'p/broken']);
+    expect(broken.code).not.toBe(0);
+    expect(broken.stdout + broken.stderr).toContain('no-such-type');
+    const missing = await call(
+      pipelineUrl(ts.url, 'main', 'p', '/resource-types/nope/check'),
+      token,
+      'POST',
+      {},
+    );
+    expect(missing.status).toBe(404);
+    const badBody = await call(
+      pipelineUrl(ts.url, 'main', 'p', '/resource-types/my-mock/check'),
+      token,
+      'POST',
+      {
+        from: 'not-a-version',
+      },
+    );
+    expect(badBody.status).toBe(400);
   });
 
   it('clear-resource-cache and clear-task-cache answer with what they removed (no caches are kept)', async () => {

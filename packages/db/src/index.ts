@@ -29,6 +29,12 @@ export {
   type BuildsPage,
 } from './queries/builds.js';
 export {
+  findCheckableResourceType,
+  createResourceTypeCheckBuild,
+  recordResourceTypeCheck,
+  type CheckableResourceType,
+} from './queries/resource-type-checks.js';
+export {
   listScopeSharers,
   clearScopeVersions,
   findResourceTypeScope,

@@ -4,6 +4,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import {
   createResourceCheckBuild,
+  createResourceTypeCheckBuild,
+  findResourceTypeScope,
   findPipelineBuilds,
   findResource,
   findResourceVersion,
@@ -204,6 +206,29 @@ export async function resourceRoutes(app: FastifyInstance, ctx: AppContext): Pro
         'resource check requested',
       );
       scheduling.checkRequested({ buildId: build.id, resourceId: resource.id, from, shallow });
+      reply.code(201);
+      return presentPipelineBuild(build, { showComment: false });
+    },
+  );
+
+  // `fly check-resource-type`: a check build of the type's image resource, run by the checker.
+  app.post(
+    `${P}/resource-types/:resource_type_name/check`,
+    { config: { access: { kind: 'team-pipeline', role: 'pipeline-operator' } } },
+    async (request, reply) => {
+      const pipeline = await requirePipeline(request, ctx);
+      const { from, shallow } = checkRequest(request.body);
+      const type = await findResourceTypeScope(ctx.db, pipeline.id, pathParam(request, 'resource_type_name'));
+      if (!type) throw HttpError.notFound();
+      const build = await createResourceTypeCheckBuild(ctx.db, type.id, {
+        createdBy: request.accessor.displayUserId,
+      });
+      if (!build) throw HttpError.notFound();
+      request.log.info(
+        { buildId: build.id, resourceTypeId: type.id, from, shallow },
+        'resource type check requested',
+      );
+      void ctx.resourceTypeChecker?.run({ buildId: build.id, resourceTypeId: type.id, from, shallow });
       reply.code(201);
       return presentPipelineBuild(build, { showComment: false });
     },

@@ -11,6 +11,7 @@ import { useBuildTracker } from '../builds/build-tracker-plugin.js';
 import { JobBuildStarter } from '../builds/job-build-starter.js';
 import { createCredentialManager, type CredentialManager } from '../creds/index.js';
 import { Checker } from './checker.js';
+import { ResourceTypeChecker } from './resource-type-checker.js';
 
 declare module '../app-context.js' {
   interface AppContext {
@@ -20,6 +21,8 @@ declare module '../app-context.js' {
     checker?: Checker;
     /** Runs the resource steps of pipeline builds (set by usePipelineBuilds; `fly execute -j` uses it too). */
     resourceTypes?: ResourceTypeResolver;
+    /** Runs `fly check-resource-type` check builds (set by usePipelineBuilds). */
+    resourceTypeChecker?: ResourceTypeChecker;
     /** Starts job builds with the inputs the scheduler chose (its BuildStarter). */
     jobBuildStarter?: JobBuildStarter;
     /**
@@ -89,10 +92,22 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
   ctx.credentials = credentials;
   ctx.resourceTypes = resourceTypes;
   ctx.checker = checker;
+  const resourceTypeChecker = new ResourceTypeChecker({
+    db: ctx.db,
+    pool: ctx.pool,
+    logger: ctx.logger.child({ component: 'checker' }),
+    tracker,
+    credentials,
+    resourceTypes,
+    defaultCheckInterval: config.resourceCheckingInterval,
+    defaultCheckTimeoutMs: config.globalResourceCheckTimeoutMs,
+  });
+  ctx.resourceTypeChecker = resourceTypeChecker;
   ctx.jobBuildStarter = jobBuildStarter;
   ctx.pipelineScheduling = withCheckDoorbells(checker, ctx.pipelineScheduling ?? fallback);
   app.addHook('preClose', async () => {
     await checker.close();
+    await resourceTypeChecker.close();
   });
 }
 

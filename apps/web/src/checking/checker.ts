@@ -492,7 +492,11 @@ async function latestVersion(db: Kysely<Database>, scopeId: number): Promise<Ver
 }
 
 /** What went wrong in a check build: its last error event, else its status. */
-async function checkErrorOf(db: Kysely<Database>, buildId: number, status: BuildOutcome): Promise<string> {
+export async function checkErrorOf(
+  db: Kysely<Database>,
+  buildId: number,
+  status: BuildOutcome,
+): Promise<string> {
   const row = await db
     .selectFrom('build_events')
     .select('payload')
