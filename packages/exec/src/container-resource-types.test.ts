@@ -153,3 +153,32 @@ describe('ContainerResourceTypeResolver', () => {
     expect(sink.errorsOf('g').join('\n')).toContain("resource type 't': its source has no 'repository'");
   });
 });
+
+describe('a task on a container runtime', () => {
+  it('hands a task’s image_resource to the runtime as a registry image (tag, pinned digest)', async () => {
+    const spec = await specOf({
+      id: 't',
+      task: {
+        name: 'unit',
+        privileged: false,
+        hermetic: false,
+        config: {
+          platform: 'linux',
+          image_resource: {
+            type: 'registry-image',
+            source: { repository: 'golang', tag: '1.23' },
+            version: { digest: 'sha256:feed' },
+          },
+          run: { path: 'go', args: ['test'] },
+        },
+      },
+    });
+    expect(spec.image).toEqual({
+      kind: 'registry',
+      repository: 'golang',
+      tag: '1.23',
+      digest: 'sha256:feed',
+    });
+    expect(spec.metadata).toMatchObject({ type: 'task', stepName: 'unit' });
+  });
+});
