@@ -39,6 +39,8 @@ func runCopy(args []string) error {
 	parallel := flags.Int("parallel", 8, "files copied at once")
 	var inputs inputPairs
 	flags.Var(&inputs, "input", "SOURCE=DESTINATION directory to copy (repeatable)")
+	var directories absolutePaths
+	flags.Var(&directories, "mkdir", "an empty directory the step can write into (repeatable)")
 	if err := flags.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -56,7 +58,50 @@ func runCopy(args []string) error {
 	if err := os.Chmod(procs, os.ModeSticky|0o777); err != nil {
 		return err
 	}
+	for _, directory := range directories {
+		if err := makeWritableDirectory(directory); err != nil {
+			return err
+		}
+	}
 	return copyInputsAndReport(inputs, *parallel)
+}
+
+// absolutePaths collects repeated flags naming absolute paths.
+type absolutePaths []string
+
+func (p *absolutePaths) String() string { return fmt.Sprint(*p) }
+
+func (p *absolutePaths) Set(value string) error {
+	if !filepath.IsAbs(value) {
+		return fmt.Errorf("%q: the path must be absolute", value)
+	}
+	*p = append(*p, filepath.Clean(value))
+	return nil
+}
+
+// makeWritableDirectory creates a directory (stream mode: an empty output, no transfer needed) and whatever
+// parents it lacks, all world-writable: this init container runs as root, the step as whichever user its
+// image says (an output directory on the claim is made 0777 for the same reason).
+func makeWritableDirectory(directory string) error {
+	var missing []string
+	for current := directory; ; current = filepath.Dir(current) {
+		if _, err := os.Lstat(current); err == nil {
+			break
+		}
+		missing = append(missing, current)
+		if current == filepath.Dir(current) {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o777); err != nil && !os.IsExist(err) {
+			return err
+		}
+		if err := os.Chmod(missing[i], 0o777); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func runCopyInputs(args []string) error {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmod } from 'node:fs/promises';
+import { chmod, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -219,12 +219,14 @@ export class K8sWorker implements Worker {
     let created = false;
     const streaming = this.config.artifacts.mode === 'stream';
     let streamed: StreamedVolume[] = [];
+    let emptyOutputs = new Set<StreamedVolume>();
     let nodeLocalPod: PreparedPod | undefined;
     try {
       const annotations = podAnnotations(spec.handle, spec.metadata, workDir, this.name);
       let mounts: ClaimMount[] = [];
       if (streaming) {
         streamed = await this.streamedVolumes(workDir, spec.mounts);
+        emptyOutputs = await this.emptyOutputsOf(streamed);
         annotations[ANNOTATIONS.streamedOutputs] = JSON.stringify(
           streamed
             .filter((volume) => !volume.readOnly)
@@ -247,7 +249,10 @@ export class K8sWorker implements Worker {
           annotations,
           workDir,
           mounts,
-          streamedPaths: streamed.map((volume) => volume.containerPath),
+          streamedPaths: streamed
+            .filter((volume) => !emptyOutputs.has(volume))
+            .map((volume) => volume.containerPath),
+          createdPaths: [...emptyOutputs].map((volume) => volume.containerPath),
           ...(nodeLocalPod ? { layout: nodeLocalPod.layout } : {}),
         },
         this.config,
@@ -262,8 +267,13 @@ export class K8sWorker implements Worker {
       if (nodeLocalPod && this.nodeLocal) {
         await this.nodeLocal.started(this.context.tracker.get(podName), nodeLocalPod);
       }
-      if (streaming) await this.streamInputs(podName, spec, streamed);
-      else if (this.options.metrics) void this.recordInputCopy(podName);
+      if (streaming) {
+        await this.streamInputs(
+          podName,
+          spec,
+          streamed.filter((volume) => !emptyOutputs.has(volume)),
+        );
+      } else if (this.options.metrics) void this.recordInputCopy(podName);
     } catch (error) {
       if (created) await this.deleteFailedPod(podName);
       if (error instanceof RuntimeError) throw error;
@@ -516,6 +526,18 @@ export class K8sWorker implements Worker {
         };
       }),
     );
+  }
+
+  /** stream mode: outputs whose artifact holds nothing yet (the init container creates them: no transfer). */
+  private async emptyOutputsOf(volumes: StreamedVolume[]): Promise<Set<StreamedVolume>> {
+    const empty = new Set<StreamedVolume>();
+    for (const volume of volumes) {
+      if (volume.readOnly) continue;
+      const artifact = await this.store.lookup(volume.handle);
+      const entries = artifact ? await readdir(artifact.path).catch(() => undefined) : undefined;
+      if (entries?.length === 0) empty.add(volume);
+    }
+    return empty;
   }
 
   /**

@@ -42,6 +42,8 @@ export interface StepPodInput {
   mounts: ClaimMount[];
   /** stream mode: the container paths volumes are streamed into (and outputs out of). */
   streamedPaths?: string[];
+  /** stream mode: empty outputs, created by the init container instead of streamed in. */
+  createdPaths?: string[];
   /** node-local mode: the layout src/node-local/ made (hostPath mounts, fetch-inputs, node affinity). */
   layout?: PodLayout;
 }
@@ -250,19 +252,21 @@ function pvcLayout(input: StepPodInput, claimName: string, inputsMode: 'copy' | 
  * stream mode: no claim. The workspace is an emptyDir, and so is every streamed path outside it; the web
  * streams volumes in and outputs out through execs into `main`. The init container only installs the helper.
  */
-function streamLayout(workDir: string, streamedPaths: string[]): PodLayout {
+function streamLayout(workDir: string, streamedPaths: string[], createdPaths: string[]): PodLayout {
   const helperMount: VolumeMount = { name: HELPER_VOLUME, mountPath: HELPER_ROOT };
   const volumes: VolumeManifest[] = [
     { name: HELPER_VOLUME, emptyDir: {} },
     { name: WORKSPACE_VOLUME, emptyDir: {} },
   ];
   const mainMounts: VolumeMount[] = [helperMount, { name: WORKSPACE_VOLUME, mountPath: workDir }];
-  outsideRoots(workDir, streamedPaths).forEach((root, index) => {
+  outsideRoots(workDir, [...streamedPaths, ...createdPaths]).forEach((root, index) => {
     const name = `streamed-${index}`;
     volumes.push({ name, emptyDir: {} });
     mainMounts.push({ name, mountPath: root });
   });
-  return { volumes, initMounts: [helperMount], mainMounts, copyArgs: [] };
+  // Empty outputs cost no exec: the init container creates them (it then needs the step's emptyDirs too).
+  const initMounts = createdPaths.length > 0 ? [...mainMounts] : [helperMount];
+  return { volumes, initMounts, mainMounts, copyArgs: createdPaths.map((each) => `--mkdir=${each}`) };
 }
 
 /**
@@ -292,7 +296,8 @@ export function buildStepPod(input: StepPodInput, config: ResolvedK8sConfig): Po
   const artifacts = config.artifacts;
   let layout: PodLayout;
   if (input.layout) layout = input.layout;
-  else if (artifacts.mode === 'stream') layout = streamLayout(workDir, input.streamedPaths ?? []);
+  else if (artifacts.mode === 'stream')
+    layout = streamLayout(workDir, input.streamedPaths ?? [], input.createdPaths ?? []);
   else if (artifacts.mode === 'pvc') layout = pvcLayout(input, artifacts.claimName, artifacts.inputs);
   else throw new RuntimeError('a node-local step pod needs the layout src/node-local/ makes');
   const { volumes, initMounts, mainMounts } = layout;

@@ -59,6 +59,38 @@ describe('stream-mode pod layout', () => {
     ]);
   });
 
+  it('lets the init container create empty outputs (no transfer), with the step’s emptyDirs mounted', () => {
+    const config = resolveConfig({
+      namespace: 'ci',
+      artifacts: { mode: 'stream' },
+      artifactStore: new ArtifactStore({ root: '/nonexistent/store' }),
+      helperImage: 'helper:1',
+    });
+    const pod = buildStepPod(
+      {
+        spec: { handle: 'h1', env: {}, mounts: [], metadata: { type: 'task', teamName: 'main' } },
+        podName: 'jb-task-0123456789',
+        labels: {},
+        annotations: {},
+        workDir,
+        mounts: [],
+        streamedPaths: [`${workDir}/src`],
+        createdPaths: [`${workDir}/out`, '/var/out'],
+      },
+      config,
+    );
+    const init = pod.spec.initContainers?.[0];
+    expect(init?.command).toEqual([
+      '/jetbridge-helper',
+      'copy',
+      '--to=/.jetbridge/bin/jetbridge-helper',
+      `--mkdir=${workDir}/out`,
+      '--mkdir=/var/out',
+    ]);
+    expect(init?.volumeMounts).toEqual(pod.spec.containers[0]?.volumeMounts);
+    expect(init?.volumeMounts).toContainEqual({ name: 'streamed-0', mountPath: '/var/out' });
+  });
+
   it('refuses stream mode without the web artifact store, and bad transfer settings', () => {
     const base = { namespace: 'ci', helperImage: 'helper:1' };
     expect(() => resolveConfig({ ...base, artifacts: { mode: 'stream' } })).toThrow(
