@@ -165,6 +165,7 @@ describe('a task on a container runtime', () => {
         config: {
           platform: 'linux',
           image_resource: {
+            name: '',
             type: 'registry-image',
             source: { repository: 'golang', tag: '1.23' },
             version: { digest: 'sha256:feed' },
