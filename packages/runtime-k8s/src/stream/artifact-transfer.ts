@@ -127,7 +127,7 @@ async function withRetries<R>(
 /**
  * The inputs of a stream-mode pod, in waves by depth (a volume mounted inside another lands after it; inputs
  * before outputs at the same path), each wave in parallel. Every transfer is verified: the helper reports how
- * many tar bytes it read up to the end-of-archive marker, which must be exactly what the web produced.
+ * many tar bytes it read up to the end-of-archive marker, which must be exactly what the transport sent.
  */
 export async function streamVolumesIn(
   volumes: StreamedVolume[],
