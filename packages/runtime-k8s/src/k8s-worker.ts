@@ -658,11 +658,16 @@ export class K8sWorker implements Worker {
   /** Reads the copy report the init container printed (helper copy) into the copy metrics. */
   private async recordInputCopy(podName: string): Promise<void> {
     const log = await this.context.pods.log(podName, INIT_CONTAINER, 5);
-    const line = log.split('\n').find((each) => each.includes('"jetbridgeCopyInputs"'));
+    // pvc mode's `copy` report, or node-local mode's `fetch-inputs` one: both say how long and how much.
+    const line = log
+      .split('\n')
+      .find((each) => each.includes('"jetbridgeCopyInputs"') || each.includes('"jetbridgeNodeLocalInputs"'));
     if (!line) return;
+    type Report = { durationMs: number; bytes: number };
     try {
-      const report = (JSON.parse(line) as { jetbridgeCopyInputs: { durationMs: number; bytes: number } })
-        .jetbridgeCopyInputs;
+      const parsed = JSON.parse(line) as { jetbridgeCopyInputs?: Report; jetbridgeNodeLocalInputs?: Report };
+      const report = parsed.jetbridgeCopyInputs ?? parsed.jetbridgeNodeLocalInputs;
+      if (!report) return;
       this.context.metrics.inputsCopied({ seconds: report.durationMs / 1000, bytes: report.bytes });
     } catch {
       // not a report after all
