@@ -18,12 +18,13 @@
 //   under 100 ms median for a step without volumes; a step with one small input (200 files) and one output
 //   is printed as context (in stream mode both are transfers through execs).
 //
-// Modes: pvc, stream; node-local (issue #6) has a slot in MODES, filled by whoever lands it.
+// Modes: pvc, stream, node-local (issue #6: the test server simulates 3 nodes, each with an artifact daemon —
+// packages/artifact-daemon/dist/cli.js in its own process — on its own hostPath root; B lands on A's node).
 // `BENCH_K8S_MB`, `BENCH_K8S_RUNS` (handoff and transfer runs) and `BENCH_K8S_STEPS` override the sizes.
 // Needs Go (the helper is built with it); without Go the bench says so and prints no figure.
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomBytes, randomFillSync, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -48,6 +49,9 @@ const NAMESPACE = 'bench';
 const TOKEN = 'kube-test-server';
 const SERVER_FLAG = '--kube-test-server';
 const CLAIM = 'jetbridge-artifacts';
+const NODE_NAMES = ['node-a', 'node-b', 'node-c'];
+const DAEMON_HOST_PATH = '/var/lib/jetbridge-artifacts';
+const DAEMON_CLI = fileURLToPath(new URL('../packages/artifact-daemon/dist/cli.js', import.meta.url));
 
 /** Artifact modes: how to configure a worker for each (node-local: issue #6). */
 const MODES = [
@@ -56,7 +60,17 @@ const MODES = [
     config: (env) => ({ artifacts: { mode: 'pvc', claimName: CLAIM, claimMountPath: env.claimDir } }),
   },
   { name: 'stream', config: (env) => ({ artifacts: { mode: 'stream' }, artifactStore: env.webStore }) },
-  // { name: 'node-local', config: (env) => ({ artifacts: { mode: 'node-local', … } }) }, // issue #6
+  {
+    name: 'node-local',
+    config: (env) => ({
+      artifacts: {
+        mode: 'node-local',
+        hostPath: DAEMON_HOST_PATH,
+        daemons: env.daemons,
+        capabilityKey: env.capabilityKey,
+      },
+    }),
+  },
 ];
 
 function sh(script) {
@@ -113,7 +127,7 @@ async function startServerProcess() {
 }
 
 async function serveInThisProcess() {
-  const server = await startKubeTestServer();
+  const server = await startKubeTestServer({ nodes: NODE_NAMES.map((name) => ({ name })) });
   const response = await fetch(`${server.url}/api/v1/namespaces/${NAMESPACE}/persistentvolumeclaims`, {
     method: 'POST',
     headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
@@ -127,14 +141,54 @@ async function serveInThisProcess() {
     url: server.url,
     kubeConfigYaml: server.kubeConfigYaml(NAMESPACE),
     claimDir: server.claimDir(NAMESPACE, CLAIM),
+    nodeRoots: Object.fromEntries(
+      NODE_NAMES.map((node) => [node, server.nodeHostPath(node, DAEMON_HOST_PATH)]),
+    ),
   });
   process.once('message', () => {
     void server.close().then(() => process.exit(0));
   });
 }
 
+/** node-local mode: one artifact daemon per simulated node, each its own process (a DaemonSet pod on a cluster). */
+async function startDaemons(nodeRoots, capabilityKey) {
+  const daemons = {};
+  const children = [];
+  for (const [node, root] of Object.entries(nodeRoots)) {
+    const child = spawn(process.execPath, [DAEMON_CLI, 'artifact-daemon'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_BIND_IP: '127.0.0.1',
+        CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_PORT: '0',
+        CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_HOST_PATH: root,
+        CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_CAPABILITY_KEY: capabilityKey,
+        NODE_NAME: node,
+      },
+    });
+    children.push(child);
+    const [line] = await once(child.stdout, 'data');
+    daemons[node] = `http://127.0.0.1:${JSON.parse(line.toString().split('\n')[0]).port}`;
+    child.stdout.resume();
+  }
+  return {
+    daemons,
+    async close() {
+      await Promise.all(
+        children.map((child) => {
+          const exited = once(child, 'exit');
+          child.kill('SIGTERM');
+          return exited;
+        }),
+      );
+    },
+  };
+}
+
 async function startEnvironment(helperPath, scratch) {
   const server = await startServerProcess();
+  const capabilityKey = randomBytes(32).toString('hex');
+  const daemons = await startDaemons(server.nodeRoots, capabilityKey);
   const kubeconfigPath = path.join(scratch, 'kubeconfig');
   await writeFile(kubeconfigPath, server.kubeConfigYaml);
   // stream mode's volumes live in the web's own store: a directory of this process.
@@ -142,6 +196,7 @@ async function startEnvironment(helperPath, scratch) {
   const claimDir = server.claimDir;
   return {
     server,
+    daemons,
     workerConfig: (mode, registry) => ({
       kubeconfigPath,
       namespace: NAMESPACE,
@@ -151,7 +206,7 @@ async function startEnvironment(helperPath, scratch) {
       terminateGraceMs: 2_000,
       terminationGracePeriodSeconds: 2,
       metrics: registry,
-      ...mode.config({ claimDir, webStore }),
+      ...mode.config({ claimDir, webStore, daemons: daemons.daemons, capabilityKey }),
     }),
   };
 }
@@ -232,8 +287,8 @@ async function benchMode(mode, env, source, scratch) {
           'a',
         ),
       );
-      if (mode.name === 'pvc') {
-        // The init container's copy report is read from its log after the start.
+      if (mode.name !== 'stream') {
+        // The init container's copy report (node-local: its fetch report) is read from its log after the start.
         await waitFor(
           async () => (await histogramSum(registry, 'jetbridge_k8s_artifact_copy_seconds')) > copyBefore,
           10_000,
@@ -373,6 +428,7 @@ async function main() {
     env = await startEnvironment(helper.path, scratch);
     for (const mode of MODES) await benchMode(mode, env, source, scratch);
   } finally {
+    await env?.daemons.close();
     await env?.server.close();
     await rm(scratch, { recursive: true, force: true });
   }
