@@ -190,6 +190,50 @@ if ('skip' in build) {
       await worker.close();
     });
 
+    it('a restarted web finds the artifacts where the daemons hold them', async () => {
+      const first = await env.newWorker({}, { placement });
+      const { volume, sum } = await produce(first, 'node-a');
+      await first.disconnect();
+      const second = await env.newWorker({}, { placement });
+      const found = await second.lookupVolume(volume.handle);
+      expect(found).toBeDefined();
+      expect((await second.listVolumes()).find((each) => each.handle === volume.handle)).toMatchObject({
+        teamName: 'main',
+        owner: { kind: 'build', buildId: 1 },
+        path: `node-a:/var/lib/jetbridge-artifacts/data/${volume.handle}`,
+      });
+      const again = await consume(second, found as Volume);
+      expect(again.sum).toBe(sum);
+      await again.container.destroy();
+      await (found as Volume).destroy();
+      await second.close();
+    });
+
+    it('the capability a step pod gets reads its own input and nothing else', async () => {
+      const worker = await env.newWorker({}, { placement });
+      const mine = await produce(worker, 'node-a');
+      const other = await produce(worker, 'node-a');
+      const container = (await worker.createContainer(
+        spec([{ volume: mine.volume, path: 'in', readOnly: true }], 'node-b'),
+      )) as K8sContainer;
+      const args = env.server.pod(namespace, container.podName)?.spec.initContainers?.[0]?.command ?? [];
+      const token = args
+        .find((arg) => arg.startsWith(`--token=${mine.volume.handle}=`))
+        ?.split('=')
+        .slice(2)
+        .join('=');
+      expect(token).toBeDefined();
+      const daemonUrl = `http://127.0.0.1:${env.port('node-a')}`;
+      const read = (handle: string, method = 'GET') =>
+        fetch(`${daemonUrl}/artifacts/${handle}`, { method, headers: { authorization: `Bearer ${token}` } });
+      expect((await read(mine.volume.handle)).status).toBe(200);
+      expect((await read(other.volume.handle)).status).toBe(403);
+      expect((await read(mine.volume.handle, 'DELETE')).status).toBe(403);
+      await container.destroy();
+      await Promise.all([mine.volume.destroy(), other.volume.destroy()]);
+      await worker.close();
+    });
+
     it('a daemon restart mid-transfer: the helper fetches again from scratch, and the input is whole', async () => {
       let restarts = 0;
       const proxy = await cuttingProxy(
