@@ -267,6 +267,31 @@ if ('skip' in build) {
       }
     });
 
+    it('a daemon that goes down mid-transfer and stays down: the step errors, saying which input and node', async () => {
+      const proxy = await cuttingProxy(
+        () => env.port('node-a'),
+        1 << 20,
+        () => env.stopDaemon('node-a'),
+      );
+      const config = env.workerConfig({ transferAttempts: 2 }, { placement });
+      const artifacts = config.artifacts as { daemons: Record<string, string> };
+      artifacts.daemons['node-a'] = `http://127.0.0.1:${proxy.port}`;
+      const { K8sWorker } = await import('../index.js');
+      const worker = await K8sWorker.create(config);
+      try {
+        const { volume } = await produce(worker, 'node-a', 4 * 1024);
+        const failed = worker.createContainer(spec([{ volume, path: 'in', readOnly: true }], 'node-b'));
+        await expect(failed).rejects.toThrow(
+          new RegExp(`input ${volume.handle} could not be fetched: node node-a attempt 1: .*attempt 2: `),
+        );
+        await expect(failed).rejects.toThrow(/InitContainerFailed/);
+      } finally {
+        await worker.close();
+        await new Promise<void>((resolve) => proxy.server.close(() => resolve()));
+        await env.startDaemon('node-a');
+      }
+    });
+
     it('a node whose daemon is not ready (disk full) gets no step pods', async () => {
       await env.stopDaemon('node-c');
       await env.startDaemon('node-c', { minAvailableBytes: Number.MAX_SAFE_INTEGER });
