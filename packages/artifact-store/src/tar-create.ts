@@ -18,7 +18,9 @@ export interface TarStreamOptions {
 }
 
 const TAR_BLOCK = 512;
-const READ_CHUNK_BYTES = 256 * 1024;
+// Each read is a thread-pool round trip; 1 MiB reads cut the CPU of streaming a large file by about a third
+// against 256 KiB (memory stays bounded: one chunk in flight per file).
+const READ_CHUNK_BYTES = 1024 * 1024;
 // How far the tree walk may run ahead of the reader with entries that have no data (directories, symlinks),
 // which tar-stream accepts without backpressure.
 const MAX_AHEAD_BYTES = 1024 * 1024;
