@@ -16,7 +16,8 @@
 // printed next to the wall time (on a loaded machine, wall time is mostly waiting for a core).
 // This machine's noise applies: medians, the load average printed with them, and the data is in the page
 // cache for the pipe and for JetBridge alike. `BENCH_RUNS`, `BENCH_BIG_MB` and `BENCH_BIG_RUNS` override the
-// sizes.
+// sizes; `BENCH_PROBE_CPU=1` prints the server's CPU per stage of the tiny round trip too (it adds an IPC
+// round trip per stage, so the tiny figure is then a little high).
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
@@ -57,7 +58,10 @@ async function trivialRoundTrip(client, scratch) {
   for (let run = 0; run < WARMUP + RUNS; run++) {
     const output = path.join(scratch, `tiny-output-${run}`);
     await mkdir(output);
-    const result = await client.execute(input, output, { gzipLevel: zlib.constants.Z_DEFAULT_COMPRESSION });
+    const result = await client.execute(input, output, {
+      gzipLevel: zlib.constants.Z_DEFAULT_COMPRESSION,
+      probeCpu: process.env.BENCH_PROBE_CPU === '1',
+    });
     if (run >= WARMUP) {
       times.push(result.totalMs);
       stages.push(result.stages);
