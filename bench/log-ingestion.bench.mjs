@@ -8,7 +8,8 @@
 // - delay until a watcher sees the last line: from the moment the task printed it (a timestamp in the line)
 //   to the moment the slowest watcher parsed it. The task prints far faster than any server can ingest,
 //   so this is how far behind live the stream falls under a burst.
-// `BENCH_LOG_LINES`, `BENCH_LOG_WATCHERS` and `BENCH_LOG_RUNS` override the sizes.
+// `BENCH_LOG_LINES`, `BENCH_LOG_WATCHERS` and `BENCH_LOG_RUNS` override the sizes; `BENCH_LOG_FLUSH=1` makes
+// the task write every line on its own (about as fast: the pipe coalesces them).
 import { performance } from 'node:perf_hooks';
 import {
   api,
@@ -27,8 +28,12 @@ const RUNS = Number(process.env.BENCH_LOG_RUNS ?? 3);
 const TARGET_LINES_PER_SECOND = 50_000;
 const TARGET_DELAY_MS = 2_000;
 
-// Numbered lines, then a last line carrying the wall clock (ms since the epoch) when it was printed.
-const SCRIPT = `awk 'BEGIN { for (i = 1; i < ${LINES}; i++) print "log line " i " of a build that prints a lot" }'; echo "last line $(date +%s%3N)"`;
+// Numbered lines, then a last line carrying the wall clock (ms since the epoch) when it was printed. With
+// BENCH_LOG_FLUSH=1 the task flushes after every line, as line-buffered programs do: one write per line.
+const FLUSH = process.env.BENCH_LOG_FLUSH === '1' ? 'fflush();' : '';
+const SCRIPT =
+  `awk 'BEGIN { for (i = 1; i < ${LINES}; i++) { print "log line " i " of a build that prints a lot"; ${FLUSH} } }'; ` +
+  `echo "last line $(date +%s%3N)"`;
 
 /** One build with WATCHERS followers: when each saw the last line, and when that line was printed. */
 async function oneBuild(server) {
