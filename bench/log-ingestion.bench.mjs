@@ -6,8 +6,9 @@
 //   this includes the build's start and the task process, and every line is stored in build_events and
 //   fanned out to every watcher;
 // - delay until a watcher sees the last line: from the moment the task printed it (a timestamp in the line)
-//   to the moment the slowest watcher parsed it. The task prints far faster than any server can ingest,
-//   so this is how far behind live the stream falls under a burst.
+//   to the moment the slowest watcher parsed it. A task that prints faster than the server reads is held
+//   back by its pipe, so this is the latency of the end of a burst (reading, numbering, fanning out), not
+//   the burst's length.
 // `BENCH_LOG_LINES`, `BENCH_LOG_WATCHERS` and `BENCH_LOG_RUNS` override the sizes; `BENCH_LOG_FLUSH=1` makes
 // the task write every line on its own (about as fast: the pipe coalesces them).
 import { performance } from 'node:perf_hooks';
