@@ -248,6 +248,10 @@ class TextCollector extends Writable {
   }
 }
 
+function cpuMs(usage) {
+  return Math.round((usage.user + usage.system) / 1000);
+}
+
 /** One local `tar c | tar x` of the artifact's data (ms), the yardstick each transfer is compared with. */
 async function localPipeMs(source, scratch) {
   const destination = path.join(scratch, `pipe-${randomUUID()}`);
@@ -278,6 +282,9 @@ async function benchMode(mode, env, source, scratch) {
       // machine the load changes from one second to the next.
       const pipeBeforeMs = await localPipeMs(source, scratch);
       const copyBefore = await histogramSum(registry, 'jetbridge_k8s_artifact_copy_seconds');
+      // CPU the web spends moving the data (stream mode's transfers are CPU-bound where the pipe is not:
+      // on a saturated machine that, not the transport, sets the ratio).
+      const cpuBeforeIn = process.cpuUsage();
       const a = await worker.createContainer(
         containerSpec(
           [
@@ -287,6 +294,7 @@ async function benchMode(mode, env, source, scratch) {
           'a',
         ),
       );
+      const webCpuInMs = cpuMs(process.cpuUsage(cpuBeforeIn));
       if (mode.name !== 'stream') {
         // The init container's copy report (node-local: its fetch report) is read from its log after the start.
         await waitFor(
@@ -302,7 +310,9 @@ async function benchMode(mode, env, source, scratch) {
         purpose: 'tar-out',
       });
       const stdout = new TextCollector();
+      const cpuBeforeOut = process.cpuUsage();
       await runToEnd(a, 'cp -r in/. out/ && date +%s%3N', stdout);
+      const webCpuOutMs = cpuMs(process.cpuUsage(cpuBeforeOut));
       const endedAt = Number(stdout.text.trim().split('\n').pop());
       const outSeconds =
         (await histogramSum(registry, 'jetbridge_k8s_exec_duration_seconds', { purpose: 'tar-out' })) -
@@ -319,7 +329,7 @@ async function benchMode(mode, env, source, scratch) {
       await Promise.all([a.destroy(), b.destroy()]);
       await output.destroy();
       progress(
-        `${mode.name} run ${run + 1}: local pipe ${(pipeBeforeMs / 1000).toFixed(2)} s / ${(pipeAfterMs / 1000).toFixed(2)} s, input transfer ${copySeconds.toFixed(2)} s, output transfer ${outSeconds.toFixed(2)} s, handoff ${handoffs.at(-1)} ms (B's pod start ${podStarts.at(-1)} ms)`,
+        `${mode.name} run ${run + 1}: local pipe ${(pipeBeforeMs / 1000).toFixed(2)} s / ${(pipeAfterMs / 1000).toFixed(2)} s, input transfer ${copySeconds.toFixed(2)} s, output transfer ${outSeconds.toFixed(2)} s (web CPU ${webCpuInMs} / ${webCpuOutMs} ms), handoff ${handoffs.at(-1)} ms (B's pod start ${podStarts.at(-1)} ms)`,
       );
     }
 
