@@ -240,6 +240,38 @@ suite('K8sWorker in stream mode under faults (kube-test-server)', () => {
     await worker.close();
   });
 
+  it('ends a start whose inputs are being streamed in when the worker closes, deleting the pod', async () => {
+    const worker = await newWorker();
+    const input = await newVolume(worker);
+    await input.streamIn('.', makeTar([{ name: 'big.bin', content: randomBytes(30_000_000) }]));
+    const spec = containerSpec({ mounts: [{ volume: input, path: 'in', readOnly: true }] });
+    const started = worker.createContainer(spec).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await eventually(
+      () =>
+        env.server
+          .execSessions()
+          .some((session) => session.command.includes('tar-in') && session.stdinBytes > 0),
+      20_000,
+      'the input transfer to begin',
+    );
+    await worker.close();
+    const error = await started;
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect((error as Error).message).toContain('is closed');
+    const pods = await fetch(`${env.server.url}/api/v1/namespaces/${namespace}/pods`, {
+      headers: { authorization: 'Bearer kube-test-server' },
+    }).then(
+      (response) =>
+        response.json() as Promise<{ items: { metadata: { annotations?: Record<string, string> } }[] }>,
+    );
+    expect(pods.items.map((pod) => pod.metadata.annotations?.['jetbridge.io/handle'])).not.toContain(
+      spec.handle,
+    );
+  });
+
   it('refuses a stream-mode worker without the web artifact store', async () => {
     const config = env.streamWorkerConfig();
     delete config.artifactStore;

@@ -564,6 +564,8 @@ export class K8sWorker implements Worker {
       });
       this.context.metrics.inputsCopied(report);
     } catch (error) {
+      // A worker closing under the transfer is not the pod's fault: say so, as a start waiting for a node does.
+      if (this.stopping.signal.aborted) throw this.stopping.signal.reason as RuntimeError;
       this.context.metrics.podFailed('InputStreamFailed');
       throw new PodStartError(
         podName,
