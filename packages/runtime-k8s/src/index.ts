@@ -14,6 +14,8 @@ export {
 } from './config.js';
 export type { NodeLocalArtifactsConfig } from './node-local/config.js';
 export { NodeLocalArtifacts, type InputFetchReport } from './node-local/node-local-artifacts.js';
+/** Where a node-local step pod's init container sees its node's store (a file there: `<this>/<relative path>`). */
+export { NODE_STORE_IN_INIT } from './node-local/pod-layout.js';
 export { PodFailedError, PodStartError } from './errors.js';
 export type { KubeConfigLike } from './kube/kube-api.js';
 export type { Logger } from './logger.js';
