@@ -6,9 +6,11 @@ export {
   type WebConfig,
   type LocalUser,
 } from './parse.js';
-export type {
-  KubernetesRuntimeSettings,
-  KubernetesArtifactSettings,
-  PlacementSetting,
+export {
+  SecretText,
+  type KubernetesRuntimeSettings,
+  type KubernetesArtifactSettings,
+  type NodeLocalArtifactSettings,
+  type PlacementSetting,
 } from './kubernetes.js';
 export { optionSpecs, type OptionSpec } from './options.js';

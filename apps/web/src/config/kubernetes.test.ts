@@ -1,7 +1,8 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 import { K8S_WORKER_DEFAULTS } from '@jetbridge/runtime-k8s';
 import { parseGoDuration } from '@jetbridge/plan';
-import { ConfigError, parseWebConfig } from './index.js';
+import { ConfigError, parseWebConfig, SecretText } from './index.js';
 import { optionSpecs } from './options.js';
 
 /** What the chart renders for `--runtime kubernetes` in pvc mode (deploy/chart/templates/_helpers.tpl). */
@@ -16,6 +17,22 @@ const CHART_PVC_ENV = {
   CONCOURSE_KUBERNETES_ALLOW_PRIVILEGED: 'false',
   CONCOURSE_KUBERNETES_POD_STARTUP_TIMEOUT: '5m',
   CONCOURSE_KUBERNETES_POD_SCHEDULING_TIMEOUT: '15m',
+};
+
+const KEY = 'a-capability-key-of-forty-bytes-0123456';
+
+/** What the chart renders in node-local mode (with artifactDaemon.enabled). */
+const CHART_NODE_LOCAL_ENV = {
+  ...CHART_PVC_ENV,
+  CONCOURSE_KUBERNETES_CLAIM: '',
+  CONCOURSE_KUBERNETES_CLAIM_MOUNT_PATH: '',
+  CONCOURSE_KUBERNETES_ARTIFACT_MODE: 'node-local',
+  CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_PORT: '7780',
+  CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_HOST_PATH: '/var/lib/jetbridge-artifacts',
+  CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_SELECTOR:
+    'app.kubernetes.io/component=artifact-daemon,app.kubernetes.io/instance=ci',
+  CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_NAMESPACE: 'jetbridge',
+  CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_CAPABILITY_KEY: KEY,
 };
 
 function defaultOf(flag: string): string | undefined {
@@ -108,22 +125,122 @@ describe('--runtime kubernetes settings', () => {
     });
   });
 
-  it('accepts stream and node-local modes (node-local is refused at start, not here)', () => {
+  it('accepts stream mode', () => {
     const stream = parseWebConfig([], { ...CHART_PVC_ENV, CONCOURSE_KUBERNETES_ARTIFACT_MODE: 'stream' });
     expect(stream.kubernetes?.artifacts).toEqual({ mode: 'stream' });
-    const nodeLocal = parseWebConfig([], {
-      ...CHART_PVC_ENV,
-      CONCOURSE_KUBERNETES_CLAIM: '',
-      CONCOURSE_KUBERNETES_CLAIM_MOUNT_PATH: '',
-      CONCOURSE_KUBERNETES_ARTIFACT_MODE: 'node-local',
-      CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_PORT: '7780',
-      CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_HOST_PATH: '/var/lib/jetbridge-artifacts',
-    });
-    expect(nodeLocal.kubernetes?.artifacts).toEqual({
+  });
+
+  it('reads node-local mode as the chart renders it: daemons found by label, the key kept secret', () => {
+    const nodeLocal = parseWebConfig(
+      [],
+      { ...CHART_NODE_LOCAL_ENV, CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_TLS_CA_CERT: 'tls/ca.crt' },
+      '/srv',
+    );
+    const artifacts = nodeLocal.kubernetes?.artifacts;
+    expect(artifacts).toEqual({
       mode: 'node-local',
       daemonPort: 7780,
       daemonHostPath: '/var/lib/jetbridge-artifacts',
+      daemons: {
+        discover: {
+          labelSelector: 'app.kubernetes.io/component=artifact-daemon,app.kubernetes.io/instance=ci',
+          namespace: 'jetbridge',
+        },
+      },
+      capabilityKey: expect.any(SecretText),
+      tlsCaCertPath: '/srv/tls/ca.crt',
+      mirrorReplicas: 0,
     });
+    if (artifacts?.mode !== 'node-local') throw new Error('not node-local');
+    expect(artifacts.capabilityKey.reveal()).toBe(KEY);
+    // However the settings get logged, the key is not in it.
+    const shown = [
+      JSON.stringify(nodeLocal),
+      inspect(nodeLocal, { depth: 10 }),
+      String(artifacts.capabilityKey),
+      `${artifacts.capabilityKey}`,
+    ];
+    for (const text of shown) expect(text).not.toContain(KEY);
+    expect(JSON.stringify(artifacts)).toContain('"capabilityKey":"[redacted]"');
+  });
+
+  it('takes a fixed node → URL map instead of the selector, and mirror replicas', () => {
+    const config = parseWebConfig([], {
+      ...CHART_NODE_LOCAL_ENV,
+      CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_SELECTOR: '',
+      CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_URLS:
+        '{"node-a":"http://10.0.0.11:7780/","node-b":"https://b:7780"}',
+      CONCOURSE_KUBERNETES_ARTIFACT_MIRROR_REPLICAS: '1',
+    });
+    expect(config.kubernetes?.artifacts).toMatchObject({
+      daemons: { urls: { 'node-a': 'http://10.0.0.11:7780', 'node-b': 'https://b:7780' } },
+      mirrorReplicas: 1,
+    });
+  });
+
+  it.each([
+    [
+      { CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_CAPABILITY_KEY: '' },
+      '--kubernetes-artifact-daemon-capability-key',
+      'needs the key',
+    ],
+    [
+      { CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_CAPABILITY_KEY: 'short-secret-value' },
+      '--kubernetes-artifact-daemon-capability-key',
+      'at least 32 bytes',
+    ],
+    [
+      { CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_SELECTOR: '' },
+      '--kubernetes-artifact-daemon-selector',
+      'label selector',
+    ],
+    [
+      { CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_URLS: '{"node-a":"http://a:7780"}' },
+      '--kubernetes-artifact-daemon-urls',
+      'not both',
+    ],
+    [
+      { CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_URLS: 'node-a=http://a' },
+      '--kubernetes-artifact-daemon-urls',
+      'not JSON',
+    ],
+    [
+      { CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_URLS: '{}' },
+      '--kubernetes-artifact-daemon-urls',
+      'at least one node',
+    ],
+    [
+      { CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_URLS: '{"node-a":"ftp://a"}' },
+      '--kubernetes-artifact-daemon-urls',
+      "node 'node-a'",
+    ],
+    [
+      { CONCOURSE_KUBERNETES_ARTIFACT_MIRROR_REPLICAS: '-1' },
+      '--kubernetes-artifact-mirror-replicas',
+      'whole number',
+    ],
+    [
+      { CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_NAMESPACE: 'Bad_NS' },
+      '--kubernetes-artifact-daemon-namespace',
+      'valid Kubernetes name',
+    ],
+    [
+      { CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_HOST_PATH: 'relative/dir' },
+      '--kubernetes-artifact-daemon-host-path',
+      'absolute',
+    ],
+  ])('node-local: refuses %j naming %s, never echoing the key', (overrides, flag, why) => {
+    let error: unknown;
+    try {
+      parseWebConfig([], { ...CHART_NODE_LOCAL_ENV, ...overrides });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(flag);
+    expect((error as Error).message).toContain(why);
+    expect((error as Error).message).not.toContain(KEY);
+    expect((error as Error).message).not.toContain('short-secret-value');
   });
 
   it('has no kubernetes settings on the local runtime, but still refuses a bad value there', () => {

@@ -36,7 +36,47 @@ export type KubernetesArtifactSettings =
       inputs: 'copy' | 'mount';
     }
   | { mode: 'stream' }
-  | { mode: 'node-local'; daemonPort: number; daemonHostPath: string };
+  | NodeLocalArtifactSettings;
+
+/** node-local mode: an artifact daemon on every node (the chart's DaemonSet) keeps that node's artifacts. */
+export interface NodeLocalArtifactSettings {
+  mode: 'node-local';
+  daemonPort: number;
+  daemonHostPath: string;
+  /** How the web finds the daemons: their pods by label, or a fixed node → URL map. */
+  daemons: { discover: { labelSelector: string; namespace?: string } } | { urls: Record<string, string> };
+  /** Signs capability tokens; shared with the daemons. Never logged (see SecretText). */
+  capabilityKey: SecretText;
+  /** CA file (on the web's filesystem) the daemons' certificates are checked with: https when set. */
+  tlsCaCertPath?: string;
+  mirrorReplicas: number;
+}
+
+/**
+ * A secret setting: its text only through `reveal()`. Logging the settings (pino, JSON.stringify,
+ * console.log/util.inspect) shows `[redacted]` instead.
+ */
+export class SecretText {
+  readonly #text: string;
+  constructor(text: string) {
+    this.#text = text;
+  }
+  reveal(): string {
+    return this.#text;
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[redacted]';
+  }
+}
+
+/** Shortest capability key the daemons accept (@jetbridge/artifact-daemon's MIN_KEY_BYTES). */
+const MIN_CAPABILITY_KEY_BYTES = 32;
 
 export interface KubernetesRuntimeSettings {
   /** Unset: the in-cluster service account. */
@@ -110,6 +150,13 @@ export function parseKubernetesSettings(
   const memoryLimit = quantity('kubernetes-step-memory-limit');
   const tagPlacement = parseTagPlacement(read, optional('kubernetes-tag-placement'));
   const daemonPort = read.port('kubernetes-artifact-daemon-port');
+  const mirrorReplicas = wholeNumber(read, 'kubernetes-artifact-mirror-replicas');
+  parseDaemonUrls(read, optional('kubernetes-artifact-daemon-urls'));
+  dnsName(
+    'kubernetes-artifact-daemon-namespace',
+    optional('kubernetes-artifact-daemon-namespace'),
+    DNS_LABEL,
+  );
   const namespace = optional('kubernetes-namespace');
   dnsName('kubernetes-namespace', namespace, DNS_LABEL);
   const claimName = optional('kubernetes-claim');
@@ -150,7 +197,16 @@ export function parseKubernetesSettings(
     );
     if (!path.isAbsolute(hostPath))
       read.fail('kubernetes-artifact-daemon-host-path', `'${hostPath}' is not an absolute path`);
-    artifacts = { mode, daemonPort, daemonHostPath: hostPath };
+    const tlsCaCert = optional('kubernetes-artifact-daemon-tls-ca-cert');
+    artifacts = {
+      mode,
+      daemonPort,
+      daemonHostPath: hostPath,
+      daemons: daemonLocation(read, optional),
+      capabilityKey: capabilityKey(read),
+      ...(tlsCaCert === undefined ? {} : { tlsCaCertPath: path.resolve(cwd, tlsCaCert) }),
+      mirrorReplicas,
+    };
   }
   const kubeconfig = optional('kubernetes-kubeconfig');
   const serviceAccount = optional('kubernetes-service-account');
@@ -178,6 +234,73 @@ export function parseKubernetesSettings(
     },
     tagPlacement,
   };
+}
+
+function wholeNumber(read: OptionReader, flag: OptionFlag): number {
+  const text = read.get(flag)?.trim() ?? '';
+  if (!/^\d+$/.test(text)) read.fail(flag, `'${text}' is not a whole number`);
+  return Number(text);
+}
+
+/** Exactly one of the selector and the URL map says where the daemons are. */
+function daemonLocation(
+  read: OptionReader,
+  optional: (flag: OptionFlag) => string | undefined,
+): NodeLocalArtifactSettings['daemons'] {
+  const selector = optional('kubernetes-artifact-daemon-selector');
+  const urls = parseDaemonUrls(read, optional('kubernetes-artifact-daemon-urls'));
+  if (selector !== undefined && urls !== undefined)
+    read.fail(
+      'kubernetes-artifact-daemon-urls',
+      'give the daemons’ URLs or --kubernetes-artifact-daemon-selector, not both',
+    );
+  if (urls !== undefined) return { urls };
+  if (selector === undefined)
+    read.fail(
+      'kubernetes-artifact-daemon-selector',
+      'node-local mode needs the label selector of the artifact daemons’ pods (or --kubernetes-artifact-daemon-urls)',
+    );
+  const namespace = optional('kubernetes-artifact-daemon-namespace');
+  return {
+    discover: { labelSelector: selector as string, ...(namespace === undefined ? {} : { namespace }) },
+  };
+}
+
+/** Read whole, never echoed: an error names the flag and what is wrong, not the value. */
+function capabilityKey(read: OptionReader): SecretText {
+  const flag = 'kubernetes-artifact-daemon-capability-key';
+  const text = read.get(flag) ?? '';
+  if (text.trim() === '')
+    read.fail(flag, 'node-local mode needs the key shared with the artifact daemons (it signs their tokens)');
+  if (Buffer.byteLength(text, 'utf8') < MIN_CAPABILITY_KEY_BYTES)
+    read.fail(flag, `must be at least ${MIN_CAPABILITY_KEY_BYTES} bytes`);
+  return new SecretText(text);
+}
+
+/** `{"node-a": "http://10.0.0.11:7780", …}`, as the chart renders a map. */
+function parseDaemonUrls(read: OptionReader, text: string | undefined): Record<string, string> | undefined {
+  if (text === undefined) return undefined;
+  const flag = 'kubernetes-artifact-daemon-urls';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    read.fail(flag, 'is not JSON (e.g. {"node-a": "http://10.0.0.11:7780"})');
+  }
+  if (!isObject(parsed) || Object.keys(parsed).length === 0)
+    read.fail(flag, 'must be a JSON object of node name → daemon URL, naming at least one node');
+  const urls: Record<string, string> = {};
+  for (const [node, url] of Object.entries(parsed as Record<string, unknown>)) {
+    let valid = false;
+    try {
+      valid = typeof url === 'string' && /^https?:$/.test(new URL(url).protocol);
+    } catch {
+      valid = false;
+    }
+    if (!valid) read.fail(flag, `node '${node}': ${JSON.stringify(url)} is not an http(s) URL`);
+    urls[node] = (url as string).replace(/\/+$/, '');
+  }
+  return urls;
 }
 
 /** `{"<tag>": {"nodeSelector": {"k": "v"}, "tolerations": [{…}]}}`, as the chart renders `kubernetes.tagPlacement`. */

@@ -215,7 +215,7 @@ export const optionSpecs = [
     flag: 'kubernetes-artifact-mode',
     env: 'CONCOURSE_KUBERNETES_ARTIFACT_MODE',
     default: 'pvc',
-    help: 'How artifacts move between steps: pvc (one shared ReadWriteMany claim), stream (through the web node) or node-local (per-node artifact daemon; not available yet).',
+    help: 'How artifacts move between steps: pvc (one shared ReadWriteMany claim), stream (through the web node) or node-local (an artifact daemon on every node keeps its artifacts; see the --kubernetes-artifact-daemon-* options).',
   },
   {
     group: 'runtime',
@@ -349,6 +349,44 @@ export const optionSpecs = [
     env: 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_HOST_PATH',
     default: '/var/lib/jetbridge-artifacts',
     help: "Host directory holding each node's artifacts (node-local mode).",
+  },
+  {
+    group: 'runtime',
+    flag: 'kubernetes-artifact-daemon-capability-key',
+    env: 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_CAPABILITY_KEY',
+    secret: true,
+    help: 'Key shared with the artifact daemons, signing every capability token (node-local mode; required there; at least 32 bytes).',
+  },
+  {
+    group: 'runtime',
+    flag: 'kubernetes-artifact-daemon-selector',
+    env: 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_SELECTOR',
+    help: "Label selector of the artifact daemons' pods (node-local mode): each running, ready one serves its node at the node's IP and --kubernetes-artifact-daemon-port. This or --kubernetes-artifact-daemon-urls is required there.",
+  },
+  {
+    group: 'runtime',
+    flag: 'kubernetes-artifact-daemon-namespace',
+    env: 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_NAMESPACE',
+    help: "Namespace of the artifact daemons' pods (node-local mode, with --kubernetes-artifact-daemon-selector); unset: the step namespace.",
+  },
+  {
+    group: 'runtime',
+    flag: 'kubernetes-artifact-daemon-urls',
+    env: 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_URLS',
+    help: 'JSON object: node name → URL of its artifact daemon (node-local mode), instead of finding them with --kubernetes-artifact-daemon-selector.',
+  },
+  {
+    group: 'runtime',
+    flag: 'kubernetes-artifact-daemon-tls-ca-cert',
+    env: 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_TLS_CA_CERT',
+    help: "CA certificate file the artifact daemons' certificates are checked with (node-local mode): daemons are then reached over https. Step pods read the same CA at tls/ca.crt inside each node's host directory (the chart's DaemonSet puts it there).",
+  },
+  {
+    group: 'runtime',
+    flag: 'kubernetes-artifact-mirror-replicas',
+    env: 'CONCOURSE_KUBERNETES_ARTIFACT_MIRROR_REPLICAS',
+    default: '0',
+    help: 'Copies of every step output kept on other nodes (node-local mode), so losing a node loses no artifact.',
   },
 
   {

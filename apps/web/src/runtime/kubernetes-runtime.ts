@@ -1,11 +1,13 @@
 // `--runtime kubernetes`: the K8sWorker built from the `--kubernetes-*` settings, with what the web adds
 // around it — restart recovery of interrupted steps, the periodic reaper of pods whose build is over,
 // build-log notices (waiting for a node…), and a shutdown that leaves running pods to the next web node.
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ArtifactStore } from '@jetbridge/artifact-store';
 import { findBuild, isFinishedStatus, type Database, type Kysely } from '@jetbridge/db';
 import {
   K8sWorker,
+  NODE_STORE_IN_INIT,
   type ContainerNotice,
   type K8sWorkerConfig,
   type StepPodSummary,
@@ -15,7 +17,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { BuildEventLog } from '../builds/build-event-log.js';
-import type { KubernetesRuntimeSettings } from '../config/index.js';
+import type { KubernetesArtifactSettings, KubernetesRuntimeSettings } from '../config/index.js';
 import { stepOriginId } from './plan-origin.js';
 import { ReleasableWorker } from './releasable-worker.js';
 import { StepRecovery } from './step-recovery.js';
@@ -27,37 +29,70 @@ export function kubernetesArtifactRoot(settings: KubernetesRuntimeSettings, data
   return path.join(dataDir, 'worker', 'volumes');
 }
 
-/** Refuses, before anything starts, what this build cannot run. */
-export function assertKubernetesRuntimeAvailable(settings: KubernetesRuntimeSettings): void {
-  if (settings.artifacts.mode === 'node-local') {
-    throw new Error(
-      '--kubernetes-artifact-mode node-local (CONCOURSE_KUBERNETES_ARTIFACT_MODE) is not available yet: ' +
-        'it needs the per-node artifact daemon, which this build does not have; use pvc or stream',
-    );
+/**
+ * Where step pods find the daemons' CA: this file inside each node's artifact directory (the chart's
+ * DaemonSet copies it there), which a node-local step's init container sees under NODE_STORE_IN_INIT.
+ */
+export const NODE_CA_CERT_IN_HOST_PATH = 'tls/ca.crt';
+
+/** The runtime's artifacts settings; node-local mode reads the daemons' CA file here (a missing one stops the start). */
+export async function k8sArtifactsConfig(
+  artifacts: KubernetesArtifactSettings,
+): Promise<K8sWorkerConfig['artifacts']> {
+  if (artifacts.mode === 'pvc') {
+    return {
+      mode: 'pvc',
+      claimName: artifacts.claimName,
+      claimMountPath: artifacts.claimMountPath,
+      directory: artifacts.directory,
+      inputs: artifacts.inputs,
+    };
   }
+  if (artifacts.mode === 'stream') return { mode: 'stream' };
+  const scheme = artifacts.tlsCaCertPath === undefined ? 'http' : 'https';
+  let ca: Buffer | undefined;
+  if (artifacts.tlsCaCertPath !== undefined) {
+    try {
+      ca = await readFile(artifacts.tlsCaCertPath);
+    } catch (err) {
+      throw new Error(
+        `--kubernetes-artifact-daemon-tls-ca-cert (CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_TLS_CA_CERT): cannot read ${artifacts.tlsCaCertPath}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+  return {
+    mode: 'node-local',
+    hostPath: artifacts.daemonHostPath,
+    daemons:
+      'urls' in artifacts.daemons
+        ? artifacts.daemons.urls
+        : {
+            discover: {
+              ...artifacts.daemons.discover,
+              port: artifacts.daemonPort,
+              scheme,
+            },
+          },
+    capabilityKey: artifacts.capabilityKey.reveal(),
+    ...(ca === undefined
+      ? {}
+      : { tls: { ca, caPathInPod: path.posix.join(NODE_STORE_IN_INIT, NODE_CA_CERT_IN_HOST_PATH) } }),
+    mirror: { replicas: artifacts.mirrorReplicas },
+  };
 }
 
-export function k8sWorkerConfig(
+export async function k8sWorkerConfig(
   settings: KubernetesRuntimeSettings,
   artifactStore: ArtifactStore,
   extras: Pick<K8sWorkerConfig, 'metrics' | 'logger' | 'onNotice'>,
-): K8sWorkerConfig {
-  const { artifacts } = settings;
-  if (artifacts.mode === 'node-local') throw new Error('node-local artifacts are not available yet');
+): Promise<K8sWorkerConfig> {
   return {
     ...(settings.kubeconfigPath === undefined ? {} : { kubeconfigPath: settings.kubeconfigPath }),
     namespace: settings.namespace,
     instance: settings.instance,
-    artifacts:
-      artifacts.mode === 'pvc'
-        ? {
-            mode: 'pvc',
-            claimName: artifacts.claimName,
-            claimMountPath: artifacts.claimMountPath,
-            directory: artifacts.directory,
-            inputs: artifacts.inputs,
-          }
-        : { mode: 'stream' },
+    artifacts: await k8sArtifactsConfig(settings.artifacts),
+    // Volumes live in it in stream mode; in node-local mode they live on the daemons and it stays empty.
     artifactStore,
     helperImage: settings.helperImage,
     helperBinaryPath: settings.helperBinaryPath,
@@ -105,11 +140,10 @@ export class KubernetesRuntime {
    * previous web node left running, and starts the pod reaper.
    */
   static async start(options: KubernetesRuntimeOptions): Promise<KubernetesRuntime> {
-    assertKubernetesRuntimeAvailable(options.settings);
     const runtimeLogger = options.logger.child({ component: 'runtime-k8s' });
     const notices: { sink?: (notice: ContainerNotice) => void } = {};
     const k8s = await K8sWorker.create(
-      k8sWorkerConfig(options.settings, options.artifactStore, {
+      await k8sWorkerConfig(options.settings, options.artifactStore, {
         metrics: options.metrics,
         logger: runtimeLogger,
         onNotice: (notice) => notices.sink?.(notice),

@@ -13,11 +13,7 @@ import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { openArtifactStore } from '../artifacts/artifact-collection.js';
 import type { WebConfig } from '../config/index.js';
-import {
-  assertKubernetesRuntimeAvailable,
-  KubernetesRuntime,
-  kubernetesArtifactRoot,
-} from './kubernetes-runtime.js';
+import { KubernetesRuntime, kubernetesArtifactRoot } from './kubernetes-runtime.js';
 
 export interface WebRuntime {
   worker: Worker;
@@ -55,7 +51,6 @@ export async function openWebRuntime(config: WebConfig, options: OpenRuntimeOpti
   if (config.runtime === 'kubernetes') {
     const settings = config.kubernetes;
     if (settings === undefined) throw new Error('--runtime kubernetes without its settings');
-    assertKubernetesRuntimeAvailable(settings);
     const artifactStore = await storeAt(kubernetesArtifactRoot(settings, config.dataDir));
     const kubernetes = await KubernetesRuntime.start({
       settings,
