@@ -1,12 +1,11 @@
 // Reaps old build logs every GC interval (Concourse's build log collector): for each unpaused job of each
 // unpaused pipeline, the events of the builds its retention policy lets go are deleted; the build rows stay,
-// with `reap_time` set, so history and scheduling are untouched. With several web nodes, one reaps at a time
-// (a transaction-scoped advisory lock; the others skip that round).
+// with `reap_time` set, so history and scheduling are untouched. With several web nodes, one reaps a job at a
+// time (a transaction-scoped advisory lock per job; the others skip it), one connection at a time.
 import {
   listLogReapableJobs,
   listUnreapedJobBuilds,
   reapJobBuildLogs,
-  sql,
   type Database,
   type Kysely,
 } from '@jetbridge/db';
@@ -17,9 +16,6 @@ import {
   NO_RETENTION_LIMITS,
   type BuildLogRetentionLimits,
 } from './build-log-retention.js';
-
-/** "JB" + build log reaping (tracking is 1, scheduling 2, checking 3). */
-const REAPING_LOCK_CLASS = 0x4a42_0004;
 
 export interface BuildLogReaperOptions {
   db: Kysely<Database>;
@@ -59,30 +55,23 @@ export class BuildLogReaper {
 
   private async reapAll(): Promise<number> {
     const { db, logger } = this.options;
-    return db.transaction().execute(async (tx) => {
-      const { rows } = await sql<{ locked: boolean }>`
-        select pg_try_advisory_xact_lock(${REAPING_LOCK_CLASS}, 0) as locked`.execute(tx);
-      if (rows[0]?.locked !== true) return 0;
-      let total = 0;
-      // The reaping itself runs outside the lock's transaction, so each job's reaping commits on its own.
-      for (const job of await listLogReapableJobs(db)) {
-        const retention = effectiveRetention(job.config, this.options.limits ?? NO_RETENTION_LIMITS);
-        if (retention.builds === 0 && retention.days === 0) continue;
-        try {
-          const builds = await listUnreapedJobBuilds(db, job.id, job.firstLoggedBuildId);
-          const decision = decideReaping(builds, retention, new Date());
-          if (decision.reap.length === 0) continue;
-          const reaped = await reapJobBuildLogs(db, job.id, decision.reap, decision.firstLoggedBuildId);
-          total += reaped;
-          logger.info(
-            { jobId: job.id, job: job.name, builds: decision.reap, retention },
-            'reaped build logs',
-          );
-        } catch (err) {
-          logger.warn({ err, jobId: job.id }, 'failed to reap the build logs of a job');
-        }
+    let total = 0;
+    for (const job of await listLogReapableJobs(db)) {
+      const retention = effectiveRetention(job.config, this.options.limits ?? NO_RETENTION_LIMITS);
+      if (retention.builds === 0 && retention.days === 0) continue;
+      try {
+        const builds = await listUnreapedJobBuilds(db, job.id, job.firstLoggedBuildId);
+        const decision = decideReaping(builds, retention, new Date());
+        if (decision.reap.length === 0) continue;
+        // Undefined: another node is reaping this job right now (its decision is the same).
+        const reaped = await reapJobBuildLogs(db, job.id, decision.reap, decision.firstLoggedBuildId);
+        if (reaped === undefined || reaped === 0) continue;
+        total += reaped;
+        logger.info({ jobId: job.id, job: job.name, builds: decision.reap, retention }, 'reaped build logs');
+      } catch (err) {
+        logger.warn({ err, jobId: job.id }, 'failed to reap the build logs of a job');
       }
-      return total;
-    });
+    }
+    return total;
   }
 }

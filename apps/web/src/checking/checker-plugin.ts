@@ -11,6 +11,7 @@ import { useBuildTracker } from '../builds/build-tracker-plugin.js';
 import { JobBuildStarter } from '../builds/job-build-starter.js';
 import { createCredentialManager, type CredentialManager } from '../creds/index.js';
 import { Checker } from './checker.js';
+import { ResourceCheckingLocks } from './resource-checking-locks.js';
 import { ResourceTypeChecker } from './resource-type-checker.js';
 
 declare module '../app-context.js' {
@@ -56,9 +57,12 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
     ctx.jobScheduling?.kick();
   };
 
+  // One session for the resource checking locks of this node's checks, of resources and types alike.
+  const checkingLocks = new ResourceCheckingLocks(ctx.pool, ctx.logger.child({ component: 'checker' }));
   const checker = Checker.start({
     db: ctx.db,
     pool: ctx.pool,
+    locks: checkingLocks,
     logger: ctx.logger.child({ component: 'checker' }),
     tracker,
     credentials,
@@ -94,7 +98,7 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
   ctx.checker = checker;
   const resourceTypeChecker = new ResourceTypeChecker({
     db: ctx.db,
-    pool: ctx.pool,
+    locks: checkingLocks,
     logger: ctx.logger.child({ component: 'checker' }),
     tracker,
     credentials,
@@ -107,7 +111,7 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
   ctx.pipelineScheduling = withCheckDoorbells(checker, ctx.pipelineScheduling ?? fallback);
   app.addHook('preClose', async () => {
     await checker.close();
-    await resourceTypeChecker.close();
+    await checkingLocks.close();
   });
 }
 

@@ -47,6 +47,8 @@ export interface CheckerOptions {
   db: Kysely<Database>;
   /** For the resource checking locks shared with the other web nodes. */
   pool: pg.Pool;
+  /** The locks to use, when shared with other checkers of this node (their owner closes them). */
+  locks?: ResourceCheckingLocks;
   logger: FastifyBaseLogger;
   tracker: BuildTracker;
   credentials: CredentialManager;
@@ -99,7 +101,7 @@ export class Checker {
 
   private constructor(private readonly options: CheckerOptions) {
     this.scopes = new ResourceConfigScopes(options.db, { globalResources: options.globalResources });
-    this.configLocks = new ResourceCheckingLocks(options.pool, options.logger);
+    this.configLocks = options.locks ?? new ResourceCheckingLocks(options.pool, options.logger);
   }
 
   /** Start scanning, and run the check builds left pending (e.g. requested while no node was up). */
@@ -189,7 +191,7 @@ export class Checker {
       }),
     ]);
     clearTimeout(timer);
-    await this.configLocks.close();
+    if (this.options.locks === undefined) await this.configLocks.close();
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {

@@ -15,17 +15,17 @@ import type { BuildOutcome, ResourceTypeResolver } from '@jetbridge/exec';
 import type { Version } from '@jetbridge/plan';
 import { PipelineResourceTypes, planResourceCheck, PlanIdFactory } from '@jetbridge/planner';
 import type { FastifyBaseLogger } from 'fastify';
-import type pg from 'pg';
 import type { BuildTracker } from '../builds/build-tracker.js';
 import { pipelineVarsResolver, type CredentialManager } from '../creds/index.js';
 import { checkErrorOf } from './checker.js';
-import { ResourceCheckingLocks } from './resource-checking-locks.js';
+import type { ResourceCheckingLocks } from './resource-checking-locks.js';
 import { resourceConfigType } from './resource-config-scopes.js';
 import { loadStoredPipeline } from './stored-pipeline-config.js';
 
 export interface ResourceTypeCheckerOptions {
   db: Kysely<Database>;
-  pool: pg.Pool;
+  /** One check per config at a time, with the resource checker of this node (the owner closes them). */
+  locks: ResourceCheckingLocks;
   logger: FastifyBaseLogger;
   tracker: BuildTracker;
   credentials: CredentialManager;
@@ -44,12 +44,9 @@ export interface RequestedTypeCheck {
 }
 
 export class ResourceTypeChecker {
-  private readonly locks: ResourceCheckingLocks;
   private readonly planIds = new PlanIdFactory();
 
-  constructor(private readonly options: ResourceTypeCheckerOptions) {
-    this.locks = new ResourceCheckingLocks(options.pool, options.logger);
-  }
+  constructor(private readonly options: ResourceTypeCheckerOptions) {}
 
   /** Run the pending check build; resolves with how it ended (undefined if it never started). Never rejects. */
   async run(check: RequestedTypeCheck): Promise<BuildOutcome | undefined> {
@@ -62,10 +59,6 @@ export class ResourceTypeChecker {
         .catch(() => undefined);
       return undefined;
     }
-  }
-
-  close(): Promise<void> {
-    return this.locks.close();
   }
 
   private async check(check: RequestedTypeCheck): Promise<BuildOutcome | undefined> {
@@ -97,7 +90,7 @@ export class ResourceTypeChecker {
     const lockKey = `type\u0000${config.type}\u0000${JSON.stringify(
       new PipelineResourceTypes(others).sourceWithDefaults(config.type, config.source),
     )}\u0000${type.pipelineId}`;
-    await this.locks.lock(lockKey);
+    await this.options.locks.lock(lockKey);
     try {
       let scope: { resourceConfigId: number; scopeId: number } | undefined;
       const scopeFor = async (ref: { type: string; source: Record<string, unknown> }) => {
@@ -162,7 +155,7 @@ export class ResourceTypeChecker {
           }, reject);
       });
     } finally {
-      await this.locks.unlock(lockKey);
+      await this.options.locks.unlock(lockKey);
     }
   }
 }

@@ -58,17 +58,24 @@ export async function listUnreapedJobBuilds(
   return rows.map((row) => ({ id: row.id, status: row.status, endTime: row.end_time }));
 }
 
+/** First key of the advisory lock a node takes on a job while reaping its logs ("JB" + 4). */
+const REAPING_LOCK_CLASS = 0x4a42_0004;
+
 /**
  * Delete the events of these finished builds and mark them reaped; the job's `first_logged_build_id` moves
- * up to `firstLoggedBuildId` (never down). One transaction, so a build is never half reaped.
+ * up to `firstLoggedBuildId` (never down). One transaction, so a build is never half reaped; undefined when
+ * another web node is reaping the job's logs right now (it holds the job's reaping lock).
  */
 export async function reapJobBuildLogs(
   db: Kysely<Database>,
   jobId: number,
   buildIds: readonly number[],
   firstLoggedBuildId: number,
-): Promise<number> {
+): Promise<number | undefined> {
   return db.transaction().execute(async (tx) => {
+    const { rows } = await sql<{ locked: boolean }>`
+      select pg_try_advisory_xact_lock(${REAPING_LOCK_CLASS}, ${jobId}) as locked`.execute(tx);
+    if (rows[0]?.locked !== true) return undefined;
     let reaped = 0;
     if (buildIds.length > 0) {
       const marked = await tx
