@@ -27,3 +27,4 @@ export {
 } from './client.js';
 export { SHA256_TRAILER, BYTES_TRAILER } from './digest-stream.js';
 export { parseDaemonConfig, DAEMON_ENV, type DaemonConfig } from './config.js';
+export { runArtifactDaemon } from './run.js';
