@@ -3,21 +3,31 @@ import { ConfigError, helpText, parseWebConfig } from './config/index.js';
 import { startJetBridge } from './server.js';
 import { JETBRIDGE_VERSION } from './version.js';
 
-/** `jetbridge web [flags]`: run a web node. Exit codes: 0 clean stop, 1 failure, 2 bad configuration. */
+const COMMANDS = `Commands:
+  web               Run the JetBridge web node (Concourse API, UI, scheduler)
+  artifact-daemon   Run a node's artifact daemon (Kubernetes runtime, node-local artifacts; see --help)`;
+
+/**
+ * `jetbridge web [flags]`: run a web node; `jetbridge artifact-daemon [flags]`: run a node's artifact daemon
+ * (the chart's DaemonSet runs it from the same image). Exit codes: 0 clean stop, 1 failure, 2 bad configuration.
+ */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(
-      `Usage: jetbridge <command>\n\nCommands:\n  web    Run the JetBridge web node (Concourse API, UI, scheduler)\n\n${helpText()}\n`,
-    );
+    process.stdout.write(`Usage: jetbridge <command>\n\n${COMMANDS}\n\n${helpText()}\n`);
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === 'version') {
     process.stdout.write(`${JETBRIDGE_VERSION}\n`);
     return 0;
   }
+  if (command === 'artifact-daemon') {
+    // Loaded only here: a web node never runs it.
+    const { runArtifactDaemon } = await import('@jetbridge/artifact-daemon');
+    return runArtifactDaemon(rest);
+  }
   if (command !== 'web') {
-    process.stderr.write(`error: unknown command '${command}' (try: jetbridge web --help)\n`);
+    process.stderr.write(`error: unknown command '${command}' (try: jetbridge --help)\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
