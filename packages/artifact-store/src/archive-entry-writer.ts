@@ -86,7 +86,8 @@ export class ArchiveEntryWriter {
       return;
     }
 
-    await drain(content);
+    // tar-stream never ends the data stream of a directory that claims a size (it reads no data for it).
+    if (header.type !== 'directory') await drain(content);
     await this.settle();
     this.#written.add(rel);
     switch (header.type) {
