@@ -63,6 +63,14 @@ export class ArchiveEntryWriter {
   ) {}
 
   async write(header: Header, content: AsyncIterable<unknown>): Promise<void> {
+    try {
+      await this.#write(header, content);
+    } catch (err) {
+      throw refusedByFileSystem(header.name, err) ?? err;
+    }
+  }
+
+  async #write(header: Header, content: AsyncIterable<unknown>): Promise<void> {
     this.#trackEndOfEntry(header);
     const name = header.name;
     const reject: PathRejection = (reason) => new UnsafeArchiveError(name, reason);
@@ -191,7 +199,7 @@ export class ArchiveEntryWriter {
     if (this.#backgroundError !== undefined) throw this.#backgroundError;
     const running = write()
       .catch((err: unknown) => {
-        this.#backgroundError ??= err;
+        this.#backgroundError ??= refusedByFileSystem(rel, err) ?? err;
       })
       .finally(() => this.#inFlight.delete(rel));
     this.#inFlight.set(rel, running);
@@ -281,6 +289,15 @@ export function assertSymlinkStaysInside(linkRel: string, target: string, reject
   const parent = parentOf(linkRel);
   const depth = parent === '' ? 0 : parent.split('/').length;
   if (climbs > depth) throw reject(`the symbolic link points outside the artifact ('${target}')`);
+}
+
+/**
+ * A name or link target the file system cannot hold (a component over 255 bytes, a path or symlink target
+ * over PATH_MAX) is the archive's problem, not the host's: refused like an unsafe entry (400), not a 500.
+ */
+function refusedByFileSystem(name: string, err: unknown): UnsafeArchiveError | undefined {
+  if ((err as NodeJS.ErrnoException | null)?.code !== 'ENAMETOOLONG') return undefined;
+  return new UnsafeArchiveError(name, 'its name or link target is too long for the file system');
 }
 
 async function writeAll(file: FileHandle, buffers: Buffer[], total: number): Promise<void> {

@@ -184,6 +184,24 @@ describe('extractTar', () => {
     expect(right.every(([, size]) => size === 200 * 1024)).toBe(true);
   });
 
+  it.each<[string, FixtureEntry[]]>([
+    ['a symlink target longer than PATH_MAX', [{ name: 'l', type: 'symlink', linkname: 'a'.repeat(70_000) }]],
+    ['a file name longer than the file system allows', [{ name: `${'n'.repeat(300)}`, content: 'x' }]],
+    ['a directory name longer than the file system allows', [{ name: `${'d'.repeat(300)}/f`, content: 'x' }]],
+    [
+      'a large file under a too long name',
+      [{ name: `big/${'n'.repeat(300)}`, content: Buffer.alloc(300_000) }],
+    ],
+  ])('refuses %s as an unsafe entry (400), not a host failure', async (_case, entries) => {
+    const error = await extractTar(artifact, '.', streamOf(await buildTar(entries))).catch(
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(UnsafeArchiveError);
+    expect((error as UnsafeArchiveError).httpStatus).toBe(400);
+    expect((error as Error).message).toMatch(/too long/);
+    await expectOutsideUntouched();
+  });
+
   it('refuses an entry below a name that is a file, even while that file is still being written', async () => {
     // In a directory the archive creates, `x/a` is written in the background; `x/a/b` must wait for it.
     const tar = await buildTar([
