@@ -252,7 +252,8 @@ async function receiveInto(
   output: StreamedVolume,
   options: TransferOptions,
 ): Promise<number> {
-  const tar = new PassThrough();
+  // 1 MiB: the exec's socket is paused whenever this reports full; at the 16 KiB default that is every frame.
+  const tar = new PassThrough({ highWaterMark: 1 << 20 });
   // Failures surface through extractTar and execInPod; a destroyed intake must not throw on its own.
   tar.on('error', () => undefined);
   const stderr = new TextCollector();
