@@ -141,7 +141,7 @@ try {
   const ratio = jobsRate / minimalRate;
   figure(
     `  ratio job list / minimal Fastify route`,
-    ratio.toFixed(2),
+    ratio.toFixed(ratio < 0.1 ? 3 : 2),
     `≥ ${TARGET_RATIO}`,
     ratio >= TARGET_RATIO,
   );
