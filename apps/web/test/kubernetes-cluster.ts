@@ -1,10 +1,14 @@
 // A "cluster" for web tests of `--runtime kubernetes`: the in-repo Kubernetes API test server (pods run as local
-// processes) with the artifact claim, a kubeconfig file for it, the real jetbridge-helper built from this
-// checkout, and the CONCOURSE_KUBERNETES_* environment a web node needs to use it, per artifact mode.
+// processes) simulating three nodes, with the artifact claim, one artifact daemon per node on that node's
+// hostPath root (node-local mode; a DaemonSet pod in a real cluster, a process here, as the runtime's own
+// node-local tests run them), a kubeconfig file for it, the real jetbridge-helper built from this checkout,
+// and the CONCOURSE_KUBERNETES_* environment a web node needs to use it, per artifact mode.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { startArtifactDaemon, type ArtifactDaemon } from '@jetbridge/artifact-daemon';
 import { ArtifactStore } from '@jetbridge/artifact-store';
 import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
 import { execInPod, K8sWorker } from '@jetbridge/runtime-k8s';
@@ -12,7 +16,11 @@ import { buildHelperBinary, TEST_HELPER_IMAGE } from '@jetbridge/runtime-k8s/tes
 import { KubeConfig } from '@kubernetes/client-node';
 
 export const CLAIM = 'jetbridge-artifacts';
-export type ArtifactMode = 'pvc' | 'stream';
+export type ArtifactMode = 'pvc' | 'stream' | 'node-local';
+/** The simulated nodes; every mode's pods are spread over them (claims are shared, hostPaths per node). */
+export const NODES = ['node-a', 'node-b', 'node-c'] as const;
+/** The daemons' store on every node (the chart's `artifactDaemon.hostPath`). */
+export const DAEMON_HOST_PATH = '/var/lib/jetbridge-artifacts';
 
 /** The helper, built once per test file; `skip` says why the Kubernetes tests cannot run (no Go). */
 export const helperBuild = await buildHelperBinary();
@@ -24,7 +32,7 @@ export const helperBuild = await buildHelperBinary();
  */
 async function unavailableReason(mode: ArtifactMode): Promise<string | undefined> {
   if ('skip' in helperBuild) return helperBuild.skip;
-  if (mode === 'pvc') return undefined;
+  if (mode === 'pvc' || mode === 'node-local') return undefined;
   const root = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-probe-'));
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
@@ -55,6 +63,7 @@ async function unavailableReason(mode: ArtifactMode): Promise<string | undefined
 export const ARTIFACT_MODES: Array<{ mode: ArtifactMode; skip: string | undefined }> = [
   { mode: 'pvc', skip: await unavailableReason('pvc') },
   { mode: 'stream', skip: await unavailableReason('stream') },
+  { mode: 'node-local', skip: await unavailableReason('node-local') },
 ];
 
 export interface TestCluster {
@@ -63,6 +72,10 @@ export interface TestCluster {
   kubeconfigPath: string;
   /** The claim's directory on this host (the web's mount of it in pvc mode). */
   claimDir: string;
+  /** Node → its artifact daemon (node-local mode). */
+  daemons: ReadonlyMap<string, ArtifactDaemon>;
+  /** A node's daemon store as a directory of this host. */
+  nodeStore(node: string): string;
   /** What a web node needs for `--runtime kubernetes` on this cluster, in `mode`. */
   env(mode: ArtifactMode, extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** JetBridge's pods in the namespace (the test server's own view, not the web's). */
@@ -77,7 +90,7 @@ export interface TestCluster {
 export async function startTestCluster(namespace = 'ci'): Promise<TestCluster> {
   if ('skip' in helperBuild) throw new Error(helperBuild.skip);
   const helperPath = helperBuild.path;
-  const server = await startKubeTestServer();
+  const server = await startKubeTestServer({ nodes: NODES.map((name) => ({ name })) });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-kube-'));
   const kubeconfigPath = path.join(dir, 'kubeconfig');
   await server.writeKubeConfig(kubeconfigPath, namespace);
@@ -91,11 +104,45 @@ export async function startTestCluster(namespace = 'ci'): Promise<TestCluster> {
   });
   if (response.status !== 201) throw new Error(`cannot create the claim: ${await response.text()}`);
   const claimDir = server.claimDir(namespace, CLAIM);
+  // One daemon per node on its hostPath root, for node-local mode (idle in the others: a few open sockets).
+  const capabilityKey = randomBytes(32).toString('hex');
+  const daemons = new Map<string, ArtifactDaemon>();
+  try {
+    for (const node of NODES) {
+      daemons.set(
+        node,
+        await startArtifactDaemon({
+          root: server.nodeHostPath(node, DAEMON_HOST_PATH),
+          capabilityKey: Buffer.from(capabilityKey, 'utf8'),
+          host: '127.0.0.1',
+          port: 0,
+          nodeName: node,
+          sweepIntervalMs: 0,
+          minAvailableBytes: 0,
+        }),
+      );
+    }
+  } catch (err) {
+    await Promise.allSettled([...daemons.values()].map((daemon) => daemon.close()));
+    await server.close();
+    throw err;
+  }
+  const nodeLocalEnv = (): NodeJS.ProcessEnv => ({
+    CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_HOST_PATH: DAEMON_HOST_PATH,
+    // Three daemons on one host differ by port, so the web gets a fixed map (a cluster's daemons share a
+    // hostPort on different node IPs: --kubernetes-artifact-daemon-selector, tested in runtime-k8s).
+    CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_URLS: JSON.stringify(
+      Object.fromEntries([...daemons].map(([node, daemon]) => [node, daemon.url])),
+    ),
+    CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_CAPABILITY_KEY: capabilityKey,
+  });
   return {
     server,
     namespace,
     kubeconfigPath,
     claimDir,
+    daemons,
+    nodeStore: (node) => server.nodeHostPath(node, DAEMON_HOST_PATH),
     env: (mode, extra = {}) => ({
       JETBRIDGE_RUNTIME: 'kubernetes',
       CONCOURSE_KUBERNETES_KUBECONFIG: kubeconfigPath,
@@ -104,6 +151,7 @@ export async function startTestCluster(namespace = 'ci'): Promise<TestCluster> {
       ...(mode === 'pvc'
         ? { CONCOURSE_KUBERNETES_CLAIM: CLAIM, CONCOURSE_KUBERNETES_CLAIM_MOUNT_PATH: claimDir }
         : {}),
+      ...(mode === 'node-local' ? nodeLocalEnv() : {}),
       CONCOURSE_KUBERNETES_HELPER_IMAGE: TEST_HELPER_IMAGE,
       // On the test server the "image" is this host: the init container copies the helper from here.
       CONCOURSE_KUBERNETES_HELPER_BINARY_PATH: helperPath,
@@ -143,6 +191,7 @@ export async function startTestCluster(namespace = 'ci'): Promise<TestCluster> {
         .filter((session) => session.namespace === namespace && session.pod === pod)
         .map((session) => session.command),
     close: async () => {
+      await Promise.allSettled([...daemons.values()].map((daemon) => daemon.close()));
       await server.close();
       await rm(dir, { recursive: true, force: true });
     },
