@@ -289,7 +289,8 @@ export async function createJobBuild(
       .innerJoin('pipelines as p', 'p.id', 'j.pipeline_id')
       .select(['j.id', 'j.pipeline_id', 'p.team_id'])
       .where('j.id', '=', jobId)
-      .forUpdate()
+      // The job row only: locking the pipeline row too deadlocks with an unpause (pipeline, then its jobs).
+      .forUpdate('j')
       .executeTakeFirst();
     if (!job) return undefined;
     if (options.onlyIfNonePending) {
