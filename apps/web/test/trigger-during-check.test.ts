@@ -1,4 +1,8 @@
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { sql, type Database, type Kysely } from '@jetbridge/db';
 import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
@@ -11,14 +15,36 @@ import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 let ts: TestServer;
 let token: string;
 let db: Kysely<Database>;
+let typesDir: string;
+
+/** A resource type whose check takes two seconds (a host executable, as the local runtime runs types). */
+async function slowCheckType(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-types-'));
+  const type = path.join(dir, 'slow-check');
+  await mkdir(type);
+  const scripts = {
+    check: `cat > /dev/null; sleep 2; echo '[{"v":"1"}]'`,
+    in: `cat > /dev/null; echo '{"version":{"v":"1"}}'`,
+    out: `cat > /dev/null; echo '{"version":{"v":"1"}}'`,
+  };
+  for (const [name, body] of Object.entries(scripts)) {
+    await writeFile(path.join(type, name), `#!/bin/sh\n${body}\n`);
+    await chmod(path.join(type, name), 0o755);
+  }
+  return dir;
+}
 
 beforeAll(async () => {
-  ts = await startTestServer({ env: { CONCOURSE_LIDAR_SCANNER_INTERVAL: '100ms' } });
+  typesDir = await slowCheckType();
+  ts = await startTestServer({
+    env: { CONCOURSE_LIDAR_SCANNER_INTERVAL: '100ms', JETBRIDGE_RESOURCE_TYPES_DIR: typesDir },
+  });
   token = await loginToken(ts.url, ADMIN);
   db = ts.server.ctx.db;
 });
 afterAll(async () => {
   await ts?.destroy();
+  await rm(typesDir, { recursive: true, force: true });
 });
 
 const url = (suffix: string) => pipelineUrl(ts.url, 'main', 'race', suffix);
@@ -170,3 +196,107 @@ jobs:
     expect(builds.map((b) => [b.status, b.manually_triggered])).toEqual([['succeeded', true]]);
   }
 }, 120_000);
+
+it('a trigger while a periodic check of its input runs starts once that check ends, not a scheduler tick later', async () => {
+  await setPipeline(
+    ts.url,
+    token,
+    'main',
+    'slow',
+    `
+resources:
+- name: slow
+  type: slow-check
+  check_every: 3s
+jobs:
+- name: job
+  plan:
+  - get: slow
+    trigger: true
+  - task: say
+    config:
+      platform: linux
+      run: {path: sh, args: [-ec, 'echo ran']}
+`,
+  );
+  expect((await call(pipelineUrl(ts.url, 'main', 'slow', '/unpause'), token, 'PUT')).status).toBe(200);
+  const runningCheck = async (): Promise<number | undefined> => {
+    const { rows } = await sql<{ id: number }>`
+      select b.id from builds b join resources r on r.id = b.resource_id
+      join pipelines p on p.id = r.pipeline_id where p.name = 'slow' and b.status = 'started'`.execute(db);
+    return rows[0]?.id;
+  };
+  const jobBuildsFinished = async () => {
+    const { rows } = await sql<{ n: number; done: number }>`
+      select count(*)::int as n, count(*) filter (where b.status not in ('pending', 'started'))::int as done
+      from builds b join jobs j on j.id = b.job_id join pipelines p on p.id = j.pipeline_id
+      where p.name = 'slow'`.execute(db);
+    return rows[0] !== undefined && rows[0].n > 0 && rows[0].n === rows[0].done;
+  };
+  const times = async (id: number) =>
+    db
+      .selectFrom('builds')
+      .select(['status', 'start_time', 'end_time'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+
+  for (let round = 0; round < 3; round++) {
+    // With the job's builds done, wait for a periodic check to be under way, and trigger then.
+    const deadline = Date.now() + 30_000;
+    let check: number | undefined;
+    while (!(await jobBuildsFinished()) || (check = await runningCheck()) === undefined) {
+      if (Date.now() > deadline) throw new Error('no periodic check seen');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const triggered = await call(pipelineUrl(ts.url, 'main', 'slow', '/jobs/job/builds'), token, 'POST');
+    expect(triggered.status).toBe(200);
+    const id = (JSON.parse(triggered.text) as { id: number }).id;
+    while ((await times(id)).status === 'pending') {
+      if (Date.now() > deadline) throw new Error('the triggered build never started');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // It started right after that check ended (the scheduler's own interval is 10 s).
+    const checkEnd = (await times(check!)).end_time;
+    const buildStart = (await times(id)).start_time;
+    expect(checkEnd).not.toBeNull();
+    expect(buildStart!.getTime() - checkEnd!.getTime()).toBeLessThan(1500);
+  }
+}, 60_000);
+
+it('a trigger while an unpause of its pipeline is under way does not deadlock', async () => {
+  await setPipeline(
+    ts.url,
+    token,
+    'main',
+    'locks',
+    `
+jobs:
+- name: job
+  plan:
+  - task: say
+    config:
+      platform: linux
+      run: {path: sh, args: [-ec, 'echo ran']}
+`,
+  );
+  const { rows } = await sql<{ id: number }>`select id from pipelines where name = 'locks'`.execute(db);
+  const pipelineId = rows[0]!.id;
+  // An unpause as unpausePipeline makes it: the pipeline row first, then its jobs; the trigger comes between.
+  const unpause = new pg.Client(ts.postgres.connection);
+  await unpause.connect();
+  try {
+    await unpause.query('begin');
+    await unpause.query('update pipelines set paused = false where id = $1', [pipelineId]);
+    const triggered = call(pipelineUrl(ts.url, 'main', 'locks', '/jobs/job/builds'), token, 'POST');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await unpause.query('update jobs set schedule_requested = now() where pipeline_id = $1', [pipelineId]);
+    await unpause.query('commit');
+    expect((await triggered).status).toBe(200);
+  } finally {
+    await unpause.end();
+  }
+});
+
+it('logged nothing at error level', () => {
+  expect(ts.logs.filter((line) => typeof line['level'] === 'number' && line['level'] >= 50)).toEqual([]);
+});

@@ -88,6 +88,8 @@ export class Checker {
   private readonly checking = new Set<number>();
   /** Pending check builds being picked up (see resumePendingChecks). */
   private readonly resuming = new Set<number>();
+  /** Jobs whose pending build waits for the check of a resource running here (see requestChecks). */
+  private readonly inputWaiters = new Map<number, Set<number>>();
   /** Resources with a check the scheduler asked for (see requestChecks). */
   private readonly requested = new Set<number>();
   /** Resources whose check failed before they had a scope: not retried before this time. */
@@ -161,7 +163,14 @@ export class Checker {
    */
   requestChecks(build: { id: number; jobId: number }, resourceIds: readonly number[]): void {
     for (const resourceId of resourceIds) {
-      if (this.checking.has(resourceId) || this.requested.has(resourceId)) continue;
+      if (this.checking.has(resourceId)) {
+        // The check under way here counts (it ends after the build was created): told when it ends.
+        const jobs = this.inputWaiters.get(resourceId) ?? new Set<number>();
+        jobs.add(build.jobId);
+        this.inputWaiters.set(resourceId, jobs);
+        continue;
+      }
+      if (this.requested.has(resourceId)) continue;
       this.requested.add(resourceId);
       void this.checkNow(resourceId)
         .catch((err: unknown) =>
@@ -381,6 +390,10 @@ export class Checker {
             await this.recordCheckEnd(buildId, resource.id, scope, startedAt, status, intervalMs).catch(
               (err: unknown) => logger.warn({ err, buildId }, 'failed to record the end of a check'),
             );
+            const waiting = this.inputWaiters.get(resource.id);
+            this.inputWaiters.delete(resource.id);
+            for (const jobId of waiting ?? [])
+              this.options.onInputChecked?.({ resourceId: resource.id, jobId });
             resolve(status);
           },
         })
