@@ -47,6 +47,12 @@ export interface KubeTestServerOptions {
   bearerToken?: string;
   /** argv for containers with neither command nor args. Default `sleep infinity`. */
   defaultCommand?: string[];
+  /**
+   * Image repository (no tag or digest) → a host directory laid over the host's root filesystem in containers
+   * of that image (an extra overlay layer: e.g. `{'concourse/mock-resource': dir}` with `dir/opt/resource/check`).
+   * Other images are the host's filesystem alone.
+   */
+  images?: Record<string, string>;
   /** BOOKMARK interval for watches that allow them. Default 0 (none). */
   watchBookmarkIntervalMs?: number;
 }
@@ -178,6 +184,7 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
     nodes,
     stateDir,
     defaultCommand: options.defaultCommand ?? ['sleep', 'infinity'],
+    images: options.images ?? {},
   });
   const watches = new WatchHub(clock, options.watchBookmarkIntervalMs ?? 0);
   const rules = new FaultRules();

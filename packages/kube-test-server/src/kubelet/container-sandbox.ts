@@ -39,6 +39,8 @@ export interface SandboxSpec {
   mounts: SandboxMount[];
   /** File receiving the container's stdout and stderr (its log). */
   logFile: string;
+  /** A host directory whose files are laid over the host's root (the image's own files). */
+  imageLayer?: string;
 }
 
 export interface SandboxExit {
@@ -95,6 +97,17 @@ function setupScript(spec: SandboxSpec, root: string): string {
     `mount --rbind /dev ${q(root)}/dev`,
     `mount -t tmpfs -o mode=1777 tmpfs ${q(root)}/tmp`,
   ];
+  if (spec.imageLayer !== undefined) {
+    // The image's files, each bound at its path over the host's (overlayfs refuses a lower layer inside `/`).
+    lines.push(
+      `(cd ${q(spec.imageLayer)} && find . ! -type d) | while IFS= read -r file; do`,
+      '  file=${file#./}',
+      `  mkdir -p ${q(root)}/"$(dirname "$file")"`,
+      `  [ -e ${q(root)}/"$file" ] || : > ${q(root)}/"$file"`,
+      `  mount --bind ${q(spec.imageLayer)}/"$file" ${q(root)}/"$file"`,
+      'done',
+    );
+  }
   for (const mount of spec.mounts) {
     const target = path.posix.join(root, mount.mountPath);
     lines.push(`mkdir -p ${q(target)}`, `mount --bind ${q(mount.hostPath)} ${q(target)}`);

@@ -31,6 +31,8 @@ export interface KubeletOptions {
   stateDir: string;
   /** argv for a container with neither command nor args (stands in for an image's entrypoint). */
   defaultCommand: string[];
+  /** Image repository → host directory laid over the root filesystem of its containers. */
+  images: Record<string, string>;
 }
 
 /** A rule that keeps matching pods unschedulable until released (fault injection). */
@@ -659,6 +661,7 @@ export class Kubelet implements VolumeLayout {
         env,
         mounts: await containerMounts(this, pod, container),
         logFile: this.logFile(pod, container.name),
+        ...imageLayerOf(image, this.options.images),
       });
     } catch (error) {
       const message = error instanceof SandboxStartError ? error.message : String(error);
@@ -705,4 +708,13 @@ export class Kubelet implements VolumeLayout {
     });
     return exit;
   }
+}
+
+/** The host directory standing in for `image`'s own files, matched by repository (tag and digest ignored). */
+function imageLayerOf(image: string, images: Record<string, string>): { imageLayer?: string } {
+  const withoutDigest = image.split('@')[0] ?? image;
+  const colon = withoutDigest.lastIndexOf(':');
+  const repository = colon > withoutDigest.lastIndexOf('/') ? withoutDigest.slice(0, colon) : withoutDigest;
+  const layer = images[repository];
+  return layer === undefined ? {} : { imageLayer: layer };
 }
