@@ -76,6 +76,16 @@ async function serve(dataDir) {
   const server = await start(config, {
     logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
   });
+  let stopping;
+  const stop = () => {
+    stopping ??= server
+      .close()
+      .then(() => rm(dataDir, { recursive: true, force: true }))
+      .finally(() => process.exit(0));
+    return stopping;
+  };
+  // A bench that dies (a failed assertion, a closed stdout) must not leave a server and its PostgreSQL behind.
+  process.on('disconnect', stop);
   process.on('message', async ({ ask }) => {
     if (ask === 'cpu') {
       const { user, system } = process.cpuUsage();
@@ -83,8 +93,7 @@ async function serve(dataDir) {
     } else if (ask === 'rss') {
       process.send({ answer: ask, value: process.memoryUsage.rss() });
     } else if (ask === 'stop') {
-      await server.close();
-      process.exit(0);
+      await stop();
     }
   });
   process.send({ url: server.url });
