@@ -167,6 +167,33 @@ run: {path: sh, args: [-ec, 'echo "executed with $(cat source/version)"']}
     expect(badBody.status).toBe(400);
   });
 
+  it('keeps only the latest check build of a resource type', async () => {
+    const token = await loginToken(ts.url, ADMIN);
+    const check = async () => {
+      const reply = await call(
+        pipelineUrl(ts.url, 'main', 'p', '/resource-types/my-mock/check'),
+        token,
+        'POST',
+        {},
+      );
+      expect(reply.status).toBe(201);
+      const id = (JSON.parse(reply.text) as { id: number }).id;
+      await waitFor(async () => {
+        const build = JSON.parse((await call(`${ts.url}/api/v1/builds/${id}`, token)).text) as {
+          status: string;
+        };
+        return build.status === 'succeeded';
+      }, `type check ${id}`);
+      return id;
+    };
+    const first = await check();
+    const second = await check();
+    const { deleteCompletedCheckBuilds } = await import('../src/checking/check-build-collector.js');
+    await deleteCompletedCheckBuilds(ts.server.ctx.db, { graceSeconds: 0 });
+    expect((await call(`${ts.url}/api/v1/builds/${first}`, token)).status).toBe(404);
+    expect((await call(`${ts.url}/api/v1/builds/${second}`, token)).status).toBe(200);
+  });
+
   it('clear-resource-cache and clear-task-cache answer with what they removed (no caches are kept)', async () => {
     // fly asks for confirmation on clear-resource-cache (no -n), so the API is called as it would.
     const token = await loginToken(ts.url, ADMIN);
