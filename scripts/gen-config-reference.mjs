@@ -163,6 +163,9 @@ export async function renderConfigurationReference() {
   for (const [key, env] of [
     ['artifactDaemon.port', 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_PORT'],
     ['artifactDaemon.hostPath', 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_HOST_PATH'],
+    // Derived by the chart: the Secret's key, the mounted CA of the daemons' TLS Secret.
+    ['secrets.artifactDaemonCapabilityKey', 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_CAPABILITY_KEY'],
+    ['artifactDaemon.tls.secretName', 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_TLS_CA_CERT'],
   ]) {
     out.push(`| \`${key}\` (node-local mode) | \`${env}\` | ${knownEnv.has(env) ? 'yes' : 'pending'} |`);
   }

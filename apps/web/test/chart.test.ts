@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
+import { parseDaemonConfig } from '@jetbridge/artifact-daemon';
 import { optionSpecs, parseWebConfig } from '../src/config/index.js';
+import { NODE_CA_CERT_IN_HOST_PATH } from '../src/runtime/kubernetes-runtime.js';
 import { helmBinary } from './helm-binary.js';
 
 /**
@@ -49,6 +51,10 @@ const RUNTIME_K8S_RBAC_RULES = [
   { apiGroups: [''], resources: ['events'], verbs: ['list'] },
 ];
 
+/** node-local mode with its DaemonSet, and the daemons over TLS. */
+const NODE_LOCAL = ['kubernetes.artifactMode=node-local', 'artifactDaemon.enabled=true'];
+const NODE_LOCAL_TLS = ['artifactDaemon.tls.enabled=true', 'artifactDaemon.tls.secretName=daemon-tls'];
+
 interface K8sObject {
   apiVersion: string;
   kind: string;
@@ -73,6 +79,13 @@ interface Container {
   args?: string[];
   command?: string[];
   env?: EnvVar[];
+}
+
+interface DaemonContainer extends Container {
+  env?: Array<EnvVar & { valueFrom?: { fieldRef?: { fieldPath: string } } }>;
+  ports?: unknown[];
+  readinessProbe?: { httpGet?: { path: string; port: string | number; scheme?: string } };
+  securityContext?: Record<string, unknown>;
 }
 
 interface PodSpec {
@@ -255,6 +268,27 @@ function containerEnv(
 }
 
 /** Parses what the web container gets with the server's real parser; returns the pending names it left out. */
+/** A daemon container's env as the kubelet gives it: Secret values from the render, downward fields from `fields`. */
+function daemonEnv(
+  objects: K8sObject[],
+  container: DaemonContainer,
+  fields: Record<string, string>,
+): Record<string, string> {
+  const downward = (container.env ?? []).filter((entry) => entry.valueFrom?.fieldRef !== undefined);
+  const rest = (container.env ?? []).filter((entry) => entry.valueFrom?.fieldRef === undefined);
+  const env = containerEnv(objects, { ...container, env: rest });
+  for (const entry of downward) {
+    const value = fields[entry.name];
+    if (value === undefined) throw new Error(`no stand-in for the downward field of ${entry.name}`);
+    env[entry.name] = value;
+  }
+  return env;
+}
+
+function setArgs(set: string[]): string[] {
+  return set.flatMap((s) => ['--set', s]);
+}
+
 function parseLikeTheServer(env: Record<string, string>, args: string[]): string[] {
   const unknown = Object.keys(env).filter((name) => !KNOWN_ENV.has(name));
   const unexpected = unknown.filter((name) => !PENDING_KUBERNETES_RUNTIME_FLAGS.includes(name));
@@ -408,14 +442,133 @@ describe('rendered manifests', () => {
     );
   });
 
-  it('node-local artifacts with the (pending) artifact daemon: a valid DaemonSet, no claim', async () => {
-    const objects = await render([], ['kubernetes.artifactMode=node-local', 'artifactDaemon.enabled=true']);
+  it('node-local artifacts: a valid DaemonSet whose container the daemon’s own parser accepts, no claim', async () => {
+    const objects = await render([], NODE_LOCAL);
     expect(await validationProblems(objects)).toEqual([]);
-    expect(find(objects, 'DaemonSet')).toHaveLength(1);
     expect(find(objects, 'PersistentVolumeClaim')).toEqual([]);
-    const env = containerEnv(objects, webContainer(objects));
-    expect(env.CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_PORT).toBe('7780');
-    expect(env.CONCOURSE_KUBERNETES_CLAIM).toBeUndefined();
+    const daemonSet = only(objects, 'DaemonSet', 'jb-jetbridge-artifact-daemon');
+    const spec = podSpecOf(daemonSet) as PodSpec & { automountServiceAccountToken?: boolean };
+    expect(spec.automountServiceAccountToken).toBe(false);
+    const daemon = spec.containers.find((c) => c.name === 'artifact-daemon') as DaemonContainer;
+    // The image's entrypoint is `tini -- node cli.js`: the args are `jetbridge artifact-daemon`.
+    expect(daemon.image).toBe('jetbridge/jetbridge-artifact-daemon:0.1.0');
+    expect(daemon.command).toBeUndefined();
+    expect(daemon.args).toEqual(['artifact-daemon']);
+    const env = daemonEnv(objects, daemon, { NODE_NAME: 'node-1' });
+    const config = parseDaemonConfig((daemon.args ?? []).slice(), env);
+    expect(config).toMatchObject({
+      port: 7780,
+      hostPath: '/var/lib/jetbridge-artifacts',
+      nodeName: 'node-1',
+    });
+    expect(config.tls).toBeUndefined();
+    // NODE_NAME from the downward API; the key from the web's Secret, the same one the web reads.
+    expect(daemon.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe(
+      'spec.nodeName',
+    );
+    const web = webContainer(objects);
+    const keyRef = (container: Container) =>
+      container.env?.find((e) => e.name === 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_CAPABILITY_KEY')?.valueFrom
+        ?.secretKeyRef;
+    expect(keyRef(daemon)).toEqual({ name: 'jb-jetbridge-web', key: 'artifact-daemon-capability-key' });
+    expect(keyRef(web)).toEqual(keyRef(daemon));
+    expect(config.capabilityKey.toString('utf8')).toBe(
+      containerEnv(objects, web).CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_CAPABILITY_KEY,
+    );
+    expect(config.capabilityKey.length).toBeGreaterThanOrEqual(32);
+    // Ready only while /healthz says so (a full disk: no step pods there); a hostPort on the node's IP.
+    expect(daemon.readinessProbe?.httpGet).toEqual({ path: '/healthz', port: 'artifacts', scheme: 'HTTP' });
+    expect(daemon.ports).toEqual([
+      { name: 'artifacts', containerPort: 7780, hostPort: 7780, protocol: 'TCP' },
+    ]);
+    // Root, but only the capabilities to delete and re-mode files steps wrote as any user.
+    expect(daemon.securityContext).toMatchObject({
+      runAsUser: 0,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: ['DAC_OVERRIDE', 'FOWNER'] },
+    });
+    // The web finds exactly these pods: its selector is the DaemonSet's, in the release namespace.
+    const webEnv = containerEnv(objects, web);
+    const selector = Object.fromEntries(
+      (webEnv.CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_SELECTOR ?? '').split(',').map((pair) => pair.split('=')),
+    );
+    expect(selector).toEqual(
+      (daemonSet.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels,
+    );
+    expect(webEnv.CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_NAMESPACE).toBe(NAMESPACE);
+    expect(webEnv.CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_PORT).toBe('7780');
+    expect(webEnv.CONCOURSE_KUBERNETES_CLAIM).toBeUndefined();
+    const parsed = parseWebConfig(web.args?.slice(1) ?? [], webEnv, '/').kubernetes?.artifacts;
+    expect(parsed).toMatchObject({ mode: 'node-local', daemons: { discover: { namespace: NAMESPACE } } });
+  });
+
+  it('node-local artifacts over TLS: daemons serve the Secret’s certificate, the web and step pods get its CA', async () => {
+    const objects = await render([], [...NODE_LOCAL, ...NODE_LOCAL_TLS]);
+    expect(await validationProblems(objects)).toEqual([]);
+    const spec = podSpecOf(only(objects, 'DaemonSet')) as PodSpec & {
+      initContainers?: DaemonContainer[];
+      volumes: Array<{ name: string; secret?: { secretName: string } }>;
+    };
+    const daemon = spec.containers[0] as DaemonContainer;
+    const env = daemonEnv(objects, daemon, { NODE_NAME: 'node-1' });
+    expect(env).toMatchObject({
+      CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_TLS_CERT: '/artifact-daemon-tls/tls.crt',
+      CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_TLS_KEY: '/artifact-daemon-tls/tls.key',
+      CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_TLS_CA_CERT: '/artifact-daemon-tls/ca.crt',
+    });
+    expect(daemon.readinessProbe?.httpGet?.scheme).toBe('HTTPS');
+    expect(spec.volumes.find((v) => v.name === 'tls')?.secret?.secretName).toBe('daemon-tls');
+    // Step pods read the CA at tls/ca.crt of the node's artifact directory (the web's NODE_CA_CERT_IN_HOST_PATH).
+    const install = spec.initContainers?.find((c) => c.name === 'install-ca');
+    expect(install?.command?.slice(-2)).toEqual([
+      '/artifact-daemon-tls/ca.crt',
+      path.posix.join('/var/lib/jetbridge-artifacts', NODE_CA_CERT_IN_HOST_PATH),
+    ]);
+    const web = webContainer(objects);
+    const webEnv = containerEnv(objects, web);
+    expect(webEnv.CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_TLS_CA_CERT).toBe('/artifact-daemon-tls/ca.crt');
+    const webVolumes = podSpecOf(only(objects, 'Deployment')).volumes as Array<{
+      name: string;
+      secret?: { secretName: string; items?: Array<{ key: string }> };
+    }>;
+    // The web gets the CA only, never the daemons' private key.
+    expect(webVolumes.find((v) => v.name === 'artifact-daemon-ca')?.secret).toMatchObject({
+      secretName: 'daemon-tls',
+      items: [{ key: 'ca.crt', path: 'ca.crt' }],
+    });
+    expect(
+      await helmFailure([
+        'template',
+        RELEASE,
+        CHART,
+        '--namespace',
+        NAMESPACE,
+        ...setArgs([...NODE_LOCAL, 'artifactDaemon.tls.enabled=true']),
+      ]),
+    ).toContain('artifactDaemon.tls.secretName');
+  });
+
+  it('node-local artifacts: the web may list pods where the daemons run (its own Role when steps run elsewhere)', async () => {
+    type Role = K8sObject & { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> };
+    const sameNamespace = await render([], NODE_LOCAL);
+    expect(find(sameNamespace, 'Role').map((r) => r.metadata.name)).toEqual(['jb-jetbridge-web']);
+    const elsewhere = await render([], [...NODE_LOCAL, 'kubernetes.namespace=steps']);
+    expect(await validationProblems(elsewhere)).toEqual([]);
+    const daemons = only(elsewhere, 'Role', 'jb-jetbridge-web-artifact-daemons') as Role;
+    expect([daemons.metadata.namespace, daemons.rules]).toEqual([
+      NAMESPACE,
+      [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }],
+    ]);
+    const binding = only(elsewhere, 'RoleBinding', 'jb-jetbridge-web-artifact-daemons') as K8sObject & {
+      subjects: Array<{ name: string }>;
+    };
+    expect(binding.subjects.map((s) => s.name)).toEqual(['jb-jetbridge-web']);
+    const steps = only(elsewhere, 'Role', 'jb-jetbridge-web') as Role;
+    expect(steps.metadata.namespace).toBe('steps');
+    expect(steps.rules.map((rule) => ({ ...rule, verbs: [...rule.verbs].sort() }))).toEqual(
+      RUNTIME_K8S_RBAC_RULES,
+    );
   });
 
   it('the local runtime: no Role, no claim, no CONCOURSE_KUBERNETES_* settings', async () => {
@@ -454,6 +607,7 @@ describe('rendered manifests', () => {
     };
     expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
     expect(Object.keys(secret.data).sort()).toEqual([
+      'artifact-daemon-capability-key',
       'local-users',
       'postgresql-password',
       'postgresql-user',
@@ -530,6 +684,7 @@ describe('settings that cannot work stop the install with a message', () => {
     [['postgresql.enabled=false'], 'concourse.web.postgres.host'],
     [['kubernetes.artifactMode=nfs'], "at '/kubernetes/artifactMode': value must be one of"], // the schema's enum
     [['kubernetes.artifactMode=node-local'], 'artifactDaemon.enabled'],
+    [['artifactDaemon.enabled=true', 'artifactDaemon.tls.enabled=true'], 'artifactDaemon.tls.secretName'],
     [['persistence.enabled=false'], 'no claim is named'],
   ])('--set %j', async (set, message) => {
     const args = ['template', RELEASE, CHART, '--namespace', NAMESPACE];
@@ -543,7 +698,12 @@ describe('the web container gets only settings the server accepts', () => {
     ['default values', [] as string[], [] as string[]],
     ['ci/production-values.yaml', [PRODUCTION_VALUES], []],
     ['every optional setting', [PRODUCTION_VALUES, 'EVERY_OPTION'], []],
-    ['node-local artifacts', [], ['kubernetes.artifactMode=node-local', 'artifactDaemon.enabled=true']],
+    ['node-local artifacts', [], NODE_LOCAL],
+    [
+      'node-local artifacts over TLS, steps in another namespace',
+      [],
+      [...NODE_LOCAL, ...NODE_LOCAL_TLS, 'kubernetes.namespace=steps'],
+    ],
     ['the local runtime', [], ['concourse.web.runtime=local']],
     ['the Kubernetes credential manager', [], KUBERNETES_CREDENTIALS],
   ])('%s: every env var and arg parses with parseWebConfig', async (_name, files, set) => {
@@ -729,13 +889,15 @@ describe('the chart can set every web option', () => {
       'in the cluster the web pod uses its service account (web.env for another cluster)',
     CONCOURSE_KUBERNETES_HELPER_BINARY_PATH:
       'the helper image of ./build.sh has it at the default (web.env otherwise)',
+    CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_URLS:
+      'the chart finds its DaemonSet’s pods by label (a fixed map is for daemons run outside the chart: web.env)',
   };
 
   it('every option of options.ts reaches the web container from some value (else add a value)', async () => {
     const overlay = await valuesFile('every-option', EVERY_OPTION_OVERLAY);
     const renders = [
       await render([PRODUCTION_VALUES, overlay]),
-      await render([], ['kubernetes.artifactMode=node-local', 'artifactDaemon.enabled=true']),
+      await render([], [...NODE_LOCAL, ...NODE_LOCAL_TLS]),
       await render([], KUBERNETES_CREDENTIALS),
       await render([], [...KUBERNETES_CREDENTIALS, 'concourse.web.kubernetes.configPath=/kube/config']),
     ];

@@ -56,6 +56,25 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- printf "%s-%s:%s" $.Values.image (index . 1) (default $.Chart.AppVersion $.Values.imageTag) -}}
 {{- end -}}
 
+{{- define "jetbridge.artifactDaemonName" -}}
+{{- printf "%s-artifact-daemon" (include "jetbridge.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The artifact daemon's image: `artifactDaemon.image`, else `<image>-artifact-daemon` with the web's tag. */}}
+{{- define "jetbridge.artifactDaemonImage" -}}
+{{- default (include "jetbridge.siblingImage" (list . "artifact-daemon")) .Values.artifactDaemon.image -}}
+{{- end -}}
+
+{{/* How the web finds the daemons: the DaemonSet's selector labels as a label selector. */}}
+{{- define "jetbridge.artifactDaemonSelector" -}}
+{{- $labels := include "jetbridge.selectorLabels" (list . "artifact-daemon") | fromYaml -}}
+{{- $pairs := list -}}
+{{- range $key := keys $labels | sortAlpha -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key (index $labels $key)) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
+
 {{- define "jetbridge.webServiceAccountName" -}}
 {{- default (include "jetbridge.webName" .) .Values.rbac.webServiceAccountName -}}
 {{- end -}}
@@ -122,6 +141,13 @@ The Kubernetes runtime's settings as `CONCOURSE_KUBERNETES_<KEY>` env entries: e
 {{- if eq $k.artifactMode "node-local" -}}
 {{- $_ := set $k "artifactDaemonPort" .Values.artifactDaemon.port -}}
 {{- $_ := set $k "artifactDaemonHostPath" .Values.artifactDaemon.hostPath -}}
+{{- $_ := set $k "artifactDaemonSelector" (include "jetbridge.artifactDaemonSelector" .) -}}
+{{- $_ := set $k "artifactDaemonNamespace" .Release.Namespace -}}
+{{- if .Values.artifactDaemon.tls.enabled -}}
+{{- $_ := set $k "artifactDaemonTlsCaCert" "/artifact-daemon-tls/ca.crt" -}}
+{{- end -}}
+{{- else -}}
+{{- $_ := unset $k "artifactMirrorReplicas" -}}
 {{- end -}}
 {{- range $key := keys $k | sortAlpha }}
 {{- $value := index $k $key }}
@@ -154,6 +180,9 @@ The Kubernetes runtime's settings as `CONCOURSE_KUBERNETES_<KEY>` env entries: e
 {{- if not (has $web.runtime (list "kubernetes" "local")) -}}
 {{- fail (printf "concourse.web.runtime must be kubernetes or local, not %q" $web.runtime) -}}
 {{- end -}}
+{{- if and .Values.artifactDaemon.enabled .Values.artifactDaemon.tls.enabled (not .Values.artifactDaemon.tls.secretName) -}}
+{{- fail "artifactDaemon.tls.enabled needs artifactDaemon.tls.secretName (a Secret with tls.crt, tls.key and ca.crt)" -}}
+{{- end -}}
 {{- if has "ReadWriteOncePod" .Values.persistence.accessModes -}}
 {{- fail "persistence.accessModes: ReadWriteOncePod lets a single pod mount the artifact claim, but the web and every step pod mount it; use ReadWriteMany (or ReadWriteOnce on a single node)" -}}
 {{- end -}}
@@ -169,7 +198,7 @@ The Kubernetes runtime's settings as `CONCOURSE_KUBERNETES_<KEY>` env entries: e
 {{- fail "kubernetes.artifactMode is pvc but persistence.enabled is false and no claim is named (persistence.existingClaim or kubernetes.claim)" -}}
 {{- end -}}
 {{- if and (eq $mode "node-local") (not .Values.artifactDaemon.enabled) -}}
-{{- fail "kubernetes.artifactMode node-local needs artifactDaemon.enabled (pending: the daemon does not exist yet)" -}}
+{{- fail "kubernetes.artifactMode node-local needs artifactDaemon.enabled (the DaemonSet keeping each node's artifacts)" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
