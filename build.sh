@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Build (and optionally push) JetBridge's images from Dockerfile.build.
 #
-#   ./build.sh                         server → jetbridge:local, helper → jetbridge-helper:local
+#   ./build.sh                         jetbridge:local, jetbridge-helper:local, jetbridge-artifact-daemon:local
 #   ./build.sh --tag registry.example/ci/jetbridge:0.1.0 --push
-#   ./build.sh --target helper         one target only: server, helper or artifact-daemon (pending)
+#   ./build.sh --target helper         one target only: server, helper or artifact-daemon
 #   ./build.sh --dry-run               print the exact commands, run nothing
 #
 # The helper's (and artifact daemon's) image name is the server's repository with `-helper`
-# (`-artifact-daemon`) appended, same tag — what the chart assumes when kubernetes.helperImage is empty.
+# (`-artifact-daemon`) appended, same tag — what the chart assumes when kubernetes.helperImage (artifactDaemon.image) is empty.
 # DOCKER=podman ./build.sh uses another client with the same command line.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-[ ${#targets[@]} -gt 0 ] || targets=(server helper)
+[ ${#targets[@]} -gt 0 ] || targets=(server helper artifact-daemon)
 
 # repository[:tag] → repository and tag; a registry port (host:5000/name) is not a tag.
 last="${tag##*/}"
@@ -75,9 +75,6 @@ run() {
 done_lines=()
 for target in "${targets[@]}"; do
   image="$(image_for "$target")"
-  if [ "$target" = artifact-daemon ]; then
-    echo "note: artifact-daemon is pending (the node-local artifact daemon does not exist yet); see Dockerfile.build" >&2
-  fi
   run "$docker_cmd" build -f Dockerfile.build --target "$target" -t "$image" .
   if [ "$push" = true ]; then
     run "$docker_cmd" push "$image"

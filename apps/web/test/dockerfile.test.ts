@@ -191,10 +191,13 @@ describe('Dockerfile.build', () => {
     expect(jsonArray(last(helper.instructions, 'ENTRYPOINT'))).toEqual(['/jetbridge-helper']);
   });
 
-  it('makes artifact-daemon the server image with the (pending) daemon subcommand', () => {
+  it('makes artifact-daemon the server image running `jetbridge artifact-daemon` (the chart’s args), checked in the bundle', () => {
     expect(stage('artifact-daemon').base).toBe('runtime-base');
     expect(jsonArray(last(stage('artifact-daemon').instructions, 'CMD'))).toEqual(['artifact-daemon']);
-    expect(readFileSync(DOCKERFILE, 'utf8')).toMatch(/artifact-daemon: PENDING/);
+    expect(runs('bundle')).toContain('node /opt/jetbridge/dist/cli.js artifact-daemon --help');
+    const chart = readFileSync(path.join(REPO, 'deploy/chart/templates/artifact-daemon.yaml'), 'utf8');
+    expect(JSON.parse(/^\s*args: (\[.*\])$/m.exec(chart)?.[1] ?? 'null')).toEqual(['artifact-daemon']);
+    expect(readFileSync(DOCKERFILE, 'utf8')).not.toMatch(/PENDING/);
   });
 
   it('copies only sources that exist in the repository and that .dockerignore keeps', () => {
@@ -284,11 +287,12 @@ describe('build.sh', () => {
     await run('bash', ['-n', path.join(REPO, 'build.sh')]);
   });
 
-  it('--dry-run prints the exact commands: server and helper, tagged jetbridge:local and jetbridge-helper:local', async () => {
+  it('--dry-run prints the exact commands: server, helper and artifact daemon, tagged jetbridge[-helper|-artifact-daemon]:local', async () => {
     const { stdout, stderr } = await buildSh(['--dry-run']);
     expect(stdout.split('\n').filter(Boolean)).toEqual([
       'docker build -f Dockerfile.build --target server -t jetbridge:local .',
       'docker build -f Dockerfile.build --target helper -t jetbridge-helper:local .',
+      'docker build -f Dockerfile.build --target artifact-daemon -t jetbridge-artifact-daemon:local .',
     ]);
     expect(stderr).toContain('dry run: nothing was built');
   });
@@ -311,12 +315,12 @@ describe('build.sh', () => {
     ]);
   });
 
-  it('says the artifact-daemon target is pending, and refuses unknown targets and arguments', async () => {
+  it('builds the artifact-daemon target alone, and refuses unknown targets and arguments', async () => {
     const daemon = await buildSh(['--dry-run', '--target', 'artifact-daemon']);
     expect(daemon.stdout.trim()).toBe(
       'docker build -f Dockerfile.build --target artifact-daemon -t jetbridge-artifact-daemon:local .',
     );
-    expect(daemon.stderr).toContain('artifact-daemon is pending');
+    expect(daemon.stderr).not.toContain('pending');
     await expect(buildSh(['--dry-run', '--target', 'worker'])).rejects.toMatchObject({ code: 2 });
     await expect(buildSh(['--frobnicate'])).rejects.toMatchObject({ code: 2 });
   });
