@@ -297,6 +297,71 @@ jobs:
   }
 });
 
+it('after a triggered build, a check from an older version makes that version the newest, and the scheduler builds it', async () => {
+  // What `fly trigger-job` then `fly check-resource -f version:v0` do: as in Concourse, the versions a check
+  // returns move to the top of the history (SaveVersions bumps their check order), so v0 is a new version for
+  // a `trigger: true` input and gets a build of its own — one, not more.
+  await setPipeline(
+    ts.url,
+    token,
+    'main',
+    'older',
+    `
+resources:
+- name: source
+  type: mock
+  check_every: 1h
+  source: {initial_version: v1}
+jobs:
+- name: job
+  plan:
+  - get: source
+    trigger: true
+`,
+  );
+  const url = (suffix: string) => pipelineUrl(ts.url, 'main', 'older', suffix);
+  const builds = async () => {
+    const { rows } = await sql<{
+      name: string;
+      status: string;
+      manually_triggered: boolean;
+      version: unknown;
+    }>`
+      select b.name, b.status, b.manually_triggered, v.version
+      from builds b join jobs j on j.id = b.job_id join pipelines p on p.id = j.pipeline_id
+      left join build_resource_config_version_inputs i on i.build_id = b.id
+      left join resources r on r.id = i.resource_id
+      left join resource_config_versions v
+        on v.resource_config_scope_id = r.resource_config_scope_id and v.version_sha256 = i.version_sha256
+      where p.name = 'older' order by b.id`.execute(db);
+    return rows;
+  };
+  const settled = async (count: number) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const rows = await builds();
+      if (rows.length >= count && rows.every((b) => b.status === 'succeeded')) return rows;
+      if (Date.now() > deadline) throw new Error(`builds: ${JSON.stringify(rows)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  // Unpausing and triggering at once: the manual build takes v1, the scheduler adds none for it.
+  await call(url('/unpause'), token, 'PUT');
+  expect((await call(url('/jobs/job/builds'), token, 'POST')).status).toBe(200);
+  await settled(1);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  expect((await builds()).map((b) => [b.manually_triggered, b.version])).toEqual([[true, { version: 'v1' }]]);
+
+  const checked = await call(url('/resources/source/check'), token, 'POST', { from: { version: 'v0' } });
+  expect(checked.status).toBe(201);
+  await settled(2);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  expect((await builds()).map((b) => [b.manually_triggered, b.version])).toEqual([
+    [true, { version: 'v1' }],
+    [false, { version: 'v0' }],
+  ]);
+});
+
 it('logged nothing at error level', () => {
   expect(ts.logs.filter((line) => typeof line['level'] === 'number' && line['level'] >= 50)).toEqual([]);
 });
