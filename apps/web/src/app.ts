@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance } from 
 import { healthRoutes } from './api/health.js';
 import { infoRoutes } from './api/info.js';
 import type { AppContext } from './app-context.js';
+import { databaseInputError } from './database-input-errors.js';
 import { HttpError } from './http-error.js';
 import { registerHttpMetrics } from './observability/metrics.js';
 import { CONCOURSE_VERSION } from './version.js';
@@ -84,6 +85,12 @@ export async function buildApp(ctx: AppContext, areas: ApiArea[] = []): Promise<
       // Malformed JSON, bodies over the limit, unsupported media types: the client's mistake, said plainly.
       request.log.info({ err: error }, 'rejected request');
       reply.code(status).type('text/plain').send(error.message);
+      return;
+    }
+    const inputError = databaseInputError(error);
+    if (inputError) {
+      request.log.info({ err: error }, 'rejected request');
+      reply.code(inputError.statusCode).type('text/plain').send(inputError.body);
       return;
     }
     request.log.error({ err: error }, 'request failed');

@@ -12,6 +12,13 @@ export type YamlSourceResult = { ok: true; value: JsonValue } | { ok: false; err
 const GO_YAML_UNRESOLVED_TAGS = new Set(['tag:yaml.org,2002:timestamp']);
 const GO_YAML_UNRESOLVED_NAMES = new Set(['timestamp', 'intTime', 'floatTime']);
 
+/**
+ * How many nodes aliases may expand to (npm yaml's maxAliasCount): generous for `<<: *defaults` used all over a
+ * pipeline, but a "billion laughs" document is refused instead of exhausting the web node's memory — as go-yaml
+ * refuses it ("document contains excessive aliasing", no limit below 400,000 decoded nodes).
+ */
+const MAX_ALIAS_EXPANSION = 400_000;
+
 export function readYamlSource(text: string): YamlSourceResult {
   const lineCounter = new LineCounter();
   const parsed = parseAllDocuments(text, {
@@ -42,9 +49,16 @@ export function readYamlSource(text: string): YamlSourceResult {
   if (errors.length > 0) return { ok: false, errors };
 
   try {
-    return { ok: true, value: toJsonValue(document.toJS({ mapAsMap: true, maxAliasCount: -1 })) };
+    return {
+      ok: true,
+      value: toJsonValue(document.toJS({ mapAsMap: true, maxAliasCount: MAX_ALIAS_EXPANSION })),
+    };
   } catch (error) {
-    return { ok: false, errors: [`yaml: ${(error as Error).message}`] };
+    const message = (error as Error).message;
+    // go-yaml's words for the same refusal.
+    if (/excessive alias count/i.test(message))
+      return { ok: false, errors: ['yaml: document contains excessive aliasing'] };
+    return { ok: false, errors: [`yaml: ${message}`] };
   }
 }
 
