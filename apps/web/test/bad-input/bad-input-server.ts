@@ -115,3 +115,13 @@ export function fillPath(url: string, fill: (param: string) => string): string {
     })
     .join('/');
 }
+
+/** A log line as a failure message: its message, the error's, and the request it was about. */
+export function describeLogLine(line: Record<string, unknown>): string {
+  const err = line.err as { message?: unknown } | undefined;
+  const req = line.req as { method?: unknown; url?: unknown } | undefined;
+  return [line.msg, err?.message, req ? `${String(req.method)} ${String(req.url).slice(0, 120)}` : undefined]
+    .filter((part) => part !== undefined)
+    .map((part) => String(part).slice(0, 300))
+    .join(' — ');
+}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
 import { createBuild, executePlan, readBuildEvents } from '../execute-client.js';
 import { call, pipelineUrl, setPipeline } from '../pipeline-client.js';
-import { fillPath, startBadInputServer, type BadInputServer } from './bad-input-server.js';
+import { describeLogLine, fillPath, startBadInputServer, type BadInputServer } from './bad-input-server.js';
 import { rawTar } from './raw-tar.js';
 
 /**
@@ -233,6 +233,6 @@ describe('team B (alice) and team A (main)', () => {
   });
 
   it('wrote no error-level log line', () => {
-    expect(s.errorLogs().map((line) => line.msg)).toEqual([]);
+    expect(s.errorLogs().map(describeLogLine)).toEqual([]);
   });
 });

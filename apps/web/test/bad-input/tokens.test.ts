@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { ADMIN, loginToken } from '../harness.js';
 import { setPipeline } from '../pipeline-client.js';
-import { startBadInputServer, type BadInputServer } from './bad-input-server.js';
+import { describeLogLine, startBadInputServer, type BadInputServer } from './bad-input-server.js';
 
 /**
  * Credentials that must not open anything: an expired token, a token one character off, a token whose
@@ -155,6 +155,6 @@ describe('tokens that must not work', () => {
   });
 
   it('wrote no error-level log line', () => {
-    expect(s.errorLogs().map((line) => line.msg)).toEqual([]);
+    expect(s.errorLogs().map(describeLogLine)).toEqual([]);
   });
 });
