@@ -6,6 +6,10 @@
 // A node that vanishes without closing its socket (host lost, network cut) would keep its locks for as long
 // as PostgreSQL believes the connection alive: the connection asks the server for TCP keepalives, so a dead
 // peer is noticed within about `keepaliveIdleSeconds + 3 × 5` seconds.
+//
+// A connection runs one query at a time: pg 8 warns when handed a query while another runs and pg 9 rejects
+// it, and many builds start and end at once. So every query goes through a queue, in call order — which also
+// keeps a release issued while its acquisition is still connecting after that acquisition.
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 
@@ -26,6 +30,8 @@ export class SessionAdvisoryLocks {
   /** Keys held when the connection dropped, not taken again yet. */
   private readonly lost = new Set<number>();
   private reacquiring = false;
+  /** The end of the queue of this connection's queries; never rejects. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -41,12 +47,15 @@ export class SessionAdvisoryLocks {
     if (this.held.has(key)) return false;
     this.held.add(key);
     try {
-      const client = await this.connection();
-      const { rows } = await client.query<{ locked: boolean }>(
-        'select pg_try_advisory_lock($1, $2) as locked',
-        [this.options.lockClass, key],
-      );
-      if (rows[0]?.locked === true) return true;
+      const locked = await this.serially(async () => {
+        const client = await this.connection();
+        const { rows } = await client.query<{ locked: boolean }>(
+          'select pg_try_advisory_lock($1, $2) as locked',
+          [this.options.lockClass, key],
+        );
+        return rows[0]?.locked === true;
+      });
+      if (locked) return true;
     } catch (err) {
       this.held.delete(key);
       throw err;
@@ -62,9 +71,12 @@ export class SessionAdvisoryLocks {
   async release(key: number): Promise<void> {
     // Lost with the connection and not taken again yet: nothing to unlock, and nothing to take again.
     if (this.lost.delete(key)) return;
-    if (!this.held.delete(key) || !this.client) return;
+    if (!this.held.delete(key)) return;
     try {
-      await this.client.query('select pg_advisory_unlock($1, $2)', [this.options.lockClass, key]);
+      await this.serially(async () => {
+        // The connection of the queries queued before this one (the acquisition's, when it was connecting).
+        await this.client?.query('select pg_advisory_unlock($1, $2)', [this.options.lockClass, key]);
+      });
     } catch (err) {
       this.logger.warn({ err, key }, `failed to release ${this.options.purpose} lock`);
     }
@@ -78,6 +90,13 @@ export class SessionAdvisoryLocks {
     this.lost.clear();
     // Releasing the connection with an error destroys it, which drops every lock at once.
     client?.release(true);
+  }
+
+  /** Run `query` once the queries queued before it have ended. */
+  private serially<T>(query: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(query);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
   private connection(): Promise<pg.PoolClient> {
