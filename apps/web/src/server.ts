@@ -21,6 +21,7 @@ import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './
 import type { WebConfig } from './config/index.js';
 import { stdoutLogDestination } from './observability/log-destination.js';
 import { createMetricsRegistry } from './observability/metrics.js';
+import { startPrometheusListener } from './observability/prometheus-listener.js';
 import { useJobScheduling } from './scheduling/job-scheduling-plugin.js';
 import { openWebRuntime, type WebRuntime } from './runtime/select-worker.js';
 import { JETBRIDGE_VERSION } from './version.js';
@@ -28,6 +29,8 @@ import { JETBRIDGE_VERSION } from './version.js';
 export interface RunningJetBridge {
   /** The URL the server listens on (external URL for humans, this one for tests). */
   url: string;
+  /** Where Prometheus scrapes when --prometheus-bind-port is set (else `<url>/metrics`). */
+  metricsUrl?: string;
   app: FastifyInstance;
   ctx: AppContext;
   users: BootstrappedUsers;
@@ -154,6 +157,15 @@ export async function startJetBridge(
       { url, externalUrl: config.externalUrl, version: JETBRIDGE_VERSION },
       'JetBridge web is listening',
     );
+    const prometheus = config.prometheus
+      ? await startPrometheusListener(metrics, config.prometheus, (err) =>
+          logger.warn({ err }, 'collecting metrics failed'),
+        )
+      : undefined;
+    if (prometheus) {
+      cleanups.push(() => prometheus.close());
+      logger.info({ url: `${prometheus.url}/metrics` }, 'Prometheus metrics are served on their own port');
+    }
     // Stopped first on shutdown (cleanups run in reverse), before builds stop and the database closes.
     const artifactReaper = startArtifactReaper(artifactStore, {
       intervalMs: config.gcIntervalMs,
@@ -164,6 +176,7 @@ export async function startJetBridge(
     let closing: Promise<void> | undefined;
     return {
       url,
+      ...(prometheus ? { metricsUrl: `${prometheus.url}/metrics` } : {}),
       app,
       ctx,
       users,

@@ -25,6 +25,8 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
     };
   });
 
+  // With --prometheus-bind-port the metrics have a listener of their own (server.ts), as in Concourse.
+  if (ctx.config.prometheus) return;
   app.get('/metrics', { config: { access: { kind: 'open' } } }, async (_request, reply) => {
     reply.header('content-type', ctx.metrics.contentType);
     return ctx.metrics.metrics();

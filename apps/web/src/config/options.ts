@@ -65,6 +65,18 @@ export const optionSpecs = [
     default: '2GB',
     help: 'Largest uncompressed size of one `fly execute -i` upload.',
   },
+  {
+    group: 'web',
+    flag: 'prometheus-bind-ip',
+    env: 'CONCOURSE_PROMETHEUS_BIND_IP',
+    help: 'IP to listen on to expose Prometheus metrics (with --prometheus-bind-port). Unset: /metrics is on the main port.',
+  },
+  {
+    group: 'web',
+    flag: 'prometheus-bind-port',
+    env: 'CONCOURSE_PROMETHEUS_BIND_PORT',
+    help: 'Port to listen on to expose Prometheus metrics at /metrics, which then leaves the main port (0 picks a free port).',
+  },
 
   {
     group: 'auth',

@@ -21,6 +21,8 @@ export interface LocalUser {
 export interface WebConfig {
   bindIp: string;
   bindPort: number;
+  /** `--prometheus-bind-ip/-port`: /metrics on a listener of its own instead of the main port. */
+  prometheus?: { ip: string; port: number };
   /** Without a trailing slash. */
   externalUrl: string;
   clusterName?: string;
@@ -180,6 +182,14 @@ export function parseWebConfig(
 
   const bindPort = port('bind-port', true);
   const bindIp = get('bind-ip') ?? '0.0.0.0';
+  const prometheusIp = get('prometheus-bind-ip');
+  const prometheusPort =
+    get('prometheus-bind-port') === undefined ? undefined : port('prometheus-bind-port', true);
+  if ((prometheusIp === undefined) !== (prometheusPort === undefined))
+    fail(
+      prometheusIp === undefined ? 'prometheus-bind-ip' : 'prometheus-bind-port',
+      'set both --prometheus-bind-ip and --prometheus-bind-port',
+    );
   let externalUrl = get('external-url') ?? `http://localhost:${bindPort}`;
   try {
     const u = new URL(externalUrl);
@@ -250,6 +260,9 @@ export function parseWebConfig(
   return {
     bindIp,
     bindPort,
+    ...(prometheusIp !== undefined && prometheusPort !== undefined
+      ? { prometheus: { ip: prometheusIp, port: prometheusPort } }
+      : {}),
     externalUrl,
     clusterName: get('cluster-name'),
     logLevel: oneOf('log-level', ['debug', 'info', 'error', 'fatal'] as const),
