@@ -14,6 +14,7 @@ import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-s
 import { execInPod, K8sWorker } from '@jetbridge/runtime-k8s';
 import { buildHelperBinary, TEST_HELPER_IMAGE } from '@jetbridge/runtime-k8s/testing';
 import { KubeConfig } from '@kubernetes/client-node';
+import { builtinResourceTypeImages } from './resource-type-images.js';
 
 export const CLAIM = 'jetbridge-artifacts';
 export type ArtifactMode = 'pvc' | 'stream' | 'node-local';
@@ -90,8 +91,12 @@ export interface TestCluster {
 export async function startTestCluster(namespace = 'ci'): Promise<TestCluster> {
   if ('skip' in helperBuild) throw new Error(helperBuild.skip);
   const helperPath = helperBuild.path;
-  const server = await startKubeTestServer({ nodes: NODES.map((name) => ({ name })) });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-kube-'));
+  // Resource steps run their type's image: the built-in types stand in for concourse/<type>-resource.
+  const server = await startKubeTestServer({
+    nodes: NODES.map((name) => ({ name })),
+    images: await builtinResourceTypeImages(dir),
+  });
   const kubeconfigPath = path.join(dir, 'kubeconfig');
   await server.writeKubeConfig(kubeconfigPath, namespace);
   const response = await fetch(`${server.url}/api/v1/namespaces/${namespace}/persistentvolumeclaims`, {
