@@ -65,7 +65,7 @@ export function startArtifactReaper(
 }
 
 /** Builds whose containers are still on the worker; none while there is no worker yet. */
-async function buildsWithContainers(worker: Worker | undefined): Promise<ReadonlySet<number>> {
+export async function buildsWithContainers(worker: Worker | undefined): Promise<ReadonlySet<number>> {
   const ids = new Set<number>();
   for (const container of (await worker?.listContainers()) ?? []) {
     if (container.metadata.buildId !== undefined) ids.add(container.metadata.buildId);

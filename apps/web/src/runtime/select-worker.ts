@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { openArtifactStore } from '../artifacts/artifact-collection.js';
+import { startWorkerVolumeReaper } from '../artifacts/worker-volume-reaper.js';
 import type { WebConfig } from '../config/index.js';
 import { KubernetesRuntime, kubernetesArtifactRoot } from './kubernetes-runtime.js';
 
@@ -62,6 +63,17 @@ export async function openWebRuntime(config: WebConfig, options: OpenRuntimeOpti
       reapIntervalMs: config.gcIntervalMs,
     });
     workerHoldingContainers.current = kubernetes.worker;
+    // node-local mode: volumes live on the nodes' artifact daemons, out of the store's reaper's sight.
+    const volumeReaper =
+      settings.artifacts.mode === 'node-local'
+        ? startWorkerVolumeReaper({
+            worker: kubernetes.worker,
+            db,
+            retentionMs: config.gcArtifactRetentionMs,
+            intervalMs: config.gcIntervalMs,
+            logger: logger.child({ component: 'gc' }),
+          })
+        : undefined;
     return {
       worker: kubernetes.worker,
       artifactStore,
@@ -72,9 +84,15 @@ export async function openWebRuntime(config: WebConfig, options: OpenRuntimeOpti
         }
       },
       // Pods are let go of before the build tracker stops its builds: stopping them then touches no pod.
-      beforeAppClose: () => kubernetes.release(),
+      beforeAppClose: async () => {
+        await volumeReaper?.stop();
+        await kubernetes.release();
+      },
       // Also when the app never got built (a start that failed half way): idempotent.
-      afterAppClose: () => kubernetes.release(),
+      afterAppClose: async () => {
+        await volumeReaper?.stop();
+        await kubernetes.release();
+      },
     };
   }
 
