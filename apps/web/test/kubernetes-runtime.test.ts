@@ -155,6 +155,52 @@ for (const { mode, skip } of ARTIFACT_MODES) {
       await expect(stat(marker)).rejects.toMatchObject({ code: 'ENOENT' });
     });
 
+    it('says in the build log that a step waits for a node, then runs it once one is free', async () => {
+      const release = cluster.server.faults.holdPending({
+        namespace: cluster.namespace,
+        message: '0/3 nodes are available: 3 Insufficient cpu.',
+      });
+      const build = await startBuild(
+        server.url,
+        token,
+        executePlan(shTask('echo scheduled at last'), [], []),
+      );
+      let released = false;
+      const stream = await readBuildEvents(server.url, token, build.id, {
+        onEvent: (event) => {
+          if (
+            !released &&
+            event.event === 'log' &&
+            String(event.data['payload']).includes('waiting for a node')
+          ) {
+            released = true;
+            release();
+          }
+        },
+      });
+      release();
+      expect(released).toBe(true);
+      expect(statusesOf(stream.events)).toEqual(['started', 'succeeded']);
+      const notice = stream.events.find(
+        (e) => e.event === 'log' && String(e.data['payload']).includes('waiting for a node'),
+      );
+      // In the task's own log (its plan id), before its output.
+      const task = stream.events.find((e) => e.event === 'initialize-task');
+      expect(notice?.data['origin']).toEqual({
+        id: (task?.data['origin'] as { id: string }).id,
+        source: 'stderr',
+      });
+      expect(String(notice?.data['payload'])).toContain('Insufficient cpu');
+      expect(logText(stream.events, 'stdout')).toBe('scheduled at last\n');
+    });
+
+    it("exports the runtime's metrics on the web's /metrics", async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).toContain('jetbridge_k8s_exec_bytes_total');
+      expect(text).toContain('jetbridge_k8s_watch_restarts_total');
+      expect(text).toContain('http_request_duration_seconds');
+    });
+
     it('answers fly workers, containers and volumes with the namespace worker', async () => {
       const workers = await getJson<Array<Record<string, unknown>>>(`${server.url}/api/v1/workers`, token);
       expect(workers).toEqual([
@@ -178,7 +224,10 @@ for (const { mode, skip } of ARTIFACT_MODES) {
       for (const container of containers) {
         expect(container).toMatchObject({ worker_name: workerName, type: 'task', step_name: 'one-off' });
       }
-      const volumes = await getJson<Array<Record<string, unknown>>>(`${server.url}/api/v1/teams/main/volumes`, token);
+      const volumes = await getJson<Array<Record<string, unknown>>>(
+        `${server.url}/api/v1/teams/main/volumes`,
+        token,
+      );
       expect(volumes.length).toBeGreaterThan(0);
       for (const volume of volumes) expect(volume['worker_name']).toBe(workerName);
     });
