@@ -408,6 +408,7 @@ describe('rendered manifests', () => {
         'Secret/jb-jetbridge-web',
         'Service/jb-jetbridge-postgresql',
         'Service/jb-jetbridge-web',
+        'Service/jb-jetbridge-web-prometheus',
         'ServiceAccount/jb-jetbridge-web',
         'StatefulSet/jb-jetbridge-postgresql',
       ].sort(),
@@ -962,5 +963,60 @@ describe('concourse.web.kubernetes: the Kubernetes credential manager', () => {
     const objects = await render();
     expect(find(objects, 'Namespace')).toEqual([]);
     expect(containerEnv(objects, webContainer(objects)).CONCOURSE_KUBERNETES_IN_CLUSTER).toBeUndefined();
+  });
+});
+
+describe('metrics scraping (concourse.web.prometheus)', () => {
+  type Service = K8sObject & {
+    spec: {
+      type: string;
+      selector: Record<string, string>;
+      ports: Array<{ name: string; targetPort: string }>;
+    };
+  };
+  type Monitor = K8sObject & {
+    spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string }> };
+  };
+
+  /** The Services the ServiceMonitor's selector matches (labels), and the port it scrapes. */
+  function scraped(objects: K8sObject[]): { services: Service[]; port: string } {
+    const monitor = only(objects, 'ServiceMonitor') as Monitor;
+    const services = (find(objects, 'Service') as Service[]).filter((service) =>
+      Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => service.metadata.labels?.[k] === v),
+    );
+    return { services, port: monitor.spec.endpoints[0]?.port ?? '' };
+  }
+
+  it('by default: its own port behind a ClusterIP Service, the only one the ServiceMonitor scrapes', async () => {
+    const objects = await render([PRODUCTION_VALUES], ['web.service.api.type=LoadBalancer']);
+    expect(await validationProblems(objects)).toEqual([]);
+    const { services, port } = scraped(objects);
+    expect(services.map((svc) => [svc.metadata.name, svc.spec.type])).toEqual([
+      ['jb-jetbridge-web-prometheus', 'ClusterIP'],
+    ]);
+    expect(port).toBe('prometheus');
+    expect(services[0]?.spec.ports.map((p) => [p.name, p.targetPort])).toEqual([
+      ['prometheus', 'prometheus'],
+    ]);
+    const container = webContainer(objects) as Container & {
+      ports: Array<{ name: string; containerPort: number }>;
+    };
+    expect(container.ports.find((p) => p.name === 'prometheus')?.containerPort).toBe(9391);
+    const env = containerEnv(objects, container);
+    expect([env.CONCOURSE_PROMETHEUS_BIND_IP, env.CONCOURSE_PROMETHEUS_BIND_PORT]).toEqual([
+      '0.0.0.0',
+      '9391',
+    ]);
+    // The API Service (the one the ingress and a LoadBalancer expose) has no metrics port.
+    const api = only(objects, 'Service', 'jb-jetbridge-web') as Service;
+    expect(api.spec.ports.map((p) => p.name)).toEqual(['atc']);
+  });
+
+  it('disabled: /metrics on the API port, which the ServiceMonitor then scrapes', async () => {
+    const objects = await render([PRODUCTION_VALUES], ['concourse.web.prometheus.enabled=false']);
+    const { services, port } = scraped(objects);
+    expect(services.map((svc) => svc.metadata.name)).toEqual(['jb-jetbridge-web']);
+    expect(port).toBe('atc');
+    expect(containerEnv(objects, webContainer(objects)).CONCOURSE_PROMETHEUS_BIND_PORT).toBeUndefined();
   });
 });
