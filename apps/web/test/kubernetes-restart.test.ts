@@ -194,12 +194,12 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         );
       });
 
-      it('a graceful shutdown leaves the running pod alone, and the step runs to its end', async () => {
+      it('a graceful shutdown leaves the running pod alone: the step runs to its end, then the next node reaps it', async () => {
         const token = await loginToken(second!.url, ADMIN);
         const build = await startBuild(
           second!.url,
           token,
-          executePlan(shTask('echo sleeping; sleep 2; echo done'), [], []),
+          executePlan(shTask('echo sleeping; sleep 4; echo done'), [], []),
         );
         const events: EnvelopeEvent[] = [];
         const streaming = readBuildEvents(second!.url, token, build.id, {
@@ -211,8 +211,15 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         await second!.close();
         second = undefined;
         await streaming;
-        // Its pod was not deleted, and its process ended by itself with status 0.
+        // Its pod was not deleted. The next web node's reaper spares it while the step runs (its build is over:
+        // ended errored by the shutdown).
         expect(await cluster.podNames()).toEqual([pod]);
+        second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
+          logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+        });
+        expect(await second.runtime.kubernetes!.reapOnce()).toEqual([]);
+        expect(await cluster.podNames()).toEqual([pod]);
+        // Its process ends by itself with status 0; then the pod goes.
         const processes = await until('the step to finish in its pod', async () => {
           const states = JSON.parse(await cluster.exec(pod!, [HELPER_IN_POD, 'status'])) as Array<{
             running: boolean;
@@ -221,6 +228,12 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
           return states.every((state) => !state.running) ? states : undefined;
         });
         expect(processes.map((state) => state.exit?.status)).toEqual([0]);
+        expect(await second.runtime.kubernetes!.reapOnce()).toHaveLength(1);
+        await until(
+          'the pod to be deleted',
+          async () => ((await cluster.podNames()).length === 0 ? true : undefined),
+          30_000,
+        );
       });
     },
   );

@@ -120,6 +120,9 @@ export interface KubernetesRuntimeOptions {
   reapIntervalMs: number;
 }
 
+/** How long the reaper spares the pod of a finished build whose step still runs with nobody following it. */
+const UNFOLLOWED_STEP_LIMIT_MS = 24 * 60 * 60_000;
+
 /** The running Kubernetes runtime of one web node. */
 export class KubernetesRuntime {
   /** The build log of a build running on this node, once the app (and its build tracker) exists. */
@@ -196,7 +199,26 @@ export class KubernetesRuntime {
       }
       return over;
     };
-    return this.k8s.reapPods(isBuildOver);
+    // A step whose web node stopped gracefully runs on unfollowed (no exit recorded on its pod): its pod stays
+    // until the step ends, so that nothing is cut in half — up to a day, for a step that never ends.
+    const isReapable = async (pod: StepPodSummary): Promise<boolean> => {
+      if (!(await isBuildOver(pod))) return false;
+      if (pod.lastExit !== undefined) return true;
+      const age = pod.createdAt === undefined ? 0 : Date.now() - Date.parse(pod.createdAt);
+      return age > UNFOLLOWED_STEP_LIMIT_MS || !(await this.runsAProcess(pod.handle));
+    };
+    return this.k8s.reapPods(isReapable);
+  }
+
+  /** Whether a process runs in the pod of `handle`; false when it cannot be asked (the pod is not usable). */
+  private async runsAProcess(handle: string): Promise<boolean> {
+    try {
+      const container = await this.k8s.lookupContainer(handle);
+      if (container === undefined) return false;
+      return (await container.listProcesses()).some((process) => process.running);
+    } catch {
+      return false;
+    }
   }
 
   /**
