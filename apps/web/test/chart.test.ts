@@ -825,6 +825,16 @@ describe('values.schema.json (helm validates every install, lint and template ag
     expect(open).toEqual([]);
   });
 
+  it('accepts (and ignores) the official chart’s worker sections, so its values files carry over', async () => {
+    const file = await valuesFile('official-workers', {
+      worker: { replicas: 3, hardAntiAffinity: true, resources: { requests: { cpu: '1' } } },
+      concourse: { worker: { baggageclaim: { driver: 'overlay' }, runtime: 'containerd' } },
+    });
+    const objects = await render([file]);
+    expect(find(objects, 'StatefulSet').map((o) => o.metadata.name)).toEqual(['jb-jetbridge-postgresql']);
+    expect(JSON.stringify(objects)).not.toContain('baggageclaim');
+  });
+
   it.each([
     [
       'a misspelt key',
