@@ -249,7 +249,7 @@ for (const { mode, skip } of ARTIFACT_MODES) {
     });
 
     (flyAvailable ? it : it.skip)(
-      `runs the real fly execute -i -o against it${flyAvailable ? '' : ` [skipped: ${FLY_SKIP_REASON}]`}`,
+      `runs the real fly execute -i -o and intercept against it${flyAvailable ? '' : ` [skipped: ${FLY_SKIP_REASON}]`}`,
       async () => {
         const fly = await FlyCli.login(server.url, ADMIN);
         try {
@@ -278,6 +278,16 @@ for (const { mode, skip } of ARTIFACT_MODES) {
           expect(result.stdout).toMatch(new RegExp(`selected worker:\\S*\\s+${workerName}`));
           expect(result.stdout).toContain('hello from fly');
           expect(await readFile(path.join(output, 'shout.txt'), 'utf8')).toBe('HELLO FROM FLY\n');
+
+          // fly intercept: a new process in the finished step's pod, which still has the step's files.
+          const buildId = /executing build (\d+)/.exec(result.stdout)?.[1];
+          expect(buildId).toBeDefined();
+          const intercepted = await fly.run(
+            ['intercept', '-b', buildId!, '-s', 'one-off', '--', 'sh', '-c', 'cat in/greeting.txt; exit 3'],
+            { timeoutMs: 60_000 },
+          );
+          expect(intercepted.stdout).toContain('hello from fly');
+          expect(intercepted.code).toBe(3);
         } finally {
           await fly.dispose();
         }
