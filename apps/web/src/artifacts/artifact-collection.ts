@@ -16,6 +16,11 @@ export interface OpenArtifactStoreOptions {
   /** The worker whose containers keep their builds' volumes; none yet while the worker is being made. */
   worker: () => Worker | undefined;
   logger: Logger;
+  /**
+   * Age below which crash leftovers are kept at start. 0 (the default) where only this node writes (its data
+   * directory); a store other web nodes share (the Kubernetes artifact claim) keeps their uploads in progress.
+   */
+  startupStrayGraceMs?: number;
 }
 
 /**
@@ -30,7 +35,7 @@ export async function openArtifactStore(options: OpenArtifactStoreOptions): Prom
     buildsWithContainers: async () => buildsWithContainers(options.worker()),
   });
   const store = new ArtifactStore({ root: options.root, registry });
-  const strays = await store.sweepStrays({ olderThanMs: 0 });
+  const strays = await store.sweepStrays({ olderThanMs: options.startupStrayGraceMs ?? 0 });
   if (strays.length > 0) {
     options.logger.info({ root: store.root, strays }, 'removed artifact leftovers of a previous run');
   }
