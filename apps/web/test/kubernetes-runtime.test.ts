@@ -39,6 +39,12 @@ for (const { mode, skip } of ARTIFACT_MODES) {
 
     beforeAll(async () => {
       cluster = await startTestCluster('ci');
+      // What another web replica may be writing on the shared claim right now (data without metadata yet).
+      if (mode === 'pvc') {
+        await mkdir(path.join(cluster.claimDir, 'artifacts', 'data', 'another-replicas-upload'), {
+          recursive: true,
+        });
+      }
       server = await startTestServer({
         env: cluster.env(mode, { CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s' }),
       });
@@ -103,6 +109,14 @@ for (const { mode, skip } of ARTIFACT_MODES) {
       // The step really ran as a pod of this installation.
       expect((await cluster.podNames()).some((name) => name.startsWith('jb-task-'))).toBe(true);
     });
+
+    (mode === 'pvc' ? it : it.skip)(
+      "leaves another replica's upload under way on the shared claim at start (only old leftovers go)",
+      async () => {
+        const upload = path.join(cluster.claimDir, 'artifacts', 'data', 'another-replicas-upload');
+        expect((await stat(upload)).isDirectory()).toBe(true);
+      },
+    );
 
     it('fails the build when the task exits 1 (finish-task exit status 1)', async () => {
       const build = await startBuild(

@@ -16,6 +16,9 @@ import { startWorkerVolumeReaper } from '../artifacts/worker-volume-reaper.js';
 import type { WebConfig } from '../config/index.js';
 import { KubernetesRuntime, kubernetesArtifactRoot } from './kubernetes-runtime.js';
 
+/** Leftovers younger than this stay at start on a store other web nodes share (the artifact reaper's own grace). */
+const SHARED_STORE_STRAY_GRACE_MS = 60 * 60_000;
+
 export interface WebRuntime {
   worker: Worker;
   artifactStore: ArtifactStore;
@@ -40,19 +43,24 @@ export async function openWebRuntime(config: WebConfig, options: OpenRuntimeOpti
   const { db, logger } = options;
   // Its containers keep their builds' volumes; made after the store it uses, before the reaper starts.
   const workerHoldingContainers: { current?: Worker } = {};
-  const storeAt = (root: string) =>
+  const storeAt = (root: string, shared = false) =>
     openArtifactStore({
       root,
       db,
       retentionMs: config.gcArtifactRetentionMs,
       worker: () => workerHoldingContainers.current,
       logger: logger.child({ component: 'artifact-store' }),
+      // On the claim every web replica writes: what looks left over may be another replica's upload under way.
+      ...(shared ? { startupStrayGraceMs: SHARED_STORE_STRAY_GRACE_MS } : {}),
     });
 
   if (config.runtime === 'kubernetes') {
     const settings = config.kubernetes;
     if (settings === undefined) throw new Error('--runtime kubernetes without its settings');
-    const artifactStore = await storeAt(kubernetesArtifactRoot(settings, config.dataDir));
+    const artifactStore = await storeAt(
+      kubernetesArtifactRoot(settings, config.dataDir),
+      settings.artifacts.mode === 'pvc',
+    );
     const kubernetes = await KubernetesRuntime.start({
       settings,
       artifactStore,
