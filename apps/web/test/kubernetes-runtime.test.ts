@@ -263,7 +263,7 @@ for (const { mode, skip } of ARTIFACT_MODES) {
     });
 
     (flyAvailable ? it : it.skip)(
-      `runs the real fly execute -i -o and intercept against it${flyAvailable ? '' : ` [skipped: ${FLY_SKIP_REASON}]`}`,
+      `runs the real fly execute -i -o, intercept, workers, containers and volumes against it${flyAvailable ? '' : ` [skipped: ${FLY_SKIP_REASON}]`}`,
       async () => {
         const fly = await FlyCli.login(server.url, ADMIN);
         try {
@@ -302,6 +302,20 @@ for (const { mode, skip } of ARTIFACT_MODES) {
           );
           expect(intercepted.stdout).toContain('hello from fly');
           expect(intercepted.code).toBe(3);
+
+          // fly workers/containers/volumes --json: the namespace worker everywhere.
+          const workers = await fly.run(['workers', '--json']);
+          expect(workers.code).toBe(0);
+          expect((JSON.parse(workers.stdout) as Array<{ name: string }>).map((w) => w.name)).toEqual([
+            workerName,
+          ]);
+          for (const command of ['containers', 'volumes']) {
+            const listed = await fly.run([command, '--json']);
+            expect(listed.code).toBe(0);
+            const rows = JSON.parse(listed.stdout) as Array<{ worker_name: string }>;
+            expect(rows.length).toBeGreaterThan(0);
+            expect(new Set(rows.map((row) => row.worker_name))).toEqual(new Set([workerName]));
+          }
         } finally {
           await fly.dispose();
         }
