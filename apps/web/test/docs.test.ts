@@ -27,7 +27,7 @@ const DOCS_NAMING_METRICS = [
 
 /**
  * The Kubernetes runtime's series exist only on a `--runtime kubernetes` server: this local-runtime scrape leaves
- * them to apps/web/test/chart-monitoring-kubernetes.test.ts, which checks them on one.
+ * them to apps/web/test/chart-kubernetes-runtime.test.ts, which checks them on one.
  */
 const KUBERNETES_RUNTIME_PREFIX = 'jetbridge_k8s_';
 
