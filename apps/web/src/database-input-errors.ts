@@ -10,6 +10,7 @@ const INPUT_DATA_ERRORS: Record<string, string> = {
   '22021': 'the request contains a character the database cannot store',
   '22001': 'a value in the request is too long',
   '22003': 'a number in the request is out of range',
+  '22008': 'a date or time in the request is out of range',
   '54000': 'a value in the request is too large to store (a very long name?)',
 };
 

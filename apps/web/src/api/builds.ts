@@ -101,7 +101,8 @@ async function sendBuildPage(
   try {
     result = await listBuilds(ctx.db, { teamNames }, page);
   } catch (err) {
-    if (err instanceof InvalidPageError) throw new HttpError(500, err.message, '');
+    // A reversed range (from > to) is the caller's mistake: Concourse answers 500, bad input is never a 500 here.
+    if (err instanceof InvalidPageError) throw HttpError.badRequest(err.message);
     throw err;
   }
   if (!page.timestamps) {
