@@ -226,8 +226,8 @@ export async function jobRoutes(app: FastifyInstance, ctx: AppContext): Promise<
       if (job.disableReruns) throw new HttpError(409, 'reruns are disabled for this job', '');
       const original = await findJobBuild(ctx.db, job.id, pathParam(request, 'build_name'));
       if (!original) throw HttpError.notFound();
-      // Only a build whose inputs were recorded can be rerun with them (Concourse answers 500 too).
-      if (!original.inputsReady) throw new HttpError(500, 'build inputs are not ready', '');
+      // Only a build whose inputs were recorded can be rerun with them (Concourse answers 500; a conflict here).
+      if (!original.inputsReady) throw HttpError.conflict('build inputs are not ready');
       const build = await createRerunBuild(ctx.db, original.id, request.accessor.displayUserId);
       if (!build) throw HttpError.notFound();
       request.log.info({ buildId: build.id, rerunOf: original.id, buildName: build.name }, 'build rerun');

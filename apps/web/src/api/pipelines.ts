@@ -448,7 +448,8 @@ async function saveConfig(request: FastifyRequest, ctx: AppContext): Promise<Sav
     ) {
       const message = `failed to save config: ${err.message}`;
       request.log.info({ err: err.message }, 'pipeline config not saved');
-      throw new HttpError(500, message, message);
+      // Concourse answers 500; a conflict here (fly shows either as an unexpected response with this text).
+      throw new HttpError(409, message, message);
     }
     throw err;
   }
