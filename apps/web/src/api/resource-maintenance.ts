@@ -37,9 +37,9 @@ export function resourceMaintenanceRoutes(app: FastifyInstance, ctx: AppContext)
     app.get(`${base}/shared`, { config: { access: { kind: 'admin' } } }, async (request, reply) => {
       const scopeId = await scopeOf(request, ctx);
       if (scopeId === null) {
-        // Concourse's ResourceHasNoScopeErr, answered as a 500 with its text.
+        // Concourse's ResourceHasNoScopeErr, with its text; a 404 (nothing to list yet), not Concourse's 500.
         return reply
-          .code(500)
+          .code(404)
           .type('text/plain')
           .send(`resource/resource-type ${pathParam(request, nameParam)} has no scope`);
       }

@@ -61,6 +61,14 @@ describe('paging parameters', () => {
     expect(failures).toEqual([]);
   });
 
+  it('the resources a never-checked resource shares its history with: 404 (it has no scope yet), not 500', async () => {
+    const answer = await s.send('GET', '/api/v1/teams/main/pipelines/paged/resources/r/shared', {
+      token: s.admin,
+    });
+    expect(answer.status).toBe(404);
+    expect(answer.body).toBe('resource/resource-type r has no scope');
+  });
+
   it('wrote no error-level log line', () => {
     expect(s.errorLogs().map(describeLogLine)).toEqual([]);
   });
