@@ -52,6 +52,42 @@ function isHostFailure(err: unknown): boolean {
   );
 }
 
+/** How much of a refused upload is read and thrown away so the client hears the answer; then it is cut off. */
+const REFUSED_UPLOAD_DRAIN_BYTES = 64 * 1024 * 1024;
+const REFUSED_UPLOAD_DRAIN_MS = 10_000;
+
+/**
+ * A refused upload whose client is still sending: read and drop the rest (up to a limit), so the client
+ * finishes sending and reads the answer. Neither leaving it unread (the client waits forever) nor closing
+ * the connection at once (unread data makes the kernel reset it, and the client gets a broken pipe instead
+ * of the answer) lets it see why. Beyond the limit the connection is cut.
+ */
+function discardRestOfUpload(body: Readable): void {
+  let drained = 0;
+  // A client that stops sending without closing would otherwise hold the connection (and shutdown) forever.
+  const cutOff = setTimeout(() => body.destroy(), REFUSED_UPLOAD_DRAIN_MS);
+  cutOff.unref();
+  body.once('close', () => clearTimeout(cutOff));
+  body.unpipe();
+  body.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > REFUSED_UPLOAD_DRAIN_BYTES) body.destroy();
+  });
+  body.resume();
+}
+
+/** Out of space or quota where volumes live: the operator's to fix, and the client is told so (507). */
+function isDiskFull(err: unknown): boolean {
+  // Not `instanceof Error`: system errors may come from another realm. A few causes deep at most.
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && typeof e === 'object' && e !== null; depth++) {
+    const { code, cause } = e as { code?: unknown; cause?: unknown };
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+    e = cause;
+  }
+  return false;
+}
+
 /**
  * Extract a gzip'd tar request body into `volume`. Rejects with an HttpError the client deserves: 413 over
  * the size limit, 400 for a malformed or truncated gzip or tar and for entries that would land outside
@@ -125,10 +161,13 @@ export async function artifactRoutes(app: FastifyInstance, ctx: AppContext): Pro
                 'failed to remove the volume of a refused upload',
               ),
             );
+          if (!body.readableEnded) discardRestOfUpload(body);
+          if (isDiskFull(err)) {
+            request.log.error({ err, team: teamName, volume: volume.handle }, 'artifact store is full');
+            throw new HttpError(507, 'the artifact store is full (no space left on device)');
+          }
           if (err instanceof HttpError) {
             request.log.info({ err: err.message, team: teamName }, 'artifact upload refused');
-            // Over the limit, the client may still be sending: don't read the rest, close after answering.
-            if (err.statusCode === 413) reply.header('connection', 'close');
           }
           throw err;
         }
