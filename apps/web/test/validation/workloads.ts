@@ -7,6 +7,7 @@ import {
   createBuild,
   executePlan,
   extractTarGz,
+  logText,
   readBuildEvents,
   statusesOf,
   tarGzOf,
@@ -147,8 +148,13 @@ export async function runExecute(
   token: string,
   scratch: string,
   marker: string,
-  options: { taskSeconds?: number; onEvent?: (event: EnvelopeEvent) => void | Promise<void> } = {},
-): Promise<{ buildId: number; statuses: string[]; output: string; events: EnvelopeEvent[] }> {
+  options: {
+    taskSeconds?: number;
+    /** Run instead of copying the marker (the output is then not downloaded unless the build succeeds). */
+    taskScript?: string;
+    onEvent?: (event: EnvelopeEvent) => void | Promise<void>;
+  } = {},
+): Promise<{ buildId: number; statuses: string[]; output: string; log: string; events: EnvelopeEvent[] }> {
   const dir = await mkdtemp(path.join(scratch, 'exec-'));
   try {
     const inputDir = path.join(dir, 'input');
@@ -168,7 +174,8 @@ export async function runExecute(
           path: 'sh',
           args: [
             '-ec',
-            `sleep ${options.taskSeconds ?? 0}; cp input/marker output/marker; echo ran >> output/marker`,
+            options.taskScript ??
+              `sleep ${options.taskSeconds ?? 0}; cp input/marker output/marker; echo ran >> output/marker`,
           ],
         },
       },
@@ -183,7 +190,7 @@ export async function runExecute(
     });
     const statuses = statusesOf(events);
     let output = '';
-    if (statuses.at(-1) === 'succeeded') {
+    if (statuses.at(-1) === 'succeeded' && options.taskScript === undefined) {
       const listed = await fetch(`${url}/api/v1/builds/${build.id}/artifacts`, {
         headers: authHeaders(token),
       });
@@ -197,7 +204,7 @@ export async function runExecute(
       await extractTarGz(download, outputDir);
       output = await readFile(path.join(outputDir, 'marker'), 'utf8');
     }
-    return { buildId: build.id, statuses, output, events };
+    return { buildId: build.id, statuses, output, log: logText(events), events };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
