@@ -416,7 +416,11 @@ async function deactivatePipelineObjects(tx: Transaction<Database>, pipelineId: 
     .deleteFrom('job_serial_groups')
     .where('job_id', 'in', (eb) => eb.selectFrom('jobs').select('id').where('pipeline_id', '=', pipelineId))
     .execute();
-  await tx.updateTable('jobs').set({ active: false }).where('pipeline_id', '=', pipelineId).execute();
+  await tx
+    .updateTable('jobs')
+    .set({ active: false })
+    .where('id', 'in', lockPipelineJobsInIdOrder(pipelineId))
+    .execute();
   await tx.updateTable('resources').set({ active: false }).where('pipeline_id', '=', pipelineId).execute();
   await tx
     .updateTable('resource_types')
@@ -661,13 +665,26 @@ async function saveJobInputsAndOutputs(
   }
 }
 
+/**
+ * The ids of a pipeline's jobs (only its active ones when `active`), their rows locked in id order. Statements
+ * updating many jobs take their rows through this: two transactions taking overlapping rows in different
+ * orders (heap order, an index's, a hash's) deadlock, so every one takes them in the same order, as Concourse
+ * orders such updates by job id.
+ */
+function lockPipelineJobsInIdOrder(pipelineId: number, active?: boolean) {
+  return (eb: ExpressionBuilder<Database, 'jobs'>) => {
+    let query = eb.selectFrom('jobs as j').select('j.id').where('j.pipeline_id', '=', pipelineId);
+    if (active !== undefined) query = query.where('j.active', '=', active);
+    return query.orderBy('j.id').forUpdate();
+  };
+}
+
 /** Ask the scheduler to look at every active job of a pipeline (`requestScheduleForJobsInPipeline`). */
 export async function requestScheduleForPipeline(db: Kysely<Database>, pipelineId: number): Promise<void> {
   await db
     .updateTable('jobs')
     .set({ schedule_requested: sql<Date>`now()` })
-    .where('pipeline_id', '=', pipelineId)
-    .where('active', '=', true)
+    .where('id', 'in', lockPipelineJobsInIdOrder(pipelineId, true))
     .execute();
 }
 
@@ -717,7 +734,11 @@ export async function archivePipeline(db: Kysely<Database>, id: number): Promise
       })
       .where('id', '=', id)
       .execute();
-    await tx.updateTable('jobs').set({ config: null, active: false }).where('pipeline_id', '=', id).execute();
+    await tx
+      .updateTable('jobs')
+      .set({ config: null, active: false })
+      .where('id', 'in', lockPipelineJobsInIdOrder(id))
+      .execute();
     await tx
       .updateTable('resources')
       .set({ config: null, active: false })

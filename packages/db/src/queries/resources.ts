@@ -267,11 +267,19 @@ export async function requestScheduleForJobsUsingResource(
   db: Kysely<Database>,
   resourceId: number,
 ): Promise<void> {
+  // Rows locked in id order, so concurrent updates of overlapping jobs never deadlock (as in Concourse).
   await db
     .updateTable('jobs')
     .set({ schedule_requested: sql<Date>`now()` })
     .where('id', 'in', (eb) =>
-      eb.selectFrom('job_inputs').select('job_id').where('resource_id', '=', resourceId),
+      eb
+        .selectFrom('jobs as j')
+        .select('j.id')
+        .where('j.id', 'in', (inner) =>
+          inner.selectFrom('job_inputs').select('job_id').where('resource_id', '=', resourceId),
+        )
+        .orderBy('j.id')
+        .forUpdate(),
     )
     .execute();
 }

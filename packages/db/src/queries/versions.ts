@@ -138,15 +138,24 @@ export async function saveResourceVersions(
         tx,
       );
     }
+    // Rows locked in id order, so concurrent updates of overlapping jobs never deadlock (as in Concourse);
+    // the job ids' hash aggregate alone would lock them in any order.
     await tx
       .updateTable('jobs')
       .set({ schedule_requested: sql<Date>`now()` })
       .where('id', 'in', (eb) =>
         eb
-          .selectFrom('job_inputs as ji')
-          .innerJoin('resources as r', 'r.id', 'ji.resource_id')
-          .select('ji.job_id')
-          .where('r.resource_config_scope_id', '=', scopeId),
+          .selectFrom('jobs as j')
+          .select('j.id')
+          .where('j.id', 'in', (inner) =>
+            inner
+              .selectFrom('job_inputs as ji')
+              .innerJoin('resources as r', 'r.id', 'ji.resource_id')
+              .select('ji.job_id')
+              .where('r.resource_config_scope_id', '=', scopeId),
+          )
+          .orderBy('j.id')
+          .forUpdate(),
       )
       .execute();
     return added;
