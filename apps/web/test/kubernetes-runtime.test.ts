@@ -6,7 +6,11 @@
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startTestPostgres } from '@jetbridge/db/testing';
+import { parseWebConfig } from '../src/config/index.js';
+import { startJetBridge } from '../src/server.js';
 import {
   authHeaders,
   executePlan,
@@ -329,3 +333,37 @@ for (const { mode, skip } of ARTIFACT_MODES) {
     });
   });
 }
+
+describe('--runtime kubernetes start-up errors', () => {
+  it('names --kubernetes-kubeconfig when its file cannot be read', async () => {
+    const postgres = await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' });
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));
+    try {
+      const config = parseWebConfig([], {
+        CONCOURSE_BIND_IP: '127.0.0.1',
+        CONCOURSE_BIND_PORT: '0',
+        CONCOURSE_ADD_LOCAL_USER: `${ADMIN.username}:${ADMIN.password}`,
+        CONCOURSE_POSTGRES_HOST: postgres.connection.host,
+        CONCOURSE_POSTGRES_PORT: String(postgres.connection.port),
+        CONCOURSE_POSTGRES_USER: postgres.connection.user,
+        CONCOURSE_POSTGRES_PASSWORD: postgres.connection.password,
+        CONCOURSE_POSTGRES_DATABASE: postgres.connection.database,
+        JETBRIDGE_DATA_DIR: dataDir,
+        JETBRIDGE_RUNTIME: 'kubernetes',
+        CONCOURSE_KUBERNETES_NAMESPACE: 'ci',
+        CONCOURSE_KUBERNETES_CLAIM: 'jetbridge-artifacts',
+        CONCOURSE_KUBERNETES_CLAIM_MOUNT_PATH: path.join(dataDir, 'claim'),
+        CONCOURSE_KUBERNETES_HELPER_IMAGE: 'jetbridge/helper:test',
+        CONCOURSE_KUBERNETES_KUBECONFIG: path.join(dataDir, 'no-such-kubeconfig'),
+      });
+      await expect(
+        startJetBridge(config, { logDestination: new Writable({ write: (_c, _e, done) => done() }) }),
+      ).rejects.toThrow(
+        `cannot load --kubernetes-kubeconfig (CONCOURSE_KUBERNETES_KUBECONFIG) ${path.join(dataDir, 'no-such-kubeconfig')}: ENOENT: no such file or directory`,
+      );
+    } finally {
+      await postgres.destroy();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -243,6 +243,12 @@ describe('--runtime kubernetes settings', () => {
     expect((error as Error).message).not.toContain('short-secret-value');
   });
 
+  it('names the step namespace first when --runtime kubernetes has no settings at all', () => {
+    expect(() => parseWebConfig([], { JETBRIDGE_RUNTIME: 'kubernetes' })).toThrow(
+      'invalid value for --kubernetes-namespace (CONCOURSE_KUBERNETES_NAMESPACE): the step namespace is required with --runtime kubernetes',
+    );
+  });
+
   it('has no kubernetes settings on the local runtime, but still refuses a bad value there', () => {
     expect(parseWebConfig([], {}).kubernetes).toBeUndefined();
     expect(() => parseWebConfig([], { CONCOURSE_KUBERNETES_POD_STARTUP_TIMEOUT: 'soon' })).toThrow(

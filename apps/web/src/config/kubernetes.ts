@@ -178,6 +178,8 @@ export function parseKubernetesSettings(
 
   if (runtime !== 'kubernetes') return undefined;
 
+  // The namespace first: without it nothing else matters.
+  const stepNamespace = required('kubernetes-namespace', 'the step namespace');
   let artifacts: KubernetesArtifactSettings;
   if (mode === 'pvc') {
     const claimMountPath = required('kubernetes-claim-mount-path', 'the claim mount path (pvc mode)');
@@ -213,7 +215,7 @@ export function parseKubernetesSettings(
   dnsName('kubernetes-service-account', serviceAccount, DNS_SUBDOMAIN);
   return {
     ...(kubeconfig === undefined ? {} : { kubeconfigPath: path.resolve(cwd, kubeconfig) }),
-    namespace: required('kubernetes-namespace', 'the step namespace'),
+    namespace: stepNamespace,
     instance,
     artifacts,
     helperImage: required('kubernetes-helper-image', 'the helper image'),

@@ -12,6 +12,7 @@ import {
   type K8sWorkerConfig,
   type StepPodSummary,
 } from '@jetbridge/runtime-k8s';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import type pg from 'pg';
@@ -82,13 +83,28 @@ export async function k8sArtifactsConfig(
   };
 }
 
+/** The `--kubernetes-kubeconfig` file, or an error naming the setting (not a bare ENOENT). */
+function loadKubeconfigFile(file: string): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  try {
+    kubeConfig.loadFromFile(file);
+  } catch (err) {
+    throw new Error(
+      `cannot load --kubernetes-kubeconfig (CONCOURSE_KUBERNETES_KUBECONFIG) ${file}: ${(err as { message?: string }).message ?? String(err)}`,
+    );
+  }
+  return kubeConfig;
+}
+
 export async function k8sWorkerConfig(
   settings: KubernetesRuntimeSettings,
   artifactStore: ArtifactStore,
   extras: Pick<K8sWorkerConfig, 'metrics' | 'logger' | 'onNotice'>,
 ): Promise<K8sWorkerConfig> {
   return {
-    ...(settings.kubeconfigPath === undefined ? {} : { kubeconfigPath: settings.kubeconfigPath }),
+    ...(settings.kubeconfigPath === undefined
+      ? {}
+      : { kubeConfig: loadKubeconfigFile(settings.kubeconfigPath) }),
     namespace: settings.namespace,
     instance: settings.instance,
     artifacts: await k8sArtifactsConfig(settings.artifacts),
