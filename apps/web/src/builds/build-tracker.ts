@@ -173,6 +173,8 @@ export class BuildTracker {
     createdBy: string | null;
     /** A pipeline's one-off build (`fly execute -j`): its pipeline, and what the run takes from it. */
     pipeline?: { id: number; run: PipelineBuildRun };
+    /** Where a team's one-off build (no pipeline) takes its ((vars)) from, given the team's stored name. */
+    vars?: (teamName: string) => VarsResolver;
   }): Promise<BuildRecord | undefined> {
     if (this.closing) throw new TrackerClosingError();
     const { db } = this.options;
@@ -193,7 +195,10 @@ export class BuildTracker {
       if (build === undefined) await this.locks.release(id);
     }
     if (build === undefined) return undefined;
-    this.startRun(build, request.plan, request.pipeline?.run);
+    const run =
+      request.pipeline?.run ??
+      (request.vars !== undefined ? { vars: request.vars(build.teamName) } : undefined);
+    this.startRun(build, request.plan, run);
     return build;
   }
 
