@@ -138,6 +138,8 @@ export async function buildRoutes(app: FastifyInstance, ctx: AppContext): Promis
           teamName: request.params.team_name,
           plan,
           createdBy: request.accessor.displayUserId || null,
+          // No pipeline: the cluster's credential manager in the team's context (`<team>/<var>` only).
+          vars: (teamName) => pipelineVarsResolver(ctx.credentials ?? noCredentials, { teamName }),
         });
       } catch (err) {
         if (err instanceof TrackerClosingError) throw new HttpError(503, err.message, '');
