@@ -22,7 +22,12 @@ export interface BadInputServer {
   send(
     method: string,
     path: string,
-    options?: { token?: string; headers?: Record<string, string>; body?: string | Buffer },
+    options?: {
+      token?: string;
+      headers?: Record<string, string>;
+      body?: string | Buffer;
+      timeoutMs?: number;
+    },
   ): Promise<Answer>;
   /** The server still answers (used after each batch of hostile input). */
   alive(): Promise<boolean>;
@@ -49,7 +54,7 @@ export async function startBadInputServer(
     const headers: Record<string, string> = { ...sendOptions.headers };
     if (sendOptions.token) headers.authorization = `Bearer ${sendOptions.token}`;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), 10_000);
+    const timer = setTimeout(() => controller.abort(), sendOptions.timeoutMs ?? 10_000);
     try {
       const response = await fetch(`${ts.url}${path}`, {
         method,
