@@ -21,8 +21,22 @@ export interface EventOrigin {
   source?: 'stdout' | 'stderr';
 }
 
-export function logEvent(time: number, origin: EventOrigin, payload: string): BuildEvent {
-  return { event: 'log', version: '5.1', data: { time, origin, payload } };
+/**
+ * `outputOffset`: JetBridge's own field (fly and Concourse's UI ignore it) — the step process's raw output
+ * bytes on this stream up to the end of `payload`, where a web node collecting the step after a restart
+ * resumes (apps/web/src/runtime/step-recovery.ts).
+ */
+export function logEvent(
+  time: number,
+  origin: EventOrigin,
+  payload: string,
+  outputOffset?: number,
+): BuildEvent {
+  return {
+    event: 'log',
+    version: '5.1',
+    data: { time, origin, payload, ...(outputOffset === undefined ? {} : { output_offset: outputOffset }) },
+  };
 }
 
 export function errorEvent(time: number, origin: EventOrigin, message: string): BuildEvent {

@@ -88,4 +88,42 @@ describe('LogEventWriter', () => {
     expect(payloads.length).toBe(2);
     expect(payloads.join('')).toBe(`first\n${Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join('')}`);
   });
+
+  it('reports with each payload the raw output offset at its end: the log so far is the redacted raw prefix', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(80), { maxLength: 10 }), fc.boolean(), async (cuts, flushPartials) => {
+        const secret = 'pa55-wörd';
+        const text = `héllo ${secret} 日本\n${secret}\r🎉 progress ${secret}\nlast ✓ ${secret} end`;
+        const bytes = Buffer.from(text);
+        const points = [...new Set(cuts.map((c) => c % bytes.length))].sort((a, b) => a - b);
+        const redactor = new Redactor([secret]);
+        const emitted: Array<{ payload: string; rawOffset: number }> = [];
+        const writer = new LogEventWriter(
+          async (payload, rawOffset) => void emitted.push({ payload, rawOffset }),
+          redactor,
+          {
+            partialLineFlushMs: flushPartials ? 0 : 60_000,
+          },
+        );
+        let from = 0;
+        for (const point of [...points, bytes.length]) {
+          await writer.write(bytes.subarray(from, point));
+          if (flushPartials) await new Promise((resolve) => setTimeout(resolve, 2));
+          from = point;
+        }
+        await writer.close();
+        let shown = '';
+        let previous = 0;
+        for (const { payload, rawOffset } of emitted) {
+          shown += payload;
+          expect(rawOffset).toBeGreaterThan(previous);
+          previous = rawOffset;
+          // Resuming the raw output at rawOffset neither repeats nor skips anything of what is shown.
+          expect(redactor.redact(bytes.subarray(0, rawOffset).toString('utf8'))).toBe(shown);
+        }
+        expect(previous).toBe(bytes.length);
+      }),
+      { numRuns: 60 },
+    );
+  });
 });

@@ -1,7 +1,9 @@
 // Turns a process's output stream into `log` events (Concourse's dbEventWriter, atc/engine/log_event_writer.go):
 // text is emitted up to the last line break so a secret split across writes is still caught, multi-byte
 // characters are never split, and an unfinished line is flushed after a while (minus anything that could
-// still become a secret) so progress output shows up.
+// still become a secret) so progress output shows up. Each emitted payload comes with the output's raw
+// byte offset at its end (before redaction), so a web node collecting the step after a restart resumes the
+// process's output right after what is already in the build log.
 import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
 import type { Redactor } from './redactor.js';
@@ -21,6 +23,8 @@ export class LogEventWriter {
   private pending = '';
   /** Redacted text waiting for the sink; batched while an emit is in flight. */
   private ready = '';
+  /** Raw bytes of the output up to the end of what was handed to `enqueue` (before redaction). */
+  private rawEnd = 0;
   private emitting: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly partialLineFlushMs: number;
@@ -28,7 +32,12 @@ export class LogEventWriter {
   private readonly highWaterChars: number;
 
   constructor(
-    private readonly emit: (payload: string) => Promise<void>,
+    /**
+     * `rawOffset`: bytes of the process's raw output up to the end of `payload` — the byte length of the text
+     * before redaction, always at a character boundary (for invalid UTF-8, of the text with its replacement
+     * characters).
+     */
+    private readonly emit: (payload: string, rawOffset: number) => Promise<void>,
     private readonly redactor: Redactor,
     options: LogEventWriterOptions = {},
   ) {
@@ -50,7 +59,7 @@ export class LogEventWriter {
     this.pending += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     const lineEnd = lastLineBreak(this.pending);
     if (lineEnd >= 0) {
-      this.enqueue(this.redactor.redact(this.pending.slice(0, lineEnd + 1)));
+      this.enqueue(this.pending.slice(0, lineEnd + 1));
       this.pending = this.pending.slice(lineEnd + 1);
     }
     if (this.pending.length > this.maxPendingChars) this.flushPartialLine();
@@ -62,7 +71,7 @@ export class LogEventWriter {
   async close(): Promise<void> {
     this.disarmTimer();
     this.pending += this.decoder.end();
-    if (this.pending !== '') this.enqueue(this.redactor.redact(this.pending));
+    if (this.pending !== '') this.enqueue(this.pending);
     this.pending = '';
     await this.drained();
   }
@@ -70,7 +79,7 @@ export class LogEventWriter {
   private flushPartialLine(): void {
     const cut = this.redactor.safeCut(this.pending);
     if (cut === 0) return;
-    this.enqueue(this.redactor.redact(this.pending.slice(0, cut)));
+    this.enqueue(this.pending.slice(0, cut));
     this.pending = this.pending.slice(cut);
   }
 
@@ -92,9 +101,11 @@ export class LogEventWriter {
     this.timer = undefined;
   }
 
-  private enqueue(text: string): void {
-    if (text === '') return;
-    this.ready += text;
+  /** Redact `raw` (decoded output, not yet redacted) and queue it for the sink. */
+  private enqueue(raw: string): void {
+    if (raw === '') return;
+    this.rawEnd += Buffer.byteLength(raw, 'utf8');
+    this.ready += this.redactor.redact(raw);
     this.emitting ??= this.pump();
   }
 
@@ -102,8 +113,9 @@ export class LogEventWriter {
     try {
       while (this.ready !== '') {
         const payload = this.ready;
+        const rawOffset = this.rawEnd;
         this.ready = '';
-        await this.emit(payload);
+        await this.emit(payload, rawOffset);
       }
     } finally {
       this.emitting = undefined;

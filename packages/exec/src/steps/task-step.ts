@@ -117,7 +117,8 @@ export class TaskStep implements Step {
   ): Promise<number | undefined> {
     const writer = (source: 'stdout' | 'stderr'): LogEventWriter =>
       new LogEventWriter(
-        (payload) => state.emit(logEvent(state.now(), { id: this.planId, source }, payload)),
+        (payload, rawOffset) =>
+          state.emit(logEvent(state.now(), { id: this.planId, source }, payload, rawOffset)),
         state.redactor,
         { partialLineFlushMs: state.partialLineFlushMs },
       );
