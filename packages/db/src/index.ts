@@ -146,6 +146,12 @@ export {
   type NextBuildInput,
 } from './queries/jobs.js';
 export {
+  listJobSummaries,
+  type JobSummaryRecord,
+  type JobSummaryBuild,
+  type JobSummaryFilter,
+} from './queries/job-summaries.js';
+export {
   findResource,
   findResourceById,
   listResources,
