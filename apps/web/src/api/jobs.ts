@@ -12,13 +12,14 @@ import {
   listJobBuilds,
   listJobInputs,
   listJobOutputs,
-  listJobs,
+  listJobSummaries,
   listResources,
-  listVisibleJobs,
   pauseJob,
   requestScheduleForJob,
   unpauseJob,
   type JobRecord,
+  type JobSummaryBuild,
+  type JobSummaryRecord,
   type Json,
   type PipelineBuildsPage,
   type PipelineRecord,
@@ -31,13 +32,7 @@ import { pathParam, requestQuery } from '../auth/requested-pipeline.js';
 import { HttpError } from '../http-error.js';
 import { sendBadge } from './badge.js';
 import { parseBuildPage } from './builds.js';
-import {
-  pageLinks,
-  pipelinePath,
-  presentBuildSummary,
-  presentPipelineBuild,
-  unixSeconds,
-} from './pipeline-json.js';
+import { pageLinks, pipelinePath, presentPipelineBuild, unixSeconds } from './pipeline-json.js';
 import { pipelineSchedulingOf } from './pipeline-scheduling.js';
 import { requirePipeline } from './pipelines.js';
 
@@ -71,35 +66,50 @@ function jobHead(job: JobRecord): Record<string, unknown> {
   return json;
 }
 
-/** `atc.JobSummary` list (`pipeline.Dashboard`, `jobFactory.VisibleJobs`): builds as summaries, omitted when absent. */
-async function presentJobSummaries(
-  ctx: AppContext,
-  jobs: JobRecord[],
-): Promise<Array<Record<string, unknown>>> {
-  const ids = jobs.map((job) => job.id);
-  const [builds, inputs, outputs] = await Promise.all([
-    findFinishedAndNextBuilds(ctx.db, ids),
-    listJobInputs(ctx.db, ids),
-    listJobOutputs(ctx.db, ids),
-  ]);
-  return jobs.map((job) => {
-    const json = jobHead(job);
-    const { finished, next } = builds.get(job.id) ?? { finished: null, next: null };
-    if (finished) json['finished_build'] = presentBuildSummary(finished);
-    if (next) json['next_build'] = presentBuildSummary(next);
-    const jobInputs = inputs.get(job.id) ?? [];
-    if (jobInputs.length > 0) {
-      json['inputs'] = jobInputs.map((input) => ({
-        name: input.name,
-        resource: input.resource,
-        ...(input.passed.length > 0 ? { passed: input.passed } : {}),
-        ...(input.trigger ? { trigger: true } : {}),
-      }));
-    }
-    const jobOutputs = outputs.get(job.id) ?? [];
-    if (jobOutputs.length > 0) json['outputs'] = jobOutputs.map(({ name, resource }) => ({ name, resource }));
-    return json;
-  });
+/**
+ * `atc.JobSummary` (`pipeline.Dashboard`, `jobFactory.VisibleJobs`): builds as summaries, fields omitted when
+ * empty. Built from the one-query list (listJobSummaries); keys in the order `present.JobSummary` gives.
+ */
+function presentJobSummary(job: JobSummaryRecord): Record<string, unknown> {
+  const json: Record<string, unknown> = {
+    id: job.id,
+    name: job.name,
+    team_name: job.teamName,
+    pipeline_id: job.pipelineId,
+    pipeline_name: job.pipelineName,
+  };
+  const instanceVars = job.pipelineInstanceVars;
+  const hasInstanceVars = instanceVars !== null && Object.keys(instanceVars).length > 0;
+  if (hasInstanceVars) json['pipeline_instance_vars'] = instanceVars;
+  if (job.paused) json['paused'] = true;
+  if (job.pausedBy) json['paused_by'] = job.pausedBy;
+  if (job.pausedAt !== null) json['paused_at'] = job.pausedAt;
+  if (job.hasNewInputs) json['has_new_inputs'] = true;
+  if (job.groups.length > 0) json['groups'] = job.groups;
+  // `atc.BuildSummary`: a job's builds belong to its pipeline and team.
+  const summary = (build: JobSummaryBuild): Record<string, unknown> => {
+    const built: Record<string, unknown> = { id: build.id, name: build.name, status: build.status };
+    if (build.startTime !== null) built['start_time'] = build.startTime;
+    if (build.endTime !== null) built['end_time'] = build.endTime;
+    built['team_name'] = job.teamName;
+    built['pipeline_id'] = job.pipelineId;
+    built['pipeline_name'] = job.pipelineName;
+    if (hasInstanceVars) built['pipeline_instance_vars'] = instanceVars;
+    built['job_name'] = job.name;
+    return built;
+  };
+  if (job.finishedBuild) json['finished_build'] = summary(job.finishedBuild);
+  if (job.nextBuild) json['next_build'] = summary(job.nextBuild);
+  if (job.inputs.length > 0) {
+    json['inputs'] = job.inputs.map((input) => ({
+      name: input.name,
+      resource: input.resource,
+      ...(input.passed.length > 0 ? { passed: input.passed } : {}),
+      ...(input.trigger ? { trigger: true } : {}),
+    }));
+  }
+  if (job.outputs.length > 0) json['outputs'] = job.outputs;
+  return json;
 }
 
 /** `atc.Job` (`present.Job`): next/finished builds always present (null when none), inputs without versions. */
@@ -151,8 +161,8 @@ export async function jobRoutes(app: FastifyInstance, ctx: AppContext): Promise<
 
   app.get('/api/v1/jobs', { config: { access: { kind: 'open' } } }, async (request) => {
     const accessor = request.accessor;
-    const jobs = await listVisibleJobs(ctx.db, accessor.isAdmin ? undefined : accessor.visibleTeamNames());
-    return presentJobSummaries(ctx, jobs);
+    const teamNames = accessor.isAdmin ? undefined : accessor.visibleTeamNames();
+    return (await listJobSummaries(ctx.db, { teamNames })).map(presentJobSummary);
   });
 
   app.get(
@@ -160,7 +170,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     { config: { access: { kind: 'pipeline' } } },
     async (request) => {
       const pipeline = await requirePipeline(request, ctx);
-      return presentJobSummaries(ctx, await listJobs(ctx.db, pipeline.id));
+      return (await listJobSummaries(ctx.db, { pipelineId: pipeline.id })).map(presentJobSummary);
     },
   );
 

@@ -1,0 +1,173 @@
+// Job summaries for lists (`atc.JobSummary`: the pipeline's job list, the dashboard's /api/v1/jobs) in one
+// query: each active job with its finished and next build, its inputs and outputs — only the columns the
+// summary shows (no job config, no build plans), times as Unix seconds, inputs and outputs aggregated per job.
+// A list of 100 jobs is read often (dashboards poll it), so it must not cost a round trip per kind of detail.
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Database, Json } from '../schema.js';
+
+/** A build as the summary shows it; team, pipeline and job names are the job's (a job's builds share them). */
+export interface JobSummaryBuild {
+  id: number;
+  name: string;
+  status: string;
+  /** Unix seconds, floored (Go's `Time.Unix`). */
+  startTime: number | null;
+  endTime: number | null;
+}
+
+export interface JobSummaryRecord {
+  id: number;
+  name: string;
+  pipelineId: number;
+  pipelineName: string;
+  pipelineInstanceVars: Record<string, Json> | null;
+  teamName: string;
+  paused: boolean;
+  pausedBy: string | null;
+  /** Unix seconds, floored. */
+  pausedAt: number | null;
+  hasNewInputs: boolean;
+  groups: string[];
+  finishedBuild: JobSummaryBuild | null;
+  nextBuild: JobSummaryBuild | null;
+  /** Sorted by name; `passed` in job-id order. */
+  inputs: Array<{ name: string; resource: string; passed: string[]; trigger: boolean }>;
+  /** Sorted by name. */
+  outputs: Array<{ name: string; resource: string }>;
+}
+
+/** Which jobs: a pipeline's, or those of some teams plus every public pipeline's (all when `teamNames` is undefined). */
+export type JobSummaryFilter = { pipelineId: number } | { teamNames: readonly string[] | undefined };
+
+interface SummaryRow {
+  id: number;
+  name: string;
+  pipeline_id: number;
+  pipeline_name: string;
+  pipeline_instance_vars: Record<string, Json> | null;
+  team_name: string;
+  paused: boolean;
+  paused_by: string | null;
+  paused_at: number | null;
+  has_new_inputs: boolean;
+  groups: string[];
+  finished_id: number | null;
+  finished_name: string | null;
+  finished_status: string | null;
+  finished_start: number | null;
+  finished_end: number | null;
+  next_id: number | null;
+  next_name: string | null;
+  next_status: string | null;
+  next_start: number | null;
+  next_end: number | null;
+  /** [name, resource, passed, trigger] per input. */
+  inputs: Array<[string, string, string[], boolean]> | null;
+  /** [name, resource] per output. */
+  outputs: Array<[string, string]> | null;
+}
+
+function filterClause(filter: JobSummaryFilter): RawBuilder<unknown> {
+  if ('pipelineId' in filter) return sql`j.pipeline_id = ${filter.pipelineId}`;
+  if (filter.teamNames === undefined) return sql`true`;
+  if (filter.teamNames.length === 0) return sql`p.public`;
+  return sql`(t.name in (${sql.join(filter.teamNames.map((name) => sql`${name}`))}) or p.public)`;
+}
+
+const unixSeconds = (column: RawBuilder<unknown>) => sql`floor(extract(epoch from ${column}))::int8`;
+
+/**
+ * Summaries of the active jobs `filter` picks, in job id order. The finished build is the latest finished
+ * non-rerun build or its latest finished rerun; the next build the oldest pending or started one that is not
+ * a rerun of an older build (Concourse's `FinishedAndNextBuild`).
+ */
+export async function listJobSummaries(
+  db: Kysely<Database>,
+  filter: JobSummaryFilter,
+): Promise<JobSummaryRecord[]> {
+  const { rows } = await sql<SummaryRow>`
+    select j.id, j.name, j.pipeline_id, p.name as pipeline_name, p.instance_vars as pipeline_instance_vars,
+      t.name as team_name, j.paused, j.paused_by, ${unixSeconds(sql`j.paused_at`)} as paused_at,
+      j.has_new_inputs, j.groups,
+      fb.id as finished_id, fb.name as finished_name, fb.status as finished_status,
+      ${unixSeconds(sql`fb.start_time`)} as finished_start, ${unixSeconds(sql`fb.end_time`)} as finished_end,
+      nb.id as next_id, nb.name as next_name, nb.status as next_status,
+      ${unixSeconds(sql`nb.start_time`)} as next_start, ${unixSeconds(sql`nb.end_time`)} as next_end,
+      (select json_agg(json_build_array(i.name, i.resource, i.passed, i.trigger) order by i.name)
+       from (select ji.name, r.name as resource, ji.trigger,
+               array_remove(array_agg(pj.name order by pj.id), null) as passed
+             from job_inputs ji
+             join resources r on r.id = ji.resource_id
+             left join jobs pj on pj.id = ji.passed_job_id
+             where ji.job_id = j.id
+             group by ji.name, r.name, r.id, ji.trigger, ji.version) i) as inputs,
+      (select json_agg(json_build_array(jo.name, r.name) order by jo.name, jo.id)
+       from job_outputs jo join resources r on r.id = jo.resource_id
+       where jo.job_id = j.id) as outputs
+    from jobs j
+    join pipelines p on p.id = j.pipeline_id
+    join teams t on t.id = p.team_id
+    left join lateral (
+      select max(b.id) as id from builds b
+      where b.job_id = j.id and b.status not in ('pending', 'started') and b.rerun_of is null
+    ) lnr on true
+    left join lateral (
+      select coalesce(
+        (select max(b.id) from builds b
+         where b.job_id = j.id and b.rerun_of = lnr.id and b.status not in ('pending', 'started')),
+        lnr.id) as id
+    ) f on true
+    left join lateral (
+      select min(b.id) as id from builds b
+      where b.job_id = j.id and b.status in ('pending', 'started')
+        and (b.rerun_of is null or b.rerun_of = lnr.id)
+    ) n on true
+    left join builds fb on fb.id = f.id
+    left join builds nb on nb.id = n.id
+    where j.active and ${filterClause(filter)}
+    order by j.id`.execute(db);
+  return rows.map(toRecord);
+}
+
+function toRecord(row: SummaryRow): JobSummaryRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    pipelineId: row.pipeline_id,
+    pipelineName: row.pipeline_name,
+    pipelineInstanceVars: row.pipeline_instance_vars,
+    teamName: row.team_name,
+    paused: row.paused,
+    pausedBy: row.paused_by,
+    pausedAt: row.paused_at,
+    hasNewInputs: row.has_new_inputs,
+    groups: row.groups,
+    finishedBuild:
+      row.finished_id === null
+        ? null
+        : {
+            id: row.finished_id,
+            name: row.finished_name ?? '',
+            status: row.finished_status ?? '',
+            startTime: row.finished_start,
+            endTime: row.finished_end,
+          },
+    nextBuild:
+      row.next_id === null
+        ? null
+        : {
+            id: row.next_id,
+            name: row.next_name ?? '',
+            status: row.next_status ?? '',
+            startTime: row.next_start,
+            endTime: row.next_end,
+          },
+    inputs: (row.inputs ?? []).map(([name, resource, passed, trigger]) => ({
+      name,
+      resource,
+      passed,
+      trigger,
+    })),
+    outputs: (row.outputs ?? []).map(([name, resource]) => ({ name, resource })),
+  };
+}
