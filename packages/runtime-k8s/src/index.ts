@@ -1,6 +1,7 @@
 // @jetbridge/runtime-k8s: runs steps as Kubernetes pods — the K8sWorker, and the exec transport it uses.
 export { K8sWorker, type StepPodSummary } from './k8s-worker.js';
 export type { K8sContainer, PodProcessState } from './k8s-container.js';
+export type { OutputOffsets } from './k8s-process.js';
 export {
   DEFAULT_CAPABILITIES,
   K8S_WORKER_DEFAULTS,

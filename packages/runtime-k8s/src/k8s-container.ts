@@ -11,7 +11,7 @@ import type {
 } from '@jetbridge/runtime';
 import { PodFailedError } from './errors.js';
 import { execHelper, type HelperTarget } from './helper/helper-exec.js';
-import { K8sProcess, type ProcessHost } from './k8s-process.js';
+import { K8sProcess, type OutputOffsets, type ProcessHost } from './k8s-process.js';
 import type { Pod } from './kube/pod-types.js';
 import { ANNOTATIONS } from './pods/pod-identity.js';
 import { describePod, healthOf, INIT_CONTAINER, MAIN_CONTAINER } from './pods/pod-state.js';
@@ -159,14 +159,18 @@ export class K8sContainer implements Container {
     }
   }
 
-  async attach(processId: string, io: ProcessIO): Promise<Process> {
+  /**
+   * `from`: resume its output at these byte offsets instead of now (a web node collecting a step after a
+   * restart, from what the build log already has). Ignored for a process this container already follows.
+   */
+  async attach(processId: string, io: ProcessIO, from?: OutputOffsets): Promise<Process> {
     const known = this.processes.get(processId);
     if (known) {
       known.attachIO(io);
       return known;
     }
     this.assertUsable();
-    const process = await K8sProcess.attach(this.processHost, processId, io);
+    const process = await K8sProcess.attach(this.processHost, processId, io, from);
     this.remember(process);
     return process;
   }

@@ -60,6 +60,12 @@ interface HelperStream {
   done: Promise<StreamOutcome>;
 }
 
+/** Byte offsets in a step process's stdout and stderr (as the helper keeps them in files in the pod). */
+export interface OutputOffsets {
+  stdout: number;
+  stderr: number;
+}
+
 /** Consecutive resumptions without a byte of progress before the process is given up on. */
 const MAX_FRUITLESS_RESUMES = 30;
 const START_ATTEMPTS = 3;
@@ -119,13 +125,23 @@ export class K8sProcess implements Process {
   }
 
   /**
-   * Follows a process this object did not start (another web, before a restart): output from now on, then its
-   * exit status, which may already be there.
+   * Follows a process this object did not start (another web, before a restart): output from now on — or,
+   * with `from`, from those byte offsets of its stdout and stderr (what a previous web node already logged) —
+   * then its exit status, which may already be there.
    */
-  static async attach(host: ProcessHost, id: string, io: ProcessIO): Promise<K8sProcess> {
+  static async attach(
+    host: ProcessHost,
+    id: string,
+    io: ProcessIO,
+    from?: OutputOffsets,
+  ): Promise<K8sProcess> {
     const process = new K8sProcess(host, id, io, false);
     host.metrics.reattached('attach');
-    const stream = process.open('tail', ['tail', `--id=${process.helperId}`, '--from-end']);
+    const position =
+      from === undefined
+        ? ['--from-end']
+        : [`--stdout-offset=${from.stdout}`, `--stderr-offset=${from.stderr}`];
+    const stream = process.open('tail', ['tail', `--id=${process.helperId}`, ...position]);
     const started = await stream.started;
     if (!started.ok) throw await process.errorFor(started.error);
     void process.follow(stream.done);

@@ -349,6 +349,52 @@ suite.each<ArtifactMode>(['pvc', 'stream'])('K8sWorker under faults (kube-test-s
     await second.close();
   });
 
+  it("after a web restart, resumes a step's output from given byte offsets (finished or running), nothing twice", async () => {
+    const first = await newWorker();
+    const container = await first.createContainer(containerSpec());
+    await run(container, 'echo one; echo two; echo err-1 >&2; exit 5', {}, 'offsets-finished');
+    await run(
+      container,
+      'echo één; echo err-1 >&2; sleep 2; echo twee; echo err-2 >&2; exit 6',
+      {},
+      'offsets-running',
+    );
+    await first.disconnect();
+
+    const second = await newWorker();
+    await second.recover();
+    const again = await second.lookupContainer(container.handle);
+    if (!again) throw new Error('the container was not found after the restart');
+    await eventually(
+      async () =>
+        (await again.listProcesses()).some((each) => each.id === 'offsets-finished' && !each.running),
+      10_000,
+      'the first step to finish',
+    );
+    const finishedOut = new Collector();
+    const finishedErr = new Collector();
+    const finished = await again.attach(
+      'offsets-finished',
+      { stdout: finishedOut, stderr: finishedErr },
+      { stdout: Buffer.byteLength('one\n'), stderr: 0 },
+    );
+    expect(await finished.wait()).toBe(5);
+    expect(finishedOut.text()).toBe('two\n');
+    expect(finishedErr.text()).toBe('err-1\n');
+
+    const runningOut = new Collector();
+    const runningErr = new Collector();
+    const running = await again.attach(
+      'offsets-running',
+      { stdout: runningOut, stderr: runningErr },
+      { stdout: Buffer.byteLength('één\n'), stderr: Buffer.byteLength('err-1\n') },
+    );
+    expect(await running.wait()).toBe(6);
+    expect(runningOut.text()).toBe('twee\n');
+    expect(runningErr.text()).toBe('err-2\n');
+    await second.close();
+  });
+
   it('keeps the container env for processes run by a web that did not create the container', async () => {
     const first = await newWorker();
     const spec = containerSpec({ env: { TASK_PARAM: 'secret-value' } });
