@@ -29,7 +29,12 @@ export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export { Redactor, REDACTED } from './redactor.js';
 export { StepError, StepErrors, StepInterruptedError, StepTimeoutError } from './step-errors.js';
-export { MissingInputsError, MissingTaskImageSourceError, taskWorkingDirectory } from './steps/task-step.js';
+export {
+  MissingInputsError,
+  MissingTaskImageSourceError,
+  TASK_PROCESS_ID,
+  taskWorkingDirectory,
+} from './steps/task-step.js';
 export { UnknownArtifactSourceError, UnspecifiedArtifactSourceError } from './steps/task-config-source.js';
 export { ArtifactVolumeNotFoundError } from './steps/artifact-input-step.js';
 export { ArtifactNotFoundError } from './steps/artifact-output-step.js';

@@ -53,7 +53,7 @@ const NO_EXECUTABLE =
   'No executable defined for task. Specify an executable to run in either the task config (run.path) or as an ENTRYPOINT/CMD in the container image.';
 
 /** Process id of a task's process, so `fly intercept` and a restarted engine can find it (Concourse: "task"). */
-const TASK_PROCESS_ID = 'task';
+export const TASK_PROCESS_ID = 'task';
 
 export class TaskStep implements Step {
   constructor(
