@@ -58,9 +58,11 @@ function unixSeconds(date: Date): number {
  * with errors ignored (so garbage reads as 0), a missing or non-positive limit meaning 100.
  */
 export function parseBuildPage(query: Record<string, unknown>): BuildPage {
+  // Go's Atoi: digits only; a number past 64 bits (or here past a safe integer) is no number at all.
   const atoi = (value: unknown): number => {
     const text = typeof value === 'string' ? value : '';
-    return /^[+-]?\d+$/.test(text) ? Number(text) : 0;
+    const n = /^[+-]?\d+$/.test(text) ? Number(text) : 0;
+    return Number.isSafeInteger(n) ? n : 0;
   };
   const present = (key: string) => typeof query[key] === 'string' && query[key] !== '';
   const limit = atoi(query['limit']);

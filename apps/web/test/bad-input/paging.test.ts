@@ -49,6 +49,8 @@ const QUERIES = [
   'from=9223372036854775808',
   'to=-9223372036854775809',
   'limit=2147483648',
+  `to=${'4'.repeat(80)}`,
+  `from=${'9'.repeat(80)}&to=1`,
 ];
 
 describe('paging parameters', () => {
