@@ -1,6 +1,8 @@
 // A web node running steps as pods is killed (SIGKILL) in the middle of a step, then a new one starts on the
 // same database and cluster: the step, still running in its pod, is followed to its end and its result
-// collected — never run a second time — and the build ends with a final status saying what happened. The
+// collected — never run a second time — and the build ends with a final status saying what happened. Its
+// output resumes where the stored build log stands: every line printed before, during and after the outage
+// is in the log exactly once, in order. The
 // first web node is the built CLI in a child process (what `pnpm start` runs; the test script builds before
 // jest runs), so it really dies; the second one runs in this process.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -122,24 +124,29 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         });
         const token = await loginToken(url, ADMIN);
 
-        // The step waits for /tmp/go in its own container (created through an exec after the restart).
+        // The step prints numbered lines (multi-byte characters included) on both streams until /tmp/go exists
+        // in its own container (created through an exec after the restart), then some more.
         const script = [
           'echo before-restart',
-          'while [ ! -f /tmp/go ]; do sleep 0.1; done',
+          'i=0',
+          'while [ ! -f /tmp/go ]; do i=$((i+1)); echo "línea $i ✓"; echo "err $i" >&2; sleep 0.05; done',
           'echo after-restart',
+          'for j in $(seq 1 20); do i=$((i+1)); echo "línea $i ✓"; echo "err $i" >&2; done',
           'exit 7',
-        ].join('; ');
+        ].join('\n');
         const build = await startBuild(url, token, executePlan(shTask(script), [], []));
         const firstEvents: EnvelopeEvent[] = [];
         const firstStream = readBuildEvents(url, token, build.id, {
           onEvent: (event) => void firstEvents.push(event),
         }).catch(() => undefined); // ends when the node dies
-        await until('the step to start', () =>
-          logText(firstEvents).includes('before-restart') ? true : undefined,
+        await until('the step to print a few lines', () =>
+          logText(firstEvents).includes('línea 5 ✓') ? true : undefined,
         );
         child.kill('SIGKILL');
         expect(await exited).toBe('SIGKILL');
         await firstStream;
+        // Lines printed while no web node runs.
+        await new Promise((resolve) => setTimeout(resolve, 500));
 
         // The second web node, on the same database, data directory and cluster.
         const config = parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' });
@@ -161,9 +168,22 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         ).toBe('started');
         const [pod, ...others] = await cluster.podNames();
         expect(others).toEqual([]);
+        // Lines printed while the new node follows the step, then the end.
+        const secondEvents: EnvelopeEvent[] = [];
+        const streaming = readBuildEvents(second.url, token2, build.id, {
+          onEvent: (event) => void secondEvents.push(event),
+        });
+        const numbered = () => logText(secondEvents, 'stdout').split('línea').length - 1;
+        await until('the new node to follow the step', () =>
+          logText(secondEvents, 'stderr').includes('following this step') ? true : undefined,
+        );
+        const atFollow = numbered();
+        await until('the new node to log more lines of the step', () =>
+          numbered() >= atFollow + 5 ? true : undefined,
+        );
         await cluster.exec(pod!, ['touch', '/tmp/go']);
 
-        const stream = await readBuildEvents(second.url, token2, build.id);
+        const stream = await streaming;
         expect(stream.ended).toBe(true);
         expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
         const log = logText(stream.events);
@@ -180,6 +200,27 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         const spawns = cluster.execCommands(pod!).filter((command) => command.includes('spawn'));
         expect(spawns.length).toBe(1);
         expect(log.split('before-restart').length).toBe(2);
+
+        // Every line exactly once, in order, on each stream (the new node's notice aside).
+        const stdoutLines = logText(stream.events, 'stdout').split('\n');
+        expect(stdoutLines.shift()).toBe('before-restart');
+        expect(stdoutLines.pop()).toBe('');
+        const afterAt = stdoutLines.indexOf('after-restart');
+        expect(afterAt).toBeGreaterThan(5);
+        stdoutLines.splice(afterAt, 1);
+        const printed = stdoutLines.length;
+        expect(stdoutLines).toEqual(Array.from({ length: printed }, (_, i) => `línea ${i + 1} ✓`));
+        expect(printed).toBe(afterAt + 20);
+        const stderrLines = logText(stream.events, 'stderr')
+          .split('\n')
+          .filter((line) => line !== '' && !line.startsWith('jetbridge: '));
+        expect(stderrLines).toEqual(Array.from({ length: printed }, (_, i) => `err ${i + 1}`));
+        // Some were printed before the kill, some while no node ran, some while the new node followed.
+        const seenByFirst = logText(firstEvents, 'stdout')
+          .split('\n')
+          .filter((line) => line.startsWith('línea'));
+        expect(seenByFirst.length).toBeGreaterThanOrEqual(5);
+        expect(afterAt).toBeGreaterThan(seenByFirst.length + 5);
 
         // The build is over: its pod goes with the next reaper pass after --kubernetes-keep-for-hijack.
         await new Promise((resolve) => setTimeout(resolve, 1_500));

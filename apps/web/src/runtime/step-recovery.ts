@@ -1,14 +1,15 @@
 // After a web node died (kill -9, OOM, node loss) its builds are left `started` while their step pods run on.
 // The build engine cannot resume a plan halfway, so such a build still ends `errored` — but the step that was
-// running is not lost and never run a second time: this module follows it in its pod to the end (its output
-// after the restart goes to the build log, its exit status is reported), then ends the build saying so.
+// running is not lost and never run a second time: this module follows it in its pod to the end, then ends the
+// build saying so. A task's output resumes right after what the build log already has (the raw offsets its
+// log events carry), so lines printed while no node watched are not lost, and none is logged twice; a task
+// that finished meanwhile is collected the same way (the rest of its output, its exit status).
 //
 // It takes the builds' tracking locks before the build tracker starts, so the tracker's orphan sweep leaves
 // them alone while their steps finish; a build another live node tracks is not touched. Abort requests are
 // honoured (the step is signalled, the build ends aborted). On shutdown it lets go of everything: the next
 // web node picks the builds up again.
 import { Writable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import {
   findBuild,
   finishBuild,
@@ -18,11 +19,13 @@ import {
   type Database,
   type Kysely,
 } from '@jetbridge/db';
+import { TASK_PROCESS_ID } from '@jetbridge/exec';
 import type { ContainerMetadata, Process, ProcessIO } from '@jetbridge/runtime';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { BuildEventLog, type BuildEventInput } from '../builds/build-event-log.js';
 import { BuildTrackingLocks } from '../builds/build-tracking-locks.js';
+import { completeUtf8Length, loggedOutputOffsets, type OutputOffsets } from './logged-output-offsets.js';
 import { stepOriginId } from './plan-origin.js';
 
 /** A process in a step pod as the helper reports it. */
@@ -36,7 +39,8 @@ export interface RecoverableContainer {
   readonly handle: string;
   readonly metadata: ContainerMetadata;
   listProcesses(): Promise<RecoverableProcessState[]>;
-  attach(processId: string, io: ProcessIO): Promise<Process>;
+  /** `from`: resume its output at these raw byte offsets (default: from now). */
+  attach(processId: string, io: ProcessIO, from?: OutputOffsets): Promise<Process>;
 }
 
 export interface RecoverableWorker {
@@ -150,8 +154,15 @@ export class StepRecovery {
           );
           return;
         }
+        // A task's own process resumes where its build log stands; other processes (shells of `fly
+        // intercept`) are not part of the log.
+        const resumeFrom =
+          container.metadata.type === 'task' && origin.id !== undefined
+            ? await loggedOutputOffsets(db, buildId, origin.id)
+            : undefined;
         for (const state of processes) {
-          if (!state.running) {
+          const from = state.id === TASK_PROCESS_ID ? resumeFrom : undefined;
+          if (!state.running && from === undefined) {
             collected.push({
               container,
               processId: state.id,
@@ -161,17 +172,23 @@ export class StepRecovery {
             continue;
           }
           await say(
-            '\njetbridge: the web node restarted; following this step in its pod (not running it again)\n',
+            state.running
+              ? '\njetbridge: the web node restarted; following this step in its pod (not running it again)\n'
+              : '\njetbridge: the web node restarted; collecting the result of this step from its pod (not running it again)\n',
           );
           logger.debug(
-            { buildId, container: container.handle, process: state.id },
+            { buildId, container: container.handle, process: state.id, from },
             'following a step process',
           );
           try {
-            const process = await container.attach(state.id, {
-              stdout: logWriter(log, origin, 'stdout'),
-              stderr: logWriter(log, origin, 'stderr'),
-            });
+            const process = await container.attach(
+              state.id,
+              {
+                stdout: logWriter(log, origin, 'stdout', from?.stdout),
+                stderr: logWriter(log, origin, 'stderr', from?.stderr),
+              },
+              from,
+            );
             logger.debug({ buildId, process: state.id }, 'attached to a step process');
             this.attached.set(buildId, [...(this.attached.get(buildId) ?? []), process]);
             if (this.abortRequested.has(buildId)) await process.signal('terminate').catch(() => undefined);
@@ -257,11 +274,22 @@ function originOf(plan: unknown, metadata: ContainerMetadata): { id?: string } {
   return id === undefined ? {} : { id };
 }
 
-function logEvent(origin: { id?: string }, source: 'stdout' | 'stderr', payload: string): BuildEventInput {
+function logEvent(
+  origin: { id?: string },
+  source: 'stdout' | 'stderr',
+  payload: string,
+  outputOffset?: number,
+): BuildEventInput {
   return {
     event: 'log',
     version: '5.1',
-    data: { time: nowSeconds(), origin: { ...origin, source }, payload },
+    data: {
+      time: nowSeconds(),
+      origin: { ...origin, source },
+      payload,
+      // As the engine's task log events: where a node collecting this step after another restart resumes.
+      ...(outputOffset === undefined ? {} : { output_offset: outputOffset }),
+    },
   };
 }
 
@@ -269,15 +297,36 @@ function errorEvent(message: string): BuildEventInput {
   return { event: 'error', version: '4.1', data: { message, origin: {}, time: nowSeconds() } };
 }
 
-/** A process's output as `log` events of its step. */
-function logWriter(log: BuildEventLog, origin: { id?: string }, source: 'stdout' | 'stderr'): Writable {
-  // A character split across chunks stays whole.
-  const decoder = new StringDecoder('utf8');
+/**
+ * A process's output as `log` events of its step. With `startOffset` (output resumed at that raw byte offset)
+ * each event carries the offset at its end, counted in raw bytes: only whole characters are decoded, the
+ * start of one split across chunks waits for its rest.
+ */
+function logWriter(
+  log: BuildEventLog,
+  origin: { id?: string },
+  source: 'stdout' | 'stderr',
+  startOffset?: number,
+): Writable {
+  let offset = startOffset;
+  let carry: Buffer = Buffer.alloc(0);
+  const append = (bytes: Buffer): Promise<void> => {
+    if (bytes.length === 0) return Promise.resolve();
+    if (offset !== undefined) offset += bytes.length;
+    return log.append(logEvent(origin, source, bytes.toString('utf8'), offset));
+  };
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
-      const text = decoder.write(chunk);
-      if (text === '') return done();
-      log.append(logEvent(origin, source, text)).then(() => done(), done);
+      const bytes = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
+      const whole = completeUtf8Length(bytes);
+      carry = bytes.subarray(whole);
+      append(bytes.subarray(0, whole)).then(() => done(), done);
+    },
+    final(done) {
+      // An incomplete character at the very end stays as it is (decoded as a replacement character).
+      const rest = carry;
+      carry = Buffer.alloc(0);
+      append(rest).then(() => done(), done);
     },
   });
 }
