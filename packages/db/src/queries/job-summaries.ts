@@ -4,6 +4,7 @@
 // A list of 100 jobs is read often (dashboards poll it), so it must not cost a round trip per kind of detail.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, Json } from '../schema.js';
+import { finishedAndNextBuildJoins } from './pipeline-builds.js';
 
 /** A build as the summary shows it; team, pipeline and job names are the job's (a job's builds share them). */
 export interface JobSummaryBuild {
@@ -76,11 +77,7 @@ function filterClause(filter: JobSummaryFilter): RawBuilder<unknown> {
 
 const unixSeconds = (column: RawBuilder<unknown>) => sql`floor(extract(epoch from ${column}))::int8`;
 
-/**
- * Summaries of the active jobs `filter` picks, in job id order. The finished build is the latest finished
- * non-rerun build or its latest finished rerun; the next build the oldest pending or started one that is not
- * a rerun of an older build (Concourse's `FinishedAndNextBuild`).
- */
+/** Summaries of the active jobs `filter` picks, in job id order, with their finished and next builds. */
 export async function listJobSummaries(
   db: Kysely<Database>,
   filter: JobSummaryFilter,
@@ -107,21 +104,7 @@ export async function listJobSummaries(
     from jobs j
     join pipelines p on p.id = j.pipeline_id
     join teams t on t.id = p.team_id
-    left join lateral (
-      select max(b.id) as id from builds b
-      where b.job_id = j.id and b.status not in ('pending', 'started') and b.rerun_of is null
-    ) lnr on true
-    left join lateral (
-      select coalesce(
-        (select max(b.id) from builds b
-         where b.job_id = j.id and b.rerun_of = lnr.id and b.status not in ('pending', 'started')),
-        lnr.id) as id
-    ) f on true
-    left join lateral (
-      select min(b.id) as id from builds b
-      where b.job_id = j.id and b.status in ('pending', 'started')
-        and (b.rerun_of is null or b.rerun_of = lnr.id)
-    ) n on true
+    ${finishedAndNextBuildJoins}
     left join builds fb on fb.id = f.id
     left join builds nb on nb.id = n.id
     where j.active and ${filterClause(filter)}

@@ -221,20 +221,11 @@ export interface FinishedAndNextBuild {
 }
 
 /**
- * For each job: the finished build (the latest completed rerun of the latest completed non-rerun build, else
- * that build) and the next build (the oldest pending or started build that is not a rerun of an older
- * build), as Concourse keeps them in `jobs.latest_completed_build_id` / `next_build_id`. Computed on read
- * here, so whoever finishes a build need not maintain them.
+ * Joins of a query over `jobs j` giving `f.id` (the finished build: the latest finished non-rerun build, or
+ * its latest finished rerun) and `n.id` (the next build: the oldest pending or started one that is not a
+ * rerun of an older build), as Concourse's `FinishedAndNextBuild` picks them.
  */
-export async function findFinishedAndNextBuilds(
-  db: Kysely<Database>,
-  jobIds: readonly number[],
-): Promise<Map<number, FinishedAndNextBuild>> {
-  const result = new Map<number, FinishedAndNextBuild>();
-  if (jobIds.length === 0) return result;
-  const { rows } = await sql<{ job_id: number; finished_id: number | null; next_id: number | null }>`
-    select j.id as job_id, f.id as finished_id, n.id as next_id
-    from jobs j
+export const finishedAndNextBuildJoins = sql`
     left join lateral (
       select max(b.id) as id from builds b
       where b.job_id = j.id and b.status not in ('pending', 'started') and b.rerun_of is null
@@ -249,7 +240,24 @@ export async function findFinishedAndNextBuilds(
       select min(b.id) as id from builds b
       where b.job_id = j.id and b.status in ('pending', 'started')
         and (b.rerun_of is null or b.rerun_of = lnr.id)
-    ) n on true
+    ) n on true`;
+
+/**
+ * For each job: the finished build (the latest completed rerun of the latest completed non-rerun build, else
+ * that build) and the next build (the oldest pending or started build that is not a rerun of an older
+ * build), as Concourse keeps them in `jobs.latest_completed_build_id` / `next_build_id`. Computed on read
+ * here, so whoever finishes a build need not maintain them.
+ */
+export async function findFinishedAndNextBuilds(
+  db: Kysely<Database>,
+  jobIds: readonly number[],
+): Promise<Map<number, FinishedAndNextBuild>> {
+  const result = new Map<number, FinishedAndNextBuild>();
+  if (jobIds.length === 0) return result;
+  const { rows } = await sql<{ job_id: number; finished_id: number | null; next_id: number | null }>`
+    select j.id as job_id, f.id as finished_id, n.id as next_id
+    from jobs j
+    ${finishedAndNextBuildJoins}
     where j.id in (${sql.join(jobIds.map((id) => sql`${id}`))})`.execute(db);
   const buildIds = rows
     .flatMap((row) => [row.finished_id, row.next_id])
