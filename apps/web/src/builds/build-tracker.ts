@@ -111,6 +111,8 @@ interface RunningBuild {
   stopReason?: 'abort' | 'shutdown';
   /** Set once the final status is being written; later outcomes are ignored (force abort, shutdown). */
   completing?: Promise<void>;
+  /** Left `started` for another node to collect (`handOver`): this node writes nothing more about it. */
+  handedOver?: boolean;
   /** Resolves when the engine has returned. */
   engineDone: Promise<void>;
   pipelineRun?: PipelineBuildRun;
@@ -128,6 +130,7 @@ export class BuildTracker {
   private readonly execLogger: ExecLogger;
   private readonly timers: NodeJS.Timeout[] = [];
   private closing = false;
+  private shutDown = false;
   private polling = false;
 
   private constructor(private readonly options: BuildTrackerOptions) {
@@ -287,14 +290,43 @@ export class BuildTracker {
   }
 
   /**
-   * Stop every running build (their processes are killed) and finish them as errored with an error event,
-   * then destroy kept containers. After this no build can be created.
+   * Shutdown of a node whose steps outlive it (pods): leave every running build `started`, its events stored
+   * up to now, and free its tracking lock, so the next node — or a surviving replica's orphan sweep — collects
+   * its steps as after a crash instead of this node ending it `errored`. Call it before the runtime lets go of
+   * its containers: what the engine reports after that (steps cut off) is not written. No build can be created
+   * afterwards; `shutdown` then only waits for the engine to return.
    */
-  async shutdown(): Promise<void> {
-    if (this.closing) return;
+  async handOver(): Promise<void> {
     this.closing = true;
     for (const timer of this.timers) clearInterval(timer);
-    const runs = [...this.running.values()];
+    await Promise.all(
+      [...this.running.values()]
+        .filter((run) => run.completing === undefined && !run.handedOver)
+        .map(async (run) => {
+          run.handedOver = true;
+          const stored = await run.log.seal(10_000);
+          if (!stored)
+            this.options.logger.error(
+              { buildId: run.build.id },
+              'some events of the build could not be stored',
+            );
+          await this.locks.release(run.build.id);
+          this.options.logger.info({ buildId: run.build.id }, 'left the build running for the next web node');
+        }),
+    );
+  }
+
+  /**
+   * Stop every running build (their processes are killed) and finish them as errored with an error event,
+   * then destroy kept containers. After this no build can be created. Builds handed over are left as they are.
+   */
+  async shutdown(): Promise<void> {
+    if (this.shutDown) return;
+    this.shutDown = true;
+    this.closing = true;
+    for (const timer of this.timers) clearInterval(timer);
+    const handedOver = [...this.running.values()].filter((run) => run.handedOver);
+    const runs = [...this.running.values()].filter((run) => !run.handedOver);
     for (const run of runs) this.stopRun(run, 'shutdown');
     const grace = this.options.shutdownGraceMs ?? 15_000;
     await Promise.all(
@@ -315,6 +347,10 @@ export class BuildTracker {
         await this.complete(run, 'errored', SHUTDOWN_MESSAGE);
       }),
     );
+    await Promise.race([
+      Promise.all(handedOver.map((run) => run.engineDone)),
+      new Promise((resolve) => setTimeout(resolve, grace).unref()),
+    ]);
     await this.containers.destroyAll();
     await this.locks.close();
   }
@@ -384,6 +420,12 @@ export class BuildTracker {
 
   /** Write the final status once: the last event, then the stored status, then release the build. */
   private complete(run: RunningBuild, status: BuildOutcome, errorMessage?: string): Promise<void> {
+    if (run.handedOver) {
+      // Another node collects it: only forget it here.
+      this.events.unregister(run.log);
+      this.running.delete(run.build.id);
+      return Promise.resolve();
+    }
     run.completing ??= (async () => {
       const { log, build } = run;
       const { db, logger } = this.options;
