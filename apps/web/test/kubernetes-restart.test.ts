@@ -22,9 +22,6 @@ import { getJson, shTask, startBuild } from './execute-flow.js';
 import { ADMIN, loginToken } from './harness.js';
 import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
 
-/** Where step pods have the helper (packages/runtime-k8s/src/pods/step-pod.ts). */
-const HELPER_IN_POD = '/.jetbridge/bin/jetbridge-helper';
-
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
 const cliSkip = existsSync(CLI)
   ? undefined
@@ -235,40 +232,59 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         );
       });
 
-      it('a graceful shutdown leaves the running pod alone: the step runs to its end, then the next node reaps it', async () => {
+      it('a graceful shutdown leaves the build started and its pod running: the next node collects the step, every line once', async () => {
         const token = await loginToken(second!.url, ADMIN);
         const build = await startBuild(
           second!.url,
           token,
-          executePlan(shTask('echo sleeping; sleep 4; echo done'), [], []),
+          executePlan(
+            shTask(
+              'echo sleeping; for i in $(seq 1 40); do echo "n $i"; echo "e $i" >&2; sleep 0.1; done; echo done',
+            ),
+            [],
+            [],
+          ),
         );
         const events: EnvelopeEvent[] = [];
         const streaming = readBuildEvents(second!.url, token, build.id, {
           onEvent: (event) => void events.push(event),
         }).catch(() => undefined);
-        await until('the step to start', () => (logText(events).includes('sleeping') ? true : undefined));
+        await until('the step to start', () => (logText(events).includes('n 3\n') ? true : undefined));
         const [pod, ...others] = await cluster.podNames();
         expect(others).toEqual([]);
         await second!.close();
         second = undefined;
         await streaming;
-        // Its pod was not deleted. The next web node's reaper spares it while the step runs (its build is over:
-        // ended errored by the shutdown).
+        // Not ended by the shutdown: no final status, its pod left running.
+        expect(statusesOf(events)).toEqual(['started']);
         expect(await cluster.podNames()).toEqual([pod]);
+        await new Promise((resolve) => setTimeout(resolve, 300)); // lines printed while no node runs
+
         second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
           logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
         });
-        expect(await second.runtime.kubernetes!.reapOnce()).toEqual([]);
-        expect(await cluster.podNames()).toEqual([pod]);
-        // Its process ends by itself with status 0; then the pod goes.
-        const processes = await until('the step to finish in its pod', async () => {
-          const states = JSON.parse(await cluster.exec(pod!, [HELPER_IN_POD, 'status'])) as Array<{
-            running: boolean;
-            exit?: { status: number };
-          }>;
-          return states.every((state) => !state.running) ? states : undefined;
-        });
-        expect(processes.map((state) => state.exit?.status)).toEqual([0]);
+        expect(second.runtime.kubernetes!.recovery.buildIds).toEqual([build.id]);
+        const token2 = await loginToken(second.url, ADMIN);
+        const stream = await readBuildEvents(second.url, token2, build.id);
+        expect(stream.ended).toBe(true);
+        expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
+        expect(logText(stream.events, 'stdout')).toBe(
+          `sleeping\n${Array.from({ length: 40 }, (_, i) => `n ${i + 1}\n`).join('')}done\n`,
+        );
+        expect(
+          logText(stream.events, 'stderr')
+            .split('\n')
+            .filter((line) => line !== '' && !line.startsWith('jetbridge: ')),
+        ).toEqual(Array.from({ length: 40 }, (_, i) => `e ${i + 1}`));
+        expect(stream.events.find((e) => e.event === 'finish-task')?.data['exit_status']).toBe(0);
+        expect(stream.events.filter((e) => e.event === 'error').map((e) => e.data['message'])).toEqual([
+          "build interrupted: the web node running it restarted; collected from their pods without running them again: 'one-off' (exit status 0); the rest of the build did not run",
+        ]);
+        stream.events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+        expect(cluster.execCommands(pod!).filter((command) => command.includes('spawn')).length).toBe(1);
+
+        // The build is over: its pod goes with the next reaper pass after --kubernetes-keep-for-hijack.
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
         expect(await second.runtime.kubernetes!.reapOnce()).toHaveLength(1);
         await until(
           'the pod to be deleted',

@@ -15,6 +15,7 @@ import { openArtifactStore } from '../artifacts/artifact-collection.js';
 import { startWorkerVolumeReaper } from '../artifacts/worker-volume-reaper.js';
 import type { WebConfig } from '../config/index.js';
 import { KubernetesRuntime, kubernetesArtifactRoot } from './kubernetes-runtime.js';
+import type { BuildTracker } from '../builds/build-tracker.js';
 
 /** Leftovers younger than this stay at start on a store other web nodes share (the artifact reaper's own grace). */
 const SHARED_STORE_STRAY_GRACE_MS = 60 * 60_000;
@@ -82,18 +83,22 @@ export async function openWebRuntime(config: WebConfig, options: OpenRuntimeOpti
             logger: logger.child({ component: 'gc' }),
           })
         : undefined;
+    let tracker: BuildTracker | undefined;
     return {
       worker: kubernetes.worker,
       artifactStore,
       kubernetes,
       attachApp: (app) => {
         if (app.hasDecorator('buildTracker')) {
+          tracker = app.buildTracker;
           kubernetes.useBuildLogs((buildId) => app.buildTracker.events.live(buildId));
         }
       },
-      // Pods are let go of before the build tracker stops its builds: stopping them then touches no pod.
+      // Running builds are left `started` for the next web node (or another replica) to collect from their pods,
+      // then the pods are let go of — before the build tracker stops its builds, so stopping them touches no pod.
       beforeAppClose: async () => {
         await volumeReaper?.stop();
+        await tracker?.handOver();
         await kubernetes.release();
       },
       // Also when the app never got built (a start that failed half way): idempotent.

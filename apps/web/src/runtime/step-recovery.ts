@@ -15,6 +15,8 @@ import {
   finishBuild,
   listAbortRequested,
   nextBuildEventId,
+  requestScheduleAfterBuildFinished,
+  type BuildRecord,
   type BuildStatus,
   type Database,
   type Kysely,
@@ -101,7 +103,7 @@ export class StepRecovery {
       recovery.collecting.set(
         buildId,
         recovery
-          .collect(buildId, build.plan, containers)
+          .collect(build, containers)
           .catch((err: unknown) => options.logger.error({ err, buildId }, 'step recovery failed'))
           .finally(() => recovery.collecting.delete(buildId)),
       );
@@ -135,8 +137,9 @@ export class StepRecovery {
     await this.locks.close();
   }
 
-  private async collect(buildId: number, plan: unknown, containers: RecoverableContainer[]): Promise<void> {
+  private async collect(build: BuildRecord, containers: RecoverableContainer[]): Promise<void> {
     const { db, logger } = this.options;
+    const { id: buildId, plan } = build;
     const log = new BuildEventLog(buildId, await nextBuildEventId(db, buildId), db, logger);
     const collected: Collected[] = [];
     await Promise.all(
@@ -229,6 +232,8 @@ export class StepRecovery {
     await log.seal();
     await finishBuild(db, buildId, status);
     log.markFinished();
+    // As for any build ending: its job's downstream jobs and serial group peers may go now.
+    if (build.jobId !== null) await requestScheduleAfterBuildFinished(db, build.jobId);
     await this.locks.release(buildId);
     logger.info(
       {
