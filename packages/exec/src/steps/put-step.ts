@@ -100,9 +100,11 @@ export class PutStep implements Step {
  * default those `detect`ed in the params.
  */
 function putInputs(plan: PutPlan, params: Params, artifacts: BuildArtifactRepository): Mount[] {
+  // Read-only: the runtime copies (or mounts read-only) rather than handing over the artifact itself.
   const mount = (name: string, volume: Mount['volume']): Mount => ({
     volume,
     path: `${resourcesDir('put')}/${name}`,
+    readOnly: true,
   });
   const inputs = plan.inputs ?? 'detect';
   if (inputs === 'all') return [...artifacts.entries()].map(([name, volume]) => mount(name, volume));

@@ -260,9 +260,13 @@ export class TaskStep implements Step {
     const outputPaths = new Set([...outputs.values()].map((output) => output.path));
     const mounts: Mount[] = [
       // An input whose path an output takes over is not mounted: the output holds a copy of it.
-      ...[...inputs.values()].filter((input) => !outputPaths.has(input.path)),
-      ...outputs.values(),
-    ].map(({ volume, path }) => ({ volume, path }));
+      // Inputs are read-only mounts: the runtime gives the task its own copy (Concourse's copy-on-write
+      // volumes), so what the task changes never reaches the artifact other steps see.
+      ...[...inputs.values()]
+        .filter((input) => !outputPaths.has(input.path))
+        .map(({ volume, path }) => ({ volume, path, readOnly: true })),
+      ...[...outputs.values()].map(({ volume, path }) => ({ volume, path })),
+    ];
     const env: Record<string, string> = {};
     if (state.externalUrl !== undefined) env['ATC_EXTERNAL_URL'] = state.externalUrl;
     Object.assign(env, config.params);
