@@ -85,6 +85,7 @@ export {
 export { getSetting, getOrCreateSetting, putSetting } from './queries/settings.js';
 export {
   findPipeline,
+  findPipelineByTeamName,
   findPipelineById,
   listTeamPipelines,
   listVisiblePipelines,

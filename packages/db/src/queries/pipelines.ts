@@ -109,6 +109,27 @@ export async function findPipeline(
   return row === undefined ? undefined : toRecord(row);
 }
 
+/**
+ * The pipeline `(name, instance vars)` of the team named `teamName` (any letter case, as Concourse's
+ * FindTeam), in one query: routes naming both need one round trip, not a team lookup and then this.
+ */
+export async function findPipelineByTeamName(
+  db: Kysely<Database>,
+  teamName: string,
+  name: string,
+  instanceVars?: Record<string, Json> | null,
+): Promise<PipelineRecord | undefined> {
+  // PostgreSQL text cannot hold NUL: no team or pipeline has such a name (and asking would be an error).
+  if (teamName.includes('\0') || name.includes('\0')) return undefined;
+  const row = await pipelinesQuery(db)
+    .where(sql<string>`lower(t.name)`, '=', teamName.toLowerCase())
+    .where('p.name', '=', name)
+    .where(sameInstanceVars(instanceVars))
+    .orderBy('t.id')
+    .executeTakeFirst();
+  return row === undefined ? undefined : toRecord(row);
+}
+
 export async function findPipelineById(
   db: Kysely<Database>,
   id: number,
