@@ -8,7 +8,8 @@
 // It takes the builds' tracking locks before the build tracker starts, so the tracker's orphan sweep leaves
 // them alone while their steps finish; a build another live node tracks is not touched. Abort requests are
 // honoured (the step is signalled, the build ends aborted). On shutdown it lets go of everything: the next
-// web node picks the builds up again.
+// web node picks the builds up again. With several web replicas, a survivor's build tracker offers it the
+// builds of a replica that died (`takeOver`), whose steps it collects the same way.
 import { Writable } from 'node:stream';
 import {
   findBuild,
@@ -100,19 +101,53 @@ export class StepRecovery {
         { buildId, pods: containers.length },
         'collecting the steps of a build interrupted by a restart',
       );
-      recovery.collecting.set(
-        buildId,
-        recovery
-          .collect(build, containers)
-          .catch((err: unknown) => options.logger.error({ err, buildId }, 'step recovery failed'))
-          .finally(() => recovery.collecting.delete(buildId)),
-      );
-    }
-    if (recovery.collecting.size > 0) {
-      recovery.abortPoll = setInterval(() => void recovery.pollAbortRequests(), options.abortPollMs ?? 1000);
-      recovery.abortPoll.unref();
+      recovery.startCollecting(build, containers, () => recovery.locks.release(buildId));
     }
     return recovery;
+  }
+
+  /**
+   * The build tracker's `takeOverOrphan`: a started build whose node is gone (its tracking lock, held by the
+   * caller, was free). True when some of its step pods live — their steps are collected here and
+   * `releaseLock` is called once the build is finished (or let go of at shutdown); false otherwise (nothing to
+   * collect: the tracker ends it).
+   */
+  async takeOver(build: BuildRecord, releaseLock: () => Promise<void>): Promise<boolean> {
+    if (this.stopping || this.collecting.has(build.id) || build.status !== 'started') return false;
+    const containers = (await this.options.worker.recover()).filter(
+      (container) => container.metadata.buildId === build.id,
+    );
+    if (containers.length === 0 || this.stopping) return false;
+    this.options.logger.info(
+      { buildId: build.id, trackedBy: build.trackedBy, pods: containers.length },
+      'collecting the steps of a build whose web node stopped',
+    );
+    this.startCollecting(build, containers, releaseLock, build.trackedBy);
+    return true;
+  }
+
+  private startCollecting(
+    build: BuildRecord,
+    containers: RecoverableContainer[],
+    release: () => Promise<void>,
+    formerNode?: string | null,
+  ): void {
+    const buildId = build.id;
+    this.collecting.set(
+      buildId,
+      this.collect(build, containers, formerNode)
+        .catch((err: unknown) => this.options.logger.error({ err, buildId }, 'step recovery failed'))
+        .finally(() => {
+          this.collecting.delete(buildId);
+          return release().catch((err: unknown) =>
+            this.options.logger.warn({ err, buildId }, 'cannot release the tracking lock of a build'),
+          );
+        }),
+    );
+    if (this.abortPoll === undefined) {
+      this.abortPoll = setInterval(() => void this.pollAbortRequests(), this.options.abortPollMs ?? 1000);
+      this.abortPoll.unref();
+    }
   }
 
   /** Builds being collected now. */
@@ -137,7 +172,12 @@ export class StepRecovery {
     await this.locks.close();
   }
 
-  private async collect(build: BuildRecord, containers: RecoverableContainer[]): Promise<void> {
+  /** `formerNode`: the replica that ran it, when it was another one (for the error event). */
+  private async collect(
+    build: BuildRecord,
+    containers: RecoverableContainer[],
+    formerNode?: string | null,
+  ): Promise<void> {
     const { db, logger } = this.options;
     const { id: buildId, plan } = build;
     const log = new BuildEventLog(buildId, await nextBuildEventId(db, buildId), db, logger);
@@ -227,14 +267,13 @@ export class StepRecovery {
       }
     }
     const status: BuildStatus = aborted ? 'aborted' : 'errored';
-    if (!aborted) await log.append(errorEvent(describeOutcome(collected)));
+    if (!aborted) await log.append(errorEvent(describeOutcome(collected, formerNode)));
     await log.append({ event: 'status', version: '1.0', data: { status, time: nowSeconds() } });
     await log.seal();
     await finishBuild(db, buildId, status);
     log.markFinished();
     // As for any build ending: its job's downstream jobs and serial group peers may go now.
     if (build.jobId !== null) await requestScheduleAfterBuildFinished(db, build.jobId);
-    await this.locks.release(buildId);
     logger.info(
       {
         buildId,
@@ -261,7 +300,7 @@ export class StepRecovery {
   }
 }
 
-function describeOutcome(collected: Collected[]): string {
+function describeOutcome(collected: Collected[], formerNode?: string | null): string {
   const steps = collected
     .filter((c) => c.followed || c.exitStatus !== undefined)
     .map((c) => {
@@ -271,7 +310,11 @@ function describeOutcome(collected: Collected[]): string {
     });
   const collectedText =
     steps.length === 0 ? '' : `; collected from their pods without running them again: ${steps.join(', ')}`;
-  return `build interrupted: the web node running it restarted${collectedText}; the rest of the build did not run`;
+  const interrupted =
+    formerNode === undefined || formerNode === null
+      ? 'the web node running it restarted'
+      : `the web node running it (${formerNode}) stopped`;
+  return `build interrupted: ${interrupted}${collectedText}; the rest of the build did not run`;
 }
 
 function originOf(plan: unknown, metadata: ContainerMetadata): { id?: string } {
