@@ -1,4 +1,4 @@
-import type { Database, Kysely } from '@jetbridge/db';
+import type { BuildRecord, Database, Kysely } from '@jetbridge/db';
 import type { Worker } from '@jetbridge/runtime';
 import type pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
@@ -19,4 +19,9 @@ export interface AppContext {
   worker: Worker;
   /** Name of this web node, recorded on the builds it runs. */
   nodeName: string;
+  /**
+   * With a runtime whose steps outlive their web node (pods): collects the steps of a build whose node died
+   * instead of the build tracker ending it at once (see BuildTrackerOptions.takeOverOrphan).
+   */
+  takeOverOrphan?(build: BuildRecord, releaseLock: () => Promise<void>): Promise<boolean>;
 }

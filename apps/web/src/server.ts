@@ -134,6 +134,12 @@ export async function startJetBridge(
       metrics,
       worker,
       nodeName: os.hostname(),
+      // Another replica's builds left running in pods are collected here, not ended blind.
+      ...(runtime.kubernetes
+        ? {
+            takeOverOrphan: (build, releaseLock) => runtime.kubernetes!.recovery.takeOver(build, releaseLock),
+          }
+        : {}),
     };
     const app = await buildApp(ctx, apiAreas);
     cleanups.push(() => app.close());

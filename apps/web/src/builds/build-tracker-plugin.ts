@@ -18,7 +18,9 @@ export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Pr
     nodeName: ctx.nodeName,
     externalUrl: ctx.config.externalUrl,
     containerRetentionMs: ctx.config.gcOneOffGracePeriodMs,
+    orphanSweepMs: ctx.config.buildTrackerIntervalMs,
     metrics: buildMetrics(ctx.metrics),
+    ...(ctx.takeOverOrphan ? { takeOverOrphan: ctx.takeOverOrphan } : {}),
   });
   app.decorate('buildTracker', tracker);
   // Old job builds' logs go with the build_log_retention of their jobs (its own loop, beside the tracker).
@@ -26,6 +28,7 @@ export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Pr
     db: ctx.db,
     logger: ctx.logger.child({ component: 'build-log-reaper' }),
     intervalMs: ctx.config.gcIntervalMs,
+    limits: ctx.config.buildLogRetention,
   });
   reaper.start();
   app.addHook('preClose', async () => {

@@ -1,0 +1,183 @@
+// Two web replicas on one database and one cluster, steps as pods. One replica dies (SIGKILL) in the middle of
+// a step; the survivor's orphan sweep finds its build and, instead of ending it blind, collects the step from
+// its pod — every line of its output once (those printed while nobody watched too), its exit status, never a
+// second run. The dying replica is the built CLI in a child process, so it really dies; the survivor runs in
+// this process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
+import { parseWebConfig } from '../src/config/index.js';
+import { startJetBridge, type RunningJetBridge } from '../src/server.js';
+import { executePlan, logText, readBuildEvents, statusesOf, type EnvelopeEvent } from './execute-client.js';
+import { shTask, startBuild } from './execute-flow.js';
+import { ADMIN, loginToken } from './harness.js';
+import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
+const pvc = ARTIFACT_MODES.find((each) => each.mode === 'pvc');
+const skip =
+  pvc?.skip ??
+  (existsSync(CLI) ? undefined : `${CLI} is not built (run \`npx -y pnpm@10 build\`; the test script does)`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 60_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+(skip === undefined ? describe : describe.skip)(
+  `a dead web replica's running step, collected by a survivor${skip ? ` [skipped: ${skip}]` : ''}`,
+  () => {
+    let postgres: TestPostgres;
+    let cluster: TestCluster;
+    const dataDirs: string[] = [];
+    let child: ChildProcess | undefined;
+    let survivor: RunningJetBridge | undefined;
+    let env: NodeJS.ProcessEnv;
+
+    beforeAll(async () => {
+      postgres = await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' });
+      cluster = await startTestCluster('ci');
+      env = {
+        CONCOURSE_BIND_IP: '127.0.0.1',
+        CONCOURSE_ADD_LOCAL_USER: `${ADMIN.username}:${ADMIN.password}`,
+        CONCOURSE_MAIN_TEAM_LOCAL_USER: ADMIN.username,
+        CONCOURSE_POSTGRES_HOST: postgres.connection.host,
+        CONCOURSE_POSTGRES_PORT: String(postgres.connection.port),
+        CONCOURSE_POSTGRES_USER: postgres.connection.user,
+        CONCOURSE_POSTGRES_PASSWORD: postgres.connection.password,
+        CONCOURSE_POSTGRES_DATABASE: postgres.connection.database,
+        CONCOURSE_LOG_LEVEL: 'debug',
+        ...cluster.env('pvc', { CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s' }),
+      };
+    });
+
+    afterAll(async () => {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await survivor?.close();
+      await cluster?.close();
+      await postgres?.destroy();
+      for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
+    });
+
+    async function dataDir(): Promise<string> {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));
+      dataDirs.push(dir);
+      return dir;
+    }
+
+    it("the survivor's orphan sweep follows the step in its pod instead of ending the build blind", async () => {
+      // The survivor first: it sees no pod at its start, so only its orphan sweep can collect the step.
+      const survivorLogs: Array<Record<string, unknown>> = [];
+      survivor = await startJetBridge(
+        parseWebConfig([], { ...env, JETBRIDGE_DATA_DIR: await dataDir(), CONCOURSE_BIND_PORT: '0' }),
+        {
+          logDestination: new Writable({
+            write(chunk: Buffer, _encoding, done) {
+              for (const line of chunk.toString('utf8').split('\n')) {
+                if (line.trim()) survivorLogs.push(JSON.parse(line) as Record<string, unknown>);
+              }
+              done();
+            },
+          }),
+        },
+      );
+
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      let childOutput = '';
+      child = spawn(process.execPath, [CLI, 'web'], {
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: os.tmpdir(),
+          ...env,
+          JETBRIDGE_DATA_DIR: await dataDir(),
+          CONCOURSE_BIND_PORT: String(port),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child!.on('exit', (_code, signal) => resolve(signal)),
+      );
+      await until(`the dying replica to listen (output so far: ${childOutput.slice(-2000)})`, async () => {
+        if (child!.exitCode !== null) throw new Error(`the web node exited: ${childOutput}`);
+        return fetch(`${url}/api/v1/info`).then(
+          (res) => (res.status === 200 ? true : undefined),
+          () => undefined,
+        );
+      });
+      const token = await loginToken(url, ADMIN);
+      const script = [
+        'i=0',
+        'while [ $i -lt 120 ]; do i=$((i+1)); echo "línea $i ✓"; echo "err $i" >&2; sleep 0.1; done',
+        'exit 3',
+      ].join('\n');
+      const build = await startBuild(url, token, executePlan(shTask(script), [], []));
+      const firstEvents: EnvelopeEvent[] = [];
+      const firstStream = readBuildEvents(url, token, build.id, {
+        onEvent: (event) => void firstEvents.push(event),
+      }).catch(() => undefined);
+      await until('the step to print a few lines', () =>
+        logText(firstEvents).includes('línea 5 ✓') ? true : undefined,
+      );
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      await firstStream;
+
+      // Within an orphan sweep (10 s) the survivor takes the build over and follows it to its end.
+      const token2 = await loginToken(survivor.url, ADMIN);
+      const stream = await readBuildEvents(survivor.url, token2, build.id);
+      expect(stream.ended).toBe(true);
+      expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
+      expect(logText(stream.events, 'stdout')).toBe(
+        Array.from({ length: 120 }, (_, i) => `línea ${i + 1} ✓\n`).join(''),
+      );
+      expect(
+        logText(stream.events, 'stderr')
+          .split('\n')
+          .filter((line) => line !== '' && !line.startsWith('jetbridge: ')),
+      ).toEqual(Array.from({ length: 120 }, (_, i) => `err ${i + 1}`));
+      expect(logText(stream.events, 'stderr')).toContain('following this step in its pod');
+      expect(stream.events.find((e) => e.event === 'finish-task')?.data['exit_status']).toBe(3);
+      expect(stream.events.filter((e) => e.event === 'error').map((e) => e.data['message'])).toEqual([
+        `build interrupted: the web node running it (${os.hostname()}) stopped; collected from their pods without running them again: 'one-off' (exit status 3); the rest of the build did not run`,
+      ]);
+      stream.events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+      const [pod, ...others] = await cluster.podNames();
+      expect(others).toEqual([]);
+      expect(cluster.execCommands(pod!).filter((command) => command.includes('spawn')).length).toBe(1);
+      expect(survivorLogs.some((line) => line['msg'] === 'took over an orphaned build')).toBe(true);
+      expect(survivorLogs.filter((line) => typeof line['level'] === 'number' && line['level'] >= 50)).toEqual(
+        [],
+      );
+    });
+  },
+);
