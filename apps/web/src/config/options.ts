@@ -77,6 +77,13 @@ export const optionSpecs = [
     env: 'CONCOURSE_PROMETHEUS_BIND_PORT',
     help: 'Port to listen on to expose Prometheus metrics at /metrics, which then leaves the main port (0 picks a free port).',
   },
+  {
+    group: 'web',
+    flag: 'build-tracker-interval',
+    env: 'CONCOURSE_BUILD_TRACKER_INTERVAL',
+    default: '10s',
+    help: 'Interval on which to look for started builds whose web node is gone (they end as errored); builds themselves start at once.',
+  },
 
   {
     group: 'auth',
@@ -177,6 +184,34 @@ export const optionSpecs = [
     env: 'JETBRIDGE_GC_ARTIFACT_RETENTION',
     default: '12h',
     help: 'How long a `fly execute` upload, and the outputs a finished build registered for `fly execute -o`, are kept.',
+  },
+  {
+    group: 'gc',
+    flag: 'default-build-logs-to-retain',
+    env: 'CONCOURSE_DEFAULT_BUILD_LOGS_TO_RETAIN',
+    default: '0',
+    help: 'Build logs a job keeps when its `build_log_retention` sets no `builds` (0: all).',
+  },
+  {
+    group: 'gc',
+    flag: 'max-build-logs-to-retain',
+    env: 'CONCOURSE_MAX_BUILD_LOGS_TO_RETAIN',
+    default: '0',
+    help: 'Most build logs any job keeps, overriding larger `build_log_retention` values (0: no maximum).',
+  },
+  {
+    group: 'gc',
+    flag: 'default-days-to-retain-build-logs',
+    env: 'CONCOURSE_DEFAULT_DAYS_TO_RETAIN_BUILD_LOGS',
+    default: '0',
+    help: 'Days a job keeps build logs when its `build_log_retention` sets no `days` (0: unlimited).',
+  },
+  {
+    group: 'gc',
+    flag: 'max-days-to-retain-build-logs',
+    env: 'CONCOURSE_MAX_DAYS_TO_RETAIN_BUILD_LOGS',
+    default: '0',
+    help: 'Most days any job keeps build logs, overriding larger `build_log_retention` values (0: no maximum).',
   },
 
   {
@@ -489,6 +524,20 @@ export const optionSpecs = [
     env: 'CONCOURSE_SECRET_CACHE_PURGE_INTERVAL',
     default: '10m',
     help: 'With the secret cache: how often expired entries are dropped.',
+  },
+  {
+    group: 'creds',
+    flag: 'secret-retry-attempts',
+    env: 'CONCOURSE_SECRET_RETRY_ATTEMPTS',
+    default: '5',
+    help: 'Attempts at fetching a secret when the credential manager cannot be reached (1: no retry).',
+  },
+  {
+    group: 'creds',
+    flag: 'secret-retry-interval',
+    env: 'CONCOURSE_SECRET_RETRY_INTERVAL',
+    default: '1s',
+    help: 'Time between those attempts.',
   },
 ] as const satisfies readonly OptionSpec[];
 

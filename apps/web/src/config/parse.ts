@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { parseGoDuration } from '@jetbridge/plan';
 import { parseCredentialSettings, type CredentialSettings } from '../creds/credentials-config.js';
+import type { SecretRetryOptions } from '../creds/retrying-credential-manager.js';
+import type { BuildLogRetentionLimits } from '../builds/build-log-retention.js';
 import { parseKubernetesSettings, type KubernetesRuntimeSettings } from './kubernetes.js';
 import { optionSpecs, type OptionFlag, type OptionSpec } from './options.js';
 
@@ -54,6 +56,12 @@ export interface WebConfig {
   gcOneOffGracePeriodMs: number;
   /** How long uploads and the registered outputs of finished builds are kept. */
   gcArtifactRetentionMs: number;
+  /** `--build-tracker-interval`: how often the build tracker looks for builds whose node died. */
+  buildTrackerIntervalMs: number;
+  /** `--default-/--max-build-logs-to-retain` and `--default-/--max-days-to-retain-build-logs` (0 = none). */
+  buildLogRetention: BuildLogRetentionLimits;
+  /** `--secret-retry-attempts` / `--secret-retry-interval`: lookups the credential manager could not answer. */
+  secretRetry: SecretRetryOptions;
   /** Resource types of the local runtime besides the built-in ones. */
   resourceTypesDir?: string;
   lidarScannerIntervalMs: number;
@@ -223,6 +231,24 @@ export function parseWebConfig(
     if (ms === undefined || ms <= 0) fail(flag, `'${get(flag)}' is not a duration (e.g. ${example})`);
     return ms as number;
   };
+  /** A duration that may be zero (Concourse accepts `0s` where a zero means "no wait"). */
+  const nonNegativeDuration = (flag: OptionFlag, example: string): number => {
+    let ms: number | undefined;
+    try {
+      ms = parseGoDuration(get(flag) ?? '');
+    } catch {
+      ms = undefined;
+    }
+    if (ms === undefined || ms < 0) fail(flag, `'${get(flag)}' is not a duration (e.g. ${example})`);
+    return ms as number;
+  };
+  /** A whole number ≥ 0 (Concourse's uint64 and int flags; a safe integer is plenty). */
+  const count = (flag: OptionFlag): number => {
+    const text = (get(flag) ?? '').trim();
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) fail(flag, `'${get(flag)}' is not a whole number`);
+    return n;
+  };
   /** A valid duration, kept as written (check plans carry Go durations). */
   const durationText = (flag: OptionFlag, example: string): string => {
     positiveDuration(flag, example);
@@ -280,6 +306,17 @@ export function parseWebConfig(
     gcIntervalMs: positiveDuration('gc-interval', '30s'),
     gcOneOffGracePeriodMs: positiveDuration('gc-one-off-grace-period', '5m'),
     gcArtifactRetentionMs: positiveDuration('gc-artifact-retention', '12h'),
+    buildTrackerIntervalMs: positiveDuration('build-tracker-interval', '10s'),
+    buildLogRetention: {
+      defaultBuilds: count('default-build-logs-to-retain'),
+      maxBuilds: count('max-build-logs-to-retain'),
+      defaultDays: count('default-days-to-retain-build-logs'),
+      maxDays: count('max-days-to-retain-build-logs'),
+    },
+    secretRetry: {
+      attempts: count('secret-retry-attempts'),
+      intervalMs: nonNegativeDuration('secret-retry-interval', '1s'),
+    },
     ...optionalPath('resourceTypesDir', get('resource-types-dir'), cwd),
     lidarScannerIntervalMs: positiveDuration('lidar-scanner-interval', '10s'),
     resourceCheckingInterval: durationText('resource-checking-interval', '1m'),

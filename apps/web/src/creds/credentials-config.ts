@@ -10,7 +10,11 @@ import {
   kubernetesSecretReader,
   loadKubeConfig,
 } from './kubernetes-credential-manager.js';
-import { RetryingCredentialManager } from './retrying-credential-manager.js';
+import {
+  DEFAULT_SECRET_RETRY,
+  RetryingCredentialManager,
+  type SecretRetryOptions,
+} from './retrying-credential-manager.js';
 import { FileCredentialManager } from './static-credential-manager.js';
 
 export interface CredentialSettings {
@@ -55,11 +59,13 @@ export function parseCredentialSettings(read: OptionReader, cwd: string): Creden
 /**
  * The cluster's credential manager: Kubernetes secrets when configured, else the credentials file, else
  * none (Concourse allows one manager; JetBridge refuses both at start). Lookups that cannot reach the store
- * are retried with Concourse's defaults (5 attempts, 1s apart); answers are cached when the cache is enabled.
+ * are retried (`--secret-retry-attempts`/`--secret-retry-interval`, by default Concourse's 5 attempts 1s apart);
+ * answers are cached when the cache is enabled.
  */
 export function createCredentialManager(settings: {
   credentials: CredentialSettings;
   credentialsFile?: string;
+  secretRetry?: SecretRetryOptions;
 }): CredentialManager {
   const { kubernetes, secretCache } = settings.credentials;
   let manager: CredentialManager = noCredentials;
@@ -80,7 +86,7 @@ export function createCredentialManager(settings: {
   }
   if (manager === noCredentials) return manager;
   // As Concourse layers them: retries around the manager, the cache around both.
-  manager = new RetryingCredentialManager(manager);
+  manager = new RetryingCredentialManager(manager, settings.secretRetry ?? DEFAULT_SECRET_RETRY);
   if (secretCache === undefined) return manager;
   return new CachedCredentialManager(manager, secretCache);
 }
