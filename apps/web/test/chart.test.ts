@@ -341,6 +341,13 @@ const EVERY_OPTION_OVERLAY = {
       secretCacheDuration: '5m',
       secretCacheDurationNotFound: '30s',
       secretCachePurgeInterval: '1h',
+      secretRetryAttempts: 3,
+      secretRetryInterval: '2s',
+      buildTrackerInterval: '30s',
+      defaultBuildLogsToRetain: 50,
+      maxBuildLogsToRetain: '200',
+      defaultDaysToRetainBuildLogs: 7,
+      maxDaysToRetainBuildLogs: 30,
     },
   },
   kubernetes: {
