@@ -60,6 +60,13 @@ describe('jetbridge web configuration', () => {
     [[], { CONCOURSE_LOG_LEVEL: 'loud' }, '--log-level'],
     [[], { JETBRIDGE_RUNTIME: 'docker' }, '--runtime'],
     [[], { JETBRIDGE_MAX_ARTIFACT_UPLOAD_SIZE: 'lots' }, '--max-artifact-upload-size'],
+    [[], { CONCOURSE_BUILD_TRACKER_INTERVAL: '0s' }, '--build-tracker-interval'],
+    [['--default-build-logs-to-retain', '-1'], {}, '--default-build-logs-to-retain'],
+    [[], { CONCOURSE_MAX_BUILD_LOGS_TO_RETAIN: 'ten' }, '--max-build-logs-to-retain'],
+    [[], { CONCOURSE_DEFAULT_DAYS_TO_RETAIN_BUILD_LOGS: '1.5' }, '--default-days-to-retain-build-logs'],
+    [[], { CONCOURSE_MAX_DAYS_TO_RETAIN_BUILD_LOGS: '1e3' }, '--max-days-to-retain-build-logs'],
+    [[], { CONCOURSE_SECRET_RETRY_ATTEMPTS: 'many' }, '--secret-retry-attempts'],
+    [[], { CONCOURSE_SECRET_RETRY_INTERVAL: '-1s' }, '--secret-retry-interval'],
     [
       [],
       { CONCOURSE_ADD_LOCAL_USER: 'a:b', CONCOURSE_MAIN_TEAM_LOCAL_USER: 'zed' },

@@ -1,0 +1,166 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { allocateBuildId, createStartedOneOffBuild, findBuild } from '@jetbridge/db';
+import { parseWebConfig } from '../src/config/index.js';
+import { createCredentialManager } from '../src/creds/credentials-config.js';
+import { readBuildEvents } from './execute-client.js';
+import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
+import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
+
+/**
+ * Web flags whose behaviour lived in constants before: each value is set away from its default and the
+ * behaviour it drives is watched on a real server (real PostgreSQL, real builds) or a real client.
+ */
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('build log retention limits and the build tracker interval', () => {
+  let ts: TestServer;
+  let token: string;
+
+  beforeAll(async () => {
+    ts = await startTestServer({
+      env: {
+        CONCOURSE_GC_INTERVAL: '500ms',
+        CONCOURSE_BUILD_TRACKER_INTERVAL: '300ms',
+        CONCOURSE_DEFAULT_BUILD_LOGS_TO_RETAIN: '2',
+        CONCOURSE_MAX_BUILD_LOGS_TO_RETAIN: '3',
+      },
+    });
+    token = await loginToken(ts.url, ADMIN);
+  });
+  afterAll(async () => {
+    await ts?.destroy();
+  });
+
+  const statusOf = async (id: number) => (await findBuild(ts.server.ctx.db, id))?.status;
+
+  async function runBuild(jobName: string): Promise<number> {
+    const reply = await call(pipelineUrl(ts.url, 'main', 'limits', `/jobs/${jobName}/builds`), token, 'POST');
+    expect(reply.status).toBe(200);
+    const id = (JSON.parse(reply.text) as { id: number }).id;
+    await waitFor(async () => (await statusOf(id)) === 'succeeded', `build ${id} to succeed`);
+    return id;
+  }
+
+  /** The builds whose logs are gone (reap_time set, no log events left). */
+  async function reaped(ids: number[]): Promise<number[]> {
+    const result: number[] = [];
+    for (const id of ids) {
+      const build = JSON.parse((await call(`${ts.url}/api/v1/builds/${id}`, token)).text) as {
+        reap_time?: number;
+      };
+      const { events } = await readBuildEvents(ts.url, token, id);
+      const logged = events.some((event) => event.event === 'log');
+      expect(logged).toBe(build.reap_time === undefined);
+      if (!logged) result.push(id);
+    }
+    return result;
+  }
+
+  it('a job without build_log_retention keeps --default-build-logs-to-retain; a larger policy is capped by --max-build-logs-to-retain', async () => {
+    const job = (name: string, retention: string) => `
+- name: ${name}
+${retention}
+  plan:
+  - task: say
+    config:
+      platform: linux
+      run: {path: sh, args: [-ec, 'echo "log of ${name}"']}`;
+    const yaml = `
+jobs:
+${job('plain', '')}
+${job('greedy', '  build_log_retention: {builds: 10}')}
+`;
+    await setPipeline(ts.url, token, 'main', 'limits', yaml);
+    expect((await call(pipelineUrl(ts.url, 'main', 'limits', '/unpause'), token, 'PUT')).status).toBe(200);
+    const plain: number[] = [];
+    const greedy: number[] = [];
+    for (let i = 0; i < 4; i++) plain.push(await runBuild('plain'));
+    for (let i = 0; i < 5; i++) greedy.push(await runBuild('greedy'));
+
+    await waitFor(
+      async () => (await reaped(plain)).length === 2 && (await reaped(greedy)).length === 2,
+      'the reaper to apply the limits',
+    );
+    // Oldest first: `plain` keeps its newest 2 (the default), `greedy` its newest 3 (the maximum, not 10).
+    expect(await reaped(plain)).toEqual(plain.slice(0, 2));
+    expect(await reaped(greedy)).toEqual(greedy.slice(0, 2));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(await reaped([...plain, ...greedy])).toEqual([...plain.slice(0, 2), ...greedy.slice(0, 2)]);
+  });
+
+  it('ends a started build no node runs within --build-tracker-interval, not the default 10s', async () => {
+    const db = ts.server.ctx.db;
+    const id = await allocateBuildId(db);
+    await createStartedOneOffBuild(db, {
+      id,
+      teamName: 'main',
+      plan: { id: 'x', artifact_output: { name: 'o' } },
+      createdBy: 'admin',
+      trackedBy: 'vanished-node',
+    });
+    const began = Date.now();
+    await waitFor(async () => (await statusOf(id)) === 'errored', 'the orphan sweep', 10_000);
+    expect(Date.now() - began).toBeLessThan(5_000);
+  });
+});
+
+describe('--secret-retry-attempts and --secret-retry-interval', () => {
+  let dir: string;
+  let kubeconfig: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-secret-retry-'));
+    kubeconfig = path.join(dir, 'kubeconfig');
+    // An API server nothing listens on: every read is refused at connect, which is worth retrying.
+    await writeFile(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: nowhere, cluster: {server: "http://127.0.0.1:1", insecure-skip-tls-verify: true}}]',
+        'users: [{name: nobody, user: {token: unused}}]',
+        'contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody}}]',
+        'current-context: nowhere',
+        '',
+      ].join('\n'),
+    );
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function failedLookup(argv: string[]): Promise<{ message: string; ms: number }> {
+    const config = parseWebConfig(['--kubernetes-config-path', kubeconfig, ...argv], {}, dir);
+    const manager = createCredentialManager(config);
+    const began = Date.now();
+    const error = await manager.lookup({ teamName: 'main' }, 'db-password').then(
+      () => new Error('the lookup succeeded'),
+      (reason: unknown) => reason as Error,
+    );
+    return { message: error.message, ms: Date.now() - began };
+  }
+
+  it('tries as often and as far apart as configured', async () => {
+    const three = await failedLookup(['--secret-retry-attempts', '3', '--secret-retry-interval', '400ms']);
+    expect(three.message).toMatch(/ECONNREFUSED.* \(after 3 retries\)$/);
+    expect(three.ms).toBeGreaterThanOrEqual(800);
+
+    const one = await failedLookup(['--secret-retry-attempts', '1', '--secret-retry-interval', '400ms']);
+    expect(one.message).toMatch(/\(after 1 retries\)$/);
+    expect(one.ms).toBeLessThan(400);
+  });
+
+  it('uses Concourse’s defaults (5 attempts, 1s apart) when unset', () => {
+    expect(parseWebConfig([], {}).secretRetry).toEqual({ attempts: 5, intervalMs: 1000 });
+  });
+});
