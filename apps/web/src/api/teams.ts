@@ -85,6 +85,8 @@ export async function teamRoutes(app: FastifyInstance, ctx: AppContext): Promise
           reply.code(200);
         }
       }
+      // Roles are computed from the cached team list: every node must drop it (this one at once).
+      await app.auth.teamsChanged();
       request.log.info({ team: team.name, created: reply.statusCode === 201 }, 'team set');
       return { ...(warnings.length > 0 ? { warnings } : {}), team: presentTeam(team) };
     },
@@ -109,6 +111,7 @@ export async function teamRoutes(app: FastifyInstance, ctx: AppContext): Promise
         const message = `team: a team named '${newName}' already exists`;
         throw new HttpError(409, message, { errors: [message] });
       }
+      await app.auth.teamsChanged();
       request.log.info({ from: team.name, to: newName }, 'team renamed');
       return check && 'warning' in check ? { warnings: [check.warning] } : {};
     },
@@ -123,6 +126,7 @@ export async function teamRoutes(app: FastifyInstance, ctx: AppContext): Promise
       if (result === 'not-found') throw HttpError.notFound();
       // fly turns a bodiless 403 into "not-permitted-to-destroy-as-requested".
       if (result === 'last-admin-team') throw new HttpError(403, 'cannot destroy the last admin team', '');
+      await app.auth.teamsChanged();
       request.log.info({ team: team.name }, 'team destroyed');
       reply.code(204);
     },

@@ -5,12 +5,15 @@ import type { AppContext } from '../app-context.js';
 import { HttpError } from '../http-error.js';
 import { enforceAccess, type AuthorizedBuild } from './access-check.js';
 import { Accessor } from './accessor.js';
+import { AuthChangeListener, notifyTeamsChanged } from './auth-change-listener.js';
 import { resolveLocalUsers } from './bootstrap.js';
 import { CSRF_HEADER, csrfMatches, isCsrfRequired } from './csrf.js';
 import type { LocalLoginServices } from './local-login.js';
 import { LocalUserDirectory } from './local-users.js';
 import { clearSessionCookies, readAuthCookie, readCsrfCookie } from './session-cookies.js';
 import { loadSessionSigningKey } from './session-key.js';
+import { TeamsCache } from './teams-cache.js';
+import { TokenClaimsCache } from './token-cache.js';
 import { AccessTokenStore } from './token-store.js';
 import { parseBearerCredential } from './tokens.js';
 
@@ -20,6 +23,11 @@ export interface AuthServices extends LocalLoginServices {
   signingKey: Buffer;
   /** Session cookies get `Secure` when the external URL is https. */
   secureCookies: boolean;
+  /**
+   * Call after creating, changing, renaming or destroying a team (committed): this node's cached team list
+   * is dropped at once, the other web nodes' when they hear the notification.
+   */
+  teamsChanged(): Promise<void>;
 }
 
 /** How often expired tokens are deleted. */
@@ -35,13 +43,37 @@ export async function registerAuth(app: FastifyInstance, ctx: AppContext): Promi
   await app.register(fastifyCookie);
 
   const { localUsers } = await resolveLocalUsers(ctx.config);
+  // Auth data is cached per node (Concourse's teams and claims cachers) only while this node hears the
+  // changes other nodes make; see auth-change-listener.ts.
+  const tokenCache = new TokenClaimsCache();
+  const teamsCache = new TeamsCache({ load: () => listTeams(ctx.db), isTrusted: () => listener.isListening });
+  const listener = new AuthChangeListener(
+    // pg-pool keeps the password as a non-enumerable property: a spread copy would lose it.
+    { ...ctx.pool.options, password: ctx.pool.options.password },
+    {
+      teamsChanged: () => teamsCache.invalidate(),
+      tokenRevoked: (digest) => tokenCache.delete(digest),
+      reset: () => {
+        teamsCache.invalidate();
+        tokenCache.clear();
+      },
+    },
+    ctx.logger,
+  );
+  await listener.start();
+  app.addHook('onClose', async () => listener.stop());
+
   const services: AuthServices = {
-    tokens: new AccessTokenStore(ctx.db),
+    tokens: new AccessTokenStore(ctx.db, { cache: tokenCache, isTrusted: () => listener.isListening }),
     localUsers: new LocalUserDirectory(localUsers),
     issuer: `${ctx.config.externalUrl}/sky/issuer`,
     tokenLifetimeMs: ctx.config.authDurationMs,
     signingKey: await loadSessionSigningKey(ctx.db, ctx.config.sessionSigningKeyFile),
     secureCookies: ctx.config.externalUrl.startsWith('https:'),
+    teamsChanged: async () => {
+      teamsCache.invalidate();
+      await notifyTeamsChanged(ctx.db);
+    },
   };
   app.decorate('auth', services);
   // Set per request in the hook below (Fastify wants null, not a shared object, as the initial value).
@@ -78,7 +110,7 @@ export async function registerAuth(app: FastifyInstance, ctx: AppContext): Promi
       const token = parseBearerCredential(credential);
       const claims = token === undefined ? undefined : await services.tokens.verify(token);
       request.accessor = claims
-        ? Accessor.authenticated(claims, await listTeams(ctx.db))
+        ? Accessor.authenticated(claims, await teamsCache.get())
         : Accessor.anonymous(true);
     }
     const grant = await enforceAccess(rule, request.accessor, request, ctx.db);

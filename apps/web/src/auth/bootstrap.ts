@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Database, Kysely, TeamAuth } from '@jetbridge/db';
 import type { LocalUser, WebConfig } from '../config/index.js';
+import { notifyTeamsChanged } from './auth-change-listener.js';
 
 export interface BootstrappedUsers {
   localUsers: LocalUser[];
@@ -46,4 +47,6 @@ export async function bootstrapMainTeam(
     .values({ name: 'main', auth: JSON.stringify(auth), admin: true })
     .onConflict((oc) => oc.column('name').doUpdateSet({ auth: JSON.stringify(auth), admin: true }))
     .execute();
+  // Other web nodes already running may have main's previous owners cached.
+  await notifyTeamsChanged(db);
 }

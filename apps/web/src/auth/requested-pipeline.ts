@@ -2,13 +2,11 @@
 // (`?vars.branch="main"` or `?vars={...}`, concourse-api.md §0.1). Shared by the access check (PIPE and
 // archived-pipeline rules) and the handlers of team-scoped pipeline routes.
 import {
-  findPipeline,
-  findTeamByName,
+  findPipelineByTeamName,
   type Json,
   type Kysely,
   type Database,
   type PipelineRecord,
-  type TeamRecord,
 } from '@jetbridge/db';
 import { instanceVarsFromQueryParams, InstanceVarsQueryError } from '@jetbridge/pipeline-config';
 import type { FastifyRequest } from 'fastify';
@@ -41,20 +39,26 @@ export function pathParam(request: FastifyRequest, name: string): string {
 }
 
 export type RequestedPipeline =
-  | { found: true; team: TeamRecord; pipeline: PipelineRecord }
+  | { found: true; pipeline: PipelineRecord }
   | { found: false; reason: 'bad-instance-vars'; message: string }
-  | { found: false; reason: 'team-not-found' | 'pipeline-not-found' };
+  /** No such team, or no such pipeline in it: both answer 404. */
+  | { found: false; reason: 'not-found' };
 
-/** Look up `:team_name` (any letter case, as Concourse's FindTeam) and the pipeline it names. */
+/**
+ * Look up the pipeline `:pipeline_name` of `:team_name` (any letter case, as Concourse's FindTeam): one query
+ * for both, as this runs on every pipeline-scoped request.
+ */
 export async function findRequestedPipeline(
   request: FastifyRequest,
   db: Kysely<Database>,
 ): Promise<RequestedPipeline> {
   const vars = requestedInstanceVars(request);
   if (!vars.ok) return { found: false, reason: 'bad-instance-vars', message: vars.message };
-  const team = await findTeamByName(db, pathParam(request, 'team_name'));
-  if (!team) return { found: false, reason: 'team-not-found' };
-  const pipeline = await findPipeline(db, team.id, pathParam(request, 'pipeline_name'), vars.instanceVars);
-  if (!pipeline) return { found: false, reason: 'pipeline-not-found' };
-  return { found: true, team, pipeline };
+  const pipeline = await findPipelineByTeamName(
+    db,
+    pathParam(request, 'team_name'),
+    pathParam(request, 'pipeline_name'),
+    vars.instanceVars,
+  );
+  return pipeline ? { found: true, pipeline } : { found: false, reason: 'not-found' };
 }

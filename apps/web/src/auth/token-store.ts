@@ -6,7 +6,9 @@ import {
   type Database,
   type Kysely,
 } from '@jetbridge/db';
+import { notifyTokenRevoked } from './auth-change-listener.js';
 import { readStoredClaims, type TokenClaims } from './claims.js';
+import { tokenDigest, type TokenClaimsCache } from './token-cache.js';
 import { generateAccessToken } from './tokens.js';
 
 /** OAuth clients whose tokens the API accepts (Concourse checks `aud` against its configured clients). */
@@ -27,8 +29,18 @@ export interface IssuedToken {
  * Issues, verifies and revokes opaque access tokens kept in `access_tokens` (skymarshal's model: verifying
  * is a lookup plus an expiry check, so a restart keeps tokens valid and logout really revokes).
  */
+export interface TokenCaching {
+  cache: TokenClaimsCache;
+  /** Whether cached claims may be served now (revocations elsewhere are being heard). */
+  isTrusted(): boolean;
+}
+
 export class AccessTokenStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** Without `caching`, every verification reads the database. */
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly caching?: TokenCaching,
+  ) {}
 
   async issue(claims: TokenClaims): Promise<IssuedToken> {
     const expiresAt = new Date(claims.exp * 1000);
@@ -40,17 +52,32 @@ export class AccessTokenStore {
   /** The claims of a live token; undefined when unknown, expired, or issued to a client we do not serve. */
   async verify(token: string, now: Date = new Date()): Promise<TokenClaims | undefined> {
     if (!TOKEN_SHAPE.test(token)) return undefined;
+    const caching = this.caching?.isTrusted() ? this.caching : undefined;
+    const digest = caching ? tokenDigest(token) : '';
+    const cached = caching?.cache.get(digest, now.getTime());
+    if (cached) return cached;
+    const generation = caching?.cache.generation ?? 0;
     const record = await findAccessToken(this.db, token);
     if (!record || record.expiresAt.getTime() <= now.getTime()) return undefined;
     const claims = readStoredClaims(record.claims);
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!audiences.some((aud) => ACCEPTED_AUDIENCES.includes(aud))) return undefined;
+    caching?.cache.set(digest, claims, record.expiresAt, generation, now.getTime());
     return claims;
   }
 
+  /**
+   * Revoke a token (logout): gone from the database, from this node's cache at once, and from the other
+   * nodes' caches when they hear the notification.
+   */
   async revoke(token: string): Promise<void> {
     if (!TOKEN_SHAPE.test(token)) return;
+    const digest = tokenDigest(token);
+    this.caching?.cache.delete(digest);
     await deleteAccessToken(this.db, token);
+    // Again after the delete: a verification that read the row meanwhile must not have re-cached it.
+    this.caching?.cache.delete(digest);
+    await notifyTokenRevoked(this.db, digest);
   }
 
   /** Forget expired tokens (Concourse's access token collector). */
