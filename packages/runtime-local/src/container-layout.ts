@@ -1,9 +1,13 @@
-import { constants } from 'node:fs';
-import { cp, mkdir, symlink } from 'node:fs/promises';
+import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from '@jetbridge/runtime';
+import { copyTree } from './copy-tree.js';
 
-/** How read-only mounts appear: a symlink to the volume (fast), or a copy (reflinked where the filesystem can). */
+/**
+ * How read-only (input) mounts appear: the container's own copy of the volume (reflinked where the
+ * filesystem can), Concourse's copy-on-write semantics — or, opted into for speed, a symlink to the volume
+ * itself, through which a process changes the artifact for every later step.
+ */
 export type ReadOnlyMountMode = 'symlink' | 'copy';
 
 /** The working directory of a container whose spec names none (a task gets `/tmp/build/<hash>`). */
@@ -26,13 +30,14 @@ export interface HostMount {
  *   <workDir>/containers/<handle>/
  *     home/                        HOME of every process
  *     root/tmp/build/<hash>/       the working directory
- *       repo -> <workDir>/volumes/<h>/data     an input (symlink, or a copy with readOnlyMounts: 'copy')
+ *       repo/                                  an input: the container's own copy of its volume
  *       out  -> <workDir>/volumes/<h>/data     an output: the process writes straight into its volume
  *
- * A symlinked mount differs from a bind mount in two ways, both documented for users: a process can write
- * into a read-only mount (and so into its volume), and `..` from a directory inside a mount resolves
- * physically, i.e. to the volumes directory (`cd ../other-input` still works: shells track $PWD, and PWD is
- * set; `cat ../other-input/file` from inside a mount does not). `readOnlyMounts: 'copy'` avoids both for inputs.
+ * A symlinked mount differs from a bind mount in two ways, both documented for users: `..` from a directory
+ * inside it resolves physically, i.e. to the volumes directory (`cd ../other-input` still works: shells
+ * track $PWD, and PWD is set; `cat ../other-input/file` from inside a mount does not), and with
+ * `readOnlyMounts: 'symlink'` (an opt-in for speed) an input is such a link too, so a process writing into
+ * it changes the artifact. Copied inputs (the default) have neither problem.
  */
 export class ContainerLayout {
   readonly rootDir: string;
@@ -73,12 +78,7 @@ export class ContainerLayout {
       const target = layout.hostPathOf(mount.containerPath);
       await mkdir(path.dirname(target), { recursive: true });
       if (mount.readOnly && readOnlyMounts === 'copy') {
-        await cp(mount.source, target, {
-          recursive: true,
-          verbatimSymlinks: true,
-          preserveTimestamps: true,
-          mode: constants.COPYFILE_FICLONE,
-        });
+        await copyTree(mount.source, target);
       } else {
         await symlink(mount.source, target, 'dir');
       }

@@ -44,7 +44,11 @@ export interface LocalWorkerConfig {
   tags?: string[];
   /** How long `terminate` waits before killing a process group; 10s, like Concourse's step abort. */
   terminateGraceMs?: number;
-  /** Read-only (input) mounts as symlinks to their volume (default, fast) or as copies (isolated). */
+  /**
+   * Read-only (input) mounts as the container's own copies (default: a step may change its inputs without
+   * changing the artifacts, as in Concourse) or as symlinks to their volumes (opt-in, no copy: a step that
+   * writes into an input changes it for every later step).
+   */
   readOnlyMounts?: ReadOnlyMountMode;
   /** The worker version `fly workers` checks against the web's `worker_version`. */
   version?: string;
@@ -61,8 +65,8 @@ const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
  * host is the image, and processes run as the server's user. Volumes are artifacts of an ArtifactStore
  * (directories that survive restarts); containers are directories and processes that do not (a restart
  * removes what a previous run left).
- * Mounts are symlinks (see ContainerLayout), a tty request runs on pipes. POSIX only: process groups carry
- * signals. The package README lists every difference from a real container.
+ * Outputs are symlinks to their volumes, inputs copies (see ContainerLayout); a tty request runs on pipes.
+ * POSIX only: process groups carry signals. The package README lists every difference from a real container.
  *
  * @example
  * const worker = await LocalWorker.create({ workDir: '/var/lib/jetbridge', logger });
@@ -167,7 +171,7 @@ export class LocalWorker implements Worker {
       layout = await ContainerLayout.create(
         containerDir,
         { dir: spec.dir, mounts },
-        this.config.readOnlyMounts ?? 'symlink',
+        this.config.readOnlyMounts ?? 'copy',
       );
     } catch (err) {
       await removeTree(containerDir).catch(() => undefined);

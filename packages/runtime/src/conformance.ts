@@ -27,6 +27,12 @@ import type {
 export interface ConformanceOptions {
   /** The shell the processes run with; `/bin/sh` unless told. */
   shell?: string;
+  /**
+   * What a process gets at a read-only (input) mount — see `Mount.readOnly`: its own copy (the contract,
+   * the default), the volume mounted truly read-only (writes fail), or the volume itself (an opt-in that
+   * lets a process change the artifact; the isolation tests are skipped).
+   */
+  inputs?: 'copy-on-write' | 'read-only' | 'shared';
 }
 
 export type MakeWorker = () => Promise<{ worker: Worker; cleanup(): Promise<void> }>;
@@ -40,6 +46,8 @@ export function describeWorkerConformance(
   options: ConformanceOptions = {},
 ): void {
   const shell = options.shell ?? '/bin/sh';
+  const inputs = options.inputs ?? 'copy-on-write';
+  const itIsolatesInputs = inputs === 'shared' ? it.skip : it;
 
   describe(`Worker conformance: ${name}`, () => {
     let worker: Worker;
@@ -266,6 +274,83 @@ export function describeWorkerConformance(
         // The input survives the container untouched.
         const kept = await readTar(await input.streamOut('.'));
         expect([...kept.keys()].sort()).toEqual(['hello.txt', 'nested', 'nested/deep.txt']);
+      });
+
+      itIsolatesInputs('lets a process change its inputs without changing their volumes', async () => {
+        const input = await volumeWith([
+          { name: 'keep.txt', content: 'original\n' },
+          { name: 'gone.txt', content: 'removed by the step\n' },
+          { name: 'dir/deep.txt', content: 'deep\n' },
+        ]);
+        const first = await newContainer({ mounts: [{ volume: input, path: 'repo', readOnly: true }] });
+        const change = [
+          'echo changed > repo/keep.txt',
+          'rm -f repo/gone.txt',
+          'echo new > repo/new.txt',
+          'echo deeper >> repo/dir/deep.txt',
+        ].join(' && ');
+        const changed = await runScript(first, `${change} && cat repo/keep.txt repo/new.txt`);
+        if (inputs === 'copy-on-write') {
+          // The process sees its own changes, as a task does in its copy-on-write inputs.
+          expect(changed).toEqual({ status: 0, stdout: 'changed\nnew\n', stderr: '' });
+        } else {
+          expect(changed.status).not.toBe(0);
+        }
+        await first.destroy();
+
+        // The artifact is as it was, for streaming out and for the next step that mounts it.
+        const kept = await readTar(await input.streamOut('.'));
+        expect([...kept.keys()].sort()).toEqual(['dir', 'dir/deep.txt', 'gone.txt', 'keep.txt']);
+        expect(kept.get('keep.txt')?.content.toString()).toBe('original\n');
+        expect(kept.get('dir/deep.txt')?.content.toString()).toBe('deep\n');
+        const next = await newContainer({ mounts: [{ volume: input, path: 'repo', readOnly: true }] });
+        expect(await runScript(next, 'cat repo/keep.txt repo/gone.txt repo/dir/deep.txt; ls repo')).toEqual({
+          status: 0,
+          stdout: 'original\nremoved by the step\ndeep\ndir\ngone.txt\nkeep.txt\n',
+          stderr: '',
+        });
+      });
+
+      it("carries a process's changes in an output started from an input's content, leaving the input", async () => {
+        // The engine's pass-through output (an output at an input's path, Concourse's reused COW volume): a
+        // new volume filled from the input's stream, mounted writable where the input would be.
+        const input = await volumeWith([
+          { name: 'a.txt', content: 'from input\n' },
+          { name: 'sub/b.txt', content: 'b\n' },
+        ]);
+        const output = await newVolume({ type: 'container' });
+        const source = await input.streamOut('.');
+        try {
+          await output.streamIn('.', source);
+        } finally {
+          source.destroy();
+        }
+        const task = await newContainer({ mounts: [{ volume: output, path: 'repo' }] });
+        expect(
+          await runScript(task, 'echo changed > repo/a.txt && rm repo/sub/b.txt && echo added > repo/c.txt'),
+        ).toEqual({ status: 0, stdout: '', stderr: '' });
+        await task.destroy();
+
+        const carried = await readTar(await output.streamOut('.'));
+        expect([...carried.keys()].sort()).toEqual(['a.txt', 'c.txt', 'sub']);
+        expect(carried.get('a.txt')?.content.toString()).toBe('changed\n');
+        expect(carried.get('c.txt')?.content.toString()).toBe('added\n');
+        const original = await readTar(await input.streamOut('.'));
+        expect([...original.keys()].sort()).toEqual(['a.txt', 'sub', 'sub/b.txt']);
+        expect(original.get('a.txt')?.content.toString()).toBe('from input\n');
+
+        // A later step mounting both sees each as it is.
+        const later = await newContainer({
+          mounts: [
+            { volume: input, path: 'original', readOnly: true },
+            { volume: output, path: 'changed', readOnly: true },
+          ],
+        });
+        expect(await runScript(later, 'cat original/a.txt changed/a.txt original/sub/b.txt')).toEqual({
+          status: 0,
+          stdout: 'from input\nchanged\nb\n',
+          stderr: '',
+        });
       });
 
       it('gives processes the container env, the process env over it, and the process dir', async () => {

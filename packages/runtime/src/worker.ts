@@ -65,6 +65,14 @@ export interface Mount {
   volume: Volume;
   /** Path inside the container, relative to the container's working directory unless absolute. */
   path: string;
+  /**
+   * An input (true) or an output (absent/false). An input is the volume's content as the process's own
+   * copy: the process may change it (Concourse gives a task copy-on-write copies of its inputs), but the
+   * volume never changes, so later steps see the artifact as it was. Where an operator chose speed over
+   * that, a runtime may instead mount it truly read-only (writes fail; the volume is still unchanged) —
+   * runtime-k8s `inputs: 'mount'` — or share it (the local runtime's `symlink` input mode, which lets a
+   * process change the artifact). An output is the volume itself: what the process writes lands in it.
+   */
   readOnly?: boolean;
 }
 

@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { cp } from 'node:fs/promises';
+import { removeTree } from './remove-tree.js';
+
+/**
+ * Copy the directory `source` to `target` (which must not exist), keeping modes, timestamps and symlinks as
+ * they are, reflinked where the filesystem can (btrfs, XFS, APFS): how an input becomes a container's own
+ * copy. GNU `cp -a --reflink=auto` is used where there is one: on ext4 it copied a 200 MB tree in about
+ * 60 % of fs.cp's time, and 20,000 small files no slower (figures in the package README); anything else
+ * (macOS, busybox) gets Node's fs.cp with FICLONE.
+ */
+export async function copyTree(source: string, target: string): Promise<void> {
+  if ((await gnuCpAvailable()) && (await gnuCp(source, target))) return;
+  await cp(source, target, {
+    recursive: true,
+    verbatimSymlinks: true,
+    preserveTimestamps: true,
+    mode: constants.COPYFILE_FICLONE,
+  });
+}
+
+let probed: Promise<boolean> | undefined;
+
+/** Whether `cp` understands `--reflink` (GNU coreutils); asked once per process. */
+function gnuCpAvailable(): Promise<boolean> {
+  probed ??= new Promise((resolve) => {
+    if (process.platform !== 'linux') return resolve(false);
+    const child = spawn('cp', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let text = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    child.on('error', () => resolve(false));
+    child.on('close', (code) => resolve(code === 0 && text.includes('GNU coreutils')));
+  });
+  return probed;
+}
+
+/**
+ * `cp -a --reflink=auto`; false when it failed, with what it left removed, so the caller can try fs.cp
+ * (which then reports the cause itself, e.g. a full disk, as an error with a code).
+ */
+function gnuCp(source: string, target: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn('cp', ['-a', '--reflink=auto', '--', source, target], { stdio: 'ignore' });
+    child.on('error', () => resolve(false));
+    child.on('close', (code) => {
+      if (code === 0) return resolve(true);
+      removeTree(target).then(
+        () => resolve(false),
+        () => resolve(false),
+      );
+    });
+  });
+}
