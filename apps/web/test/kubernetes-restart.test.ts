@@ -22,6 +22,9 @@ import { getJson, shTask, startBuild } from './execute-flow.js';
 import { ADMIN, loginToken } from './harness.js';
 import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
 
+/** Where step pods have the helper (packages/runtime-k8s/src/pods/step-pod.ts). */
+const HELPER_IN_POD = '/.jetbridge/bin/jetbridge-helper';
+
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
 const cliSkip = existsSync(CLI)
   ? undefined
@@ -291,6 +294,49 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
           async () => ((await cluster.podNames()).length === 0 ? true : undefined),
           30_000,
         );
+      });
+
+      it('a step that finished while no web node ran: its remaining output and exit status are collected', async () => {
+        const token = await loginToken(second!.url, ADMIN);
+        const build = await startBuild(
+          second!.url,
+          token,
+          executePlan(shTask('for i in $(seq 1 30); do echo "n $i"; sleep 0.05; done; exit 4'), [], []),
+        );
+        const events: EnvelopeEvent[] = [];
+        const streaming = readBuildEvents(second!.url, token, build.id, {
+          onEvent: (event) => void events.push(event),
+        }).catch(() => undefined);
+        await until('the step to start', () => (logText(events).includes('n 3\n') ? true : undefined));
+        const [pod, ...others] = await cluster.podNames();
+        expect(others).toEqual([]);
+        await second!.close();
+        second = undefined;
+        await streaming;
+        await until('the step to finish in its pod', async () => {
+          const states = JSON.parse(await cluster.exec(pod!, [HELPER_IN_POD, 'status'])) as Array<{
+            running: boolean;
+          }>;
+          return states.every((state) => !state.running) ? true : undefined;
+        });
+
+        second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
+          logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+        });
+        expect(second.runtime.kubernetes!.recovery.buildIds).toEqual([build.id]);
+        const stream = await readBuildEvents(second.url, await loginToken(second.url, ADMIN), build.id);
+        expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
+        expect(logText(stream.events, 'stdout')).toBe(
+          Array.from({ length: 30 }, (_, i) => `n ${i + 1}\n`).join(''),
+        );
+        expect(logText(stream.events, 'stderr')).toContain('collecting the result of this step from its pod');
+        expect(stream.events.find((e) => e.event === 'finish-task')?.data['exit_status']).toBe(4);
+        expect(stream.events.filter((e) => e.event === 'error').map((e) => e.data['message'])).toEqual([
+          "build interrupted: the web node running it restarted; collected from their pods without running them again: 'one-off' (exit status 4); the rest of the build did not run",
+        ]);
+        expect(cluster.execCommands(pod!).filter((command) => command.includes('spawn')).length).toBe(1);
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        expect(await second.runtime.kubernetes!.reapOnce()).toHaveLength(1);
       });
     },
   );

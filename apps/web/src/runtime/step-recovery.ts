@@ -1,5 +1,9 @@
 // After a web node died (kill -9, OOM, node loss) its builds are left `started` while their step pods run on.
-// The build engine cannot resume a plan halfway, so such a build still ends `errored` — but the step that was
+// The build engine cannot resume a plan halfway, so such a build still ends `errored`. (Resuming would need
+// what the engine keeps only in memory while it runs: the artifacts each finished step registered by name,
+// step results that decide hooks, try/retry/across/in_parallel progress, timeout deadlines, load_var values —
+// persisted per plan id as each step ends, and every step type of packages/exec able to skip a completed step
+// and restore its results, plus the collected step's outputs registered from its pod.) But the step that was
 // running is not lost and never run a second time: this module follows it in its pod to the end, then ends the
 // build saying so. A task's output resumes right after what the build log already has (the raw offsets its
 // log events carry), so lines printed while no node watched are not lost, and none is logged twice; a task
