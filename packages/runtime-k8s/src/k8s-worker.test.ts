@@ -43,5 +43,7 @@ if ('skip' in build) {
       });
       return { worker, cleanup: () => worker.close() };
     },
+    // No copy: a task cannot change its inputs (writes fail), the artifact stays as it was.
+    { inputs: 'read-only' },
   );
 }
