@@ -313,6 +313,60 @@ describe('task step', () => {
     for (const e of sink.events) expect(String(e.data['payload'] ?? '')).not.toContain('\uFFFD');
   });
 
+  it('lets a task change its inputs without changing the artifacts later steps see', async () => {
+    const upload = await uploadArtifact(world, 11, { 'a.txt': 'original\n', 'gone.txt': 'gone\n' });
+    const { outcome, sink } = await run(world, {
+      id: 'root',
+      do: [
+        { id: 'in', artifact_input: { artifact_id: 11, name: 'repo' } },
+        shTask(
+          'change',
+          'echo changed > repo/a.txt && rm repo/gone.txt && echo new > repo/new.txt && cat repo/a.txt && ls repo',
+          { inputs: [{ name: 'repo' }] },
+        ),
+        // A later task in the same build, and one taking the same artifact under another name.
+        shTask('later', 'cat repo/a.txt repo/gone.txt && ls repo', { inputs: [{ name: 'repo' }] }),
+        shTask(
+          'renamed',
+          'cat src/a.txt && ls src',
+          { inputs: [{ name: 'src' }] },
+          { input_mapping: { src: 'repo' } },
+        ),
+      ],
+    });
+    expect(outcome).toBe('succeeded');
+    // The task sees its own changes, as in Concourse's copy-on-write inputs.
+    expect(sink.logOf('change', 'stdout')).toBe('changed\na.txt\nnew.txt\n');
+    expect(sink.logOf('later', 'stdout')).toBe('original\ngone\na.txt\ngone.txt\n');
+    expect(sink.logOf('renamed', 'stdout')).toBe('original\na.txt\ngone.txt\n');
+    expect(await filesOf(upload)).toEqual({ 'a.txt': 'original\n', 'gone.txt': 'gone\n' });
+  });
+
+  it("carries a pass-through output's changes (output named as its input) to later steps, leaving the input artifact", async () => {
+    const upload = await uploadArtifact(world, 12, { 'a.txt': 'original\n', 'keep.txt': 'kept\n' });
+    const { outcome, sink } = await run(world, {
+      id: 'root',
+      do: [
+        { id: 'in', artifact_input: { artifact_id: 12, name: 'repo' } },
+        shTask('bump', 'echo changed > repo/a.txt && echo added > repo/b.txt', {
+          inputs: [{ name: 'repo' }],
+          outputs: [{ name: 'repo' }],
+        }),
+        shTask('after', 'cat repo/a.txt repo/b.txt repo/keep.txt', { inputs: [{ name: 'repo' }] }),
+        { id: 'out', artifact_output: { name: 'repo' } },
+      ],
+    });
+    expect(outcome).toBe('succeeded');
+    expect(sink.logOf('after', 'stdout')).toBe('changed\nadded\nkept\n');
+    const output = world.catalog.outputs.find((o) => o.name === 'repo' && o.volumeHandle !== upload.handle);
+    expect(await filesOf((await world.worker.lookupVolume(output!.volumeHandle))!)).toEqual({
+      'a.txt': 'changed\n',
+      'b.txt': 'added\n',
+      'keep.txt': 'kept\n',
+    });
+    expect(await filesOf(upload)).toEqual({ 'a.txt': 'original\n', 'keep.txt': 'kept\n' });
+  });
+
   it("starts an output at the same path as an input from the input's contents", async () => {
     await uploadArtifact(world, 4, { 'a.txt': 'from input' });
     const { outcome } = await run(world, {
