@@ -22,9 +22,9 @@ export interface EventOrigin {
 }
 
 /**
- * `outputOffset`: JetBridge's own field (fly and Concourse's UI ignore it) — the step process's raw output
- * bytes on this stream up to the end of `payload`, where a web node collecting the step after a restart
- * resumes (apps/web/src/runtime/step-recovery.ts).
+ * `outputOffset`: JetBridge's own field, stored but left out of the event stream (Concourse has none) — the
+ * step process's raw output bytes on this stream up to the end of `payload`, where a web node collecting the
+ * step after a restart resumes (apps/web/src/runtime/step-recovery.ts).
  */
 export function logEvent(
   time: number,

@@ -5,8 +5,17 @@
 import { Readable } from 'node:stream';
 import type { BuildEventHub } from './build-event-hub.js';
 
+/**
+ * A task's stored log events carry `output_offset` (raw output bytes before redaction, for step recovery —
+ * runtime/logged-output-offsets.ts). It is not shown: Concourse has no such field, and next to a redacted
+ * payload it would tell how long the secrets were. Inside a JSON string every `"` is escaped, so this
+ * matches only the field itself.
+ */
+const OUTPUT_OFFSET_FIELD = /,"output_offset":\d+/;
+
 export function eventFrame(eventId: number, payload: string): string {
-  return `id: ${eventId}\nevent: event\ndata: ${payload}\n\n`;
+  const shown = payload.includes('"output_offset"') ? payload.replace(OUTPUT_OFFSET_FIELD, '') : payload;
+  return `id: ${eventId}\nevent: event\ndata: ${shown}\n\n`;
 }
 
 export function endFrame(eventId: number): string {
