@@ -235,6 +235,13 @@ export const optionSpecs = [
     env: 'JETBRIDGE_RESOURCE_TYPES_DIR',
     help: 'Directory of resource types for the local runtime, one `<type>/{check,in,out}` per type (the built-in `time` and `mock` always exist).',
   },
+  {
+    group: 'runtime',
+    flag: 'local-input-mode',
+    env: 'JETBRIDGE_LOCAL_INPUT_MODE',
+    default: 'copy',
+    help: 'How the local runtime gives a step its inputs: copy (each step its own copy, reflinked where the filesystem can: a task may change its inputs without changing the artifacts, as in Concourse) or symlink (no copy, faster for big inputs, but a step writing into an input changes that artifact for every later step).',
+  },
   // The Kubernetes runtime (`--runtime kubernetes`): the chart renders each `kubernetes.<key>` value as
   // CONCOURSE_KUBERNETES_<KEY>. Defaults repeat @jetbridge/runtime-k8s's K8S_WORKER_DEFAULTS (a test checks),
   // because this table is also read without the workspace (scripts/gen-config-reference.mjs).
