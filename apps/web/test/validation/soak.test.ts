@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from '@jest/globals';
+import { cliBuilt } from './cli-node.js';
+
+/**
+ * Issue #9 item 5 in CI: `scripts/soak.mjs` (what `pnpm soak --minutes N` runs) for two minutes against the
+ * built CLI. It fails on RSS growing faster than 8 MB/min, or open descriptors or active handles growing
+ * faster than 3 per minute, after a 30 s warm-up, and on any build that does not succeed; this test checks
+ * its verdict and that it reported samples over the whole run.
+ */
+const SOAK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../scripts/soak.mjs');
+const MINUTES = Number(process.env['JETBRIDGE_SOAK_MINUTES'] ?? 2);
+
+interface SoakSummary {
+  pass: boolean;
+  builds: number;
+  samples: number;
+  slopes: { rssMbPerMin: number; fdsPerMin: number; handlesPerMin: number };
+  failures: string[];
+}
+
+const describeBuilt = cliBuilt ? describe : describe.skip;
+
+describeBuilt('soak', () => {
+  it(
+    `runs a pipeline for ${MINUTES} minutes without RSS, descriptor or handle growth beyond the stated slopes`,
+    async () => {
+      const child = spawn(process.execPath, [SOAK, '--minutes', String(MINUTES), '--sample-seconds', '5'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const line = stdout.split('\n').find((l) => l.startsWith('SOAK-SUMMARY '));
+      if (line === undefined)
+        throw new Error(`soak printed no summary (exit ${code}):\n${stdout}\n${stderr}`);
+      const summary = JSON.parse(line.slice('SOAK-SUMMARY '.length)) as SoakSummary;
+      console.log(stdout);
+      expect(summary.failures).toEqual([]);
+      expect(summary.pass).toBe(true);
+      expect(code).toBe(0);
+      expect(summary.builds).toBeGreaterThan(10 * MINUTES);
+      expect(summary.samples).toBeGreaterThanOrEqual(MINUTES * 10);
+    },
+    (MINUTES * 60 + 120) * 1000,
+  );
+});
