@@ -96,7 +96,12 @@ async function until<T>(
       // The survivor first: it sees no pod at its start, so only its orphan sweep can collect the step.
       const survivorLogs: Array<Record<string, unknown>> = [];
       survivor = await startJetBridge(
-        parseWebConfig([], { ...env, JETBRIDGE_DATA_DIR: await dataDir(), CONCOURSE_BIND_PORT: '0' }),
+        parseWebConfig([], {
+          ...env,
+          JETBRIDGE_DATA_DIR: await dataDir(),
+          CONCOURSE_BIND_PORT: '0',
+          CONCOURSE_BUILD_TRACKER_INTERVAL: '1s',
+        }),
         {
           logDestination: new Writable({
             write(chunk: Buffer, _encoding, done) {
@@ -152,7 +157,8 @@ async function until<T>(
       expect(await exited).toBe('SIGKILL');
       await firstStream;
 
-      // Within an orphan sweep (10 s) the survivor takes the build over and follows it to its end.
+      // Within an orphan sweep (--build-tracker-interval) the survivor takes the build over and follows it to
+      // its end.
       const token2 = await loginToken(survivor.url, ADMIN);
       const stream = await readBuildEvents(survivor.url, token2, build.id);
       expect(stream.ended).toBe(true);
