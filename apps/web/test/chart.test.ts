@@ -909,6 +909,8 @@ describe('the chart can set every web option', () => {
       'the helper image of ./build.sh has it at the default (web.env otherwise)',
     CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_URLS:
       'the chart finds its DaemonSet’s pods by label (a fixed map is for daemons run outside the chart: web.env)',
+    JETBRIDGE_LOCAL_INPUT_MODE:
+      'a tuning of the local runtime, which the chart runs for trying it out only (web.env if wanted)',
   };
 
   it('every option of options.ts reaches the web container from some value (else add a value)', async () => {

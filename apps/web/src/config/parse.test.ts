@@ -10,7 +10,9 @@ describe('jetbridge web configuration', () => {
     expect(config.postgres).toBeNull();
     expect(config.dataDir).toBe('/srv/.data');
     expect(config.runtime).toBe('local');
+    expect(config.localInputMode).toBe('copy');
     expect(config.authDurationMs).toBe(24 * 3600 * 1000);
+    expect(parseWebConfig(['--local-input-mode', 'symlink'], {}, '/srv').localInputMode).toBe('symlink');
   });
 
   it('reads CONCOURSE_* environment variables, and flags win over them', () => {
@@ -59,6 +61,7 @@ describe('jetbridge web configuration', () => {
     [[], { CONCOURSE_AUTH_DURATION: 'forever' }, '--auth-duration'],
     [[], { CONCOURSE_LOG_LEVEL: 'loud' }, '--log-level'],
     [[], { JETBRIDGE_RUNTIME: 'docker' }, '--runtime'],
+    [[], { JETBRIDGE_LOCAL_INPUT_MODE: 'hardlink' }, '--local-input-mode'],
     [[], { JETBRIDGE_MAX_ARTIFACT_UPLOAD_SIZE: 'lots' }, '--max-artifact-upload-size'],
     [[], { CONCOURSE_BUILD_TRACKER_INTERVAL: '0s' }, '--build-tracker-interval'],
     [['--default-build-logs-to-retain', '-1'], {}, '--default-build-logs-to-retain'],

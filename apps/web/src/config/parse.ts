@@ -64,6 +64,8 @@ export interface WebConfig {
   secretRetry: SecretRetryOptions;
   /** Resource types of the local runtime besides the built-in ones. */
   resourceTypesDir?: string;
+  /** `--local-input-mode`: the local runtime's inputs as copies (Concourse's semantics) or symlinks (faster). */
+  localInputMode: 'copy' | 'symlink';
   lidarScannerIntervalMs: number;
   /** Go durations, as check plans carry them. */
   resourceCheckingInterval: string;
@@ -318,6 +320,7 @@ export function parseWebConfig(
       intervalMs: nonNegativeDuration('secret-retry-interval', '1s'),
     },
     ...optionalPath('resourceTypesDir', get('resource-types-dir'), cwd),
+    localInputMode: oneOf('local-input-mode', ['copy', 'symlink'] as const),
     lidarScannerIntervalMs: positiveDuration('lidar-scanner-interval', '10s'),
     resourceCheckingInterval: durationText('resource-checking-interval', '1m'),
     resourceWithWebhookCheckingInterval: durationText('resource-with-webhook-checking-interval', '1m'),

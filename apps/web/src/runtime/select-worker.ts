@@ -117,6 +117,7 @@ export async function openWebRuntime(config: WebConfig, options: OpenRuntimeOpti
     artifactStore,
     name: os.hostname(),
     logger: logger.child({ component: 'runtime-local' }),
+    readOnlyMounts: config.localInputMode,
   });
   workerHoldingContainers.current = worker;
   return {
