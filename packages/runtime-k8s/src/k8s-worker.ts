@@ -665,11 +665,15 @@ export class K8sWorker implements Worker {
       .split('\n')
       .find((each) => each.includes('"jetbridgeCopyInputs"') || each.includes('"jetbridgeNodeLocalInputs"'));
     if (!line) return;
-    type Report = { durationMs: number; bytes: number };
+    // `inputs`: how many were copied (pvc) or the outcome of each (node-local).
+    type Report = { durationMs: number; bytes: number; inputs?: number | unknown[] };
     try {
       const parsed = JSON.parse(line) as { jetbridgeCopyInputs?: Report; jetbridgeNodeLocalInputs?: Report };
       const report = parsed.jetbridgeCopyInputs ?? parsed.jetbridgeNodeLocalInputs;
       if (!report) return;
+      // A pod that copied nothing (no inputs, only outputs, `--kubernetes-inputs mount`) is no copy to measure.
+      const inputs = Array.isArray(report.inputs) ? report.inputs.length : report.inputs;
+      if (inputs === 0) return;
       this.context.metrics.inputsCopied({ seconds: report.durationMs / 1000, bytes: report.bytes });
     } catch {
       // not a report after all
