@@ -19,6 +19,7 @@ export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Pr
     externalUrl: ctx.config.externalUrl,
     containerRetentionMs: ctx.config.gcOneOffGracePeriodMs,
     orphanSweepMs: ctx.config.buildTrackerIntervalMs,
+    defaultStepTimeouts: ctx.config.defaultStepTimeouts,
     metrics: buildMetrics(ctx.metrics),
     ...(ctx.takeOverOrphan ? { takeOverOrphan: ctx.takeOverOrphan } : {}),
   });

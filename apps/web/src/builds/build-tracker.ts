@@ -63,6 +63,8 @@ export interface BuildTrackerOptions {
   redact?: () => readonly string[];
   /** How long containers of finished steps stay for `fly intercept`; 5 minutes by default. */
   containerRetentionMs?: number;
+  /** `--default-task-/get-/put-timeout`: limits of steps without `timeout` (absent: none). */
+  defaultStepTimeouts?: { taskMs?: number; getMs?: number; putMs?: number };
   /** How often to look for abort requests made on other nodes; 1 s by default. */
   abortPollMs?: number;
   /** How often to look for builds whose node died; 10 s by default, as Concourse's `--build-tracker-interval` (0 = only at start). */
@@ -396,6 +398,9 @@ export class BuildTracker {
         redact: this.options.redact?.() ?? [],
         logger: this.execLogger,
         externalUrl: this.options.externalUrl,
+        defaultTaskTimeoutMs: this.options.defaultStepTimeouts?.taskMs,
+        defaultGetTimeoutMs: this.options.defaultStepTimeouts?.getMs,
+        defaultPutTimeoutMs: this.options.defaultStepTimeouts?.putMs,
         onContainerDone: (container) => this.containers.keep(container),
       });
     } catch (err) {

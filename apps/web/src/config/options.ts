@@ -477,6 +477,23 @@ export const optionSpecs = [
     env: 'CONCOURSE_ENABLE_GLOBAL_RESOURCES',
     default: 'false',
     help: 'Resources with the same type and source share one version history (and one check), across pipelines and teams.',
+  },  {
+    group: 'pipelines',
+    flag: 'default-task-timeout',
+    env: 'CONCOURSE_DEFAULT_TASK_TIMEOUT',
+    help: 'Time limit of task steps without `timeout` (Go duration; unset or 0: none).',
+  },
+  {
+    group: 'pipelines',
+    flag: 'default-get-timeout',
+    env: 'CONCOURSE_DEFAULT_GET_TIMEOUT',
+    help: 'Time limit of get steps without `timeout` (Go duration; unset or 0: none).',
+  },
+  {
+    group: 'pipelines',
+    flag: 'default-put-timeout',
+    env: 'CONCOURSE_DEFAULT_PUT_TIMEOUT',
+    help: 'Time limit of put steps without `timeout` (Go duration; unset or 0: none).',
   },
   {
     group: 'pipelines',

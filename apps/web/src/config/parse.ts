@@ -62,6 +62,8 @@ export interface WebConfig {
   buildLogRetention: BuildLogRetentionLimits;
   /** `--secret-retry-attempts` / `--secret-retry-interval`: lookups the credential manager could not answer. */
   secretRetry: SecretRetryOptions;
+  /** `--default-task-/get-/put-timeout`: time limits of steps without `timeout`; absent = none. */
+  defaultStepTimeouts: { taskMs?: number; getMs?: number; putMs?: number };
   /** Resource types of the local runtime besides the built-in ones. */
   resourceTypesDir?: string;
   /** `--local-input-mode`: the local runtime's inputs as copies (Concourse's semantics) or symlinks (faster). */
@@ -251,6 +253,12 @@ export function parseWebConfig(
     if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) fail(flag, `'${get(flag)}' is not a whole number`);
     return n;
   };
+  /** An optional limit: unset or 0 is none (Concourse's zero duration), else its ms. */
+  const optionalLimit = (flag: OptionFlag): number | undefined => {
+    if (get(flag) === undefined) return undefined;
+    const ms = nonNegativeDuration(flag, '30m');
+    return ms === 0 ? undefined : ms;
+  };
   /** A valid duration, kept as written (check plans carry Go durations). */
   const durationText = (flag: OptionFlag, example: string): string => {
     positiveDuration(flag, example);
@@ -315,6 +323,15 @@ export function parseWebConfig(
       defaultDays: count('default-days-to-retain-build-logs'),
       maxDays: count('max-days-to-retain-build-logs'),
     },
+    defaultStepTimeouts: Object.fromEntries(
+      (
+        [
+          ['taskMs', optionalLimit('default-task-timeout')],
+          ['getMs', optionalLimit('default-get-timeout')],
+          ['putMs', optionalLimit('default-put-timeout')],
+        ] as const
+      ).filter(([, ms]) => ms !== undefined),
+    ),
     secretRetry: {
       attempts: count('secret-retry-attempts'),
       intervalMs: nonNegativeDuration('secret-retry-interval', '1s'),
