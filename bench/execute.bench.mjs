@@ -9,6 +9,9 @@
 //   A round trip writes the data into new files three times (the uploaded artifact, the task's copy, the
 //   downloaded output) where the pipe writes it once, so the pipe's ratio to the same three moves done by
 //   plain tools is printed too: it is the ceiling of the first ratio for anything that moves the data thrice.
+//   Since the local runtime gives a task its own copy of each input (Concourse's semantics; the default
+//   `--local-input-mode copy`), the server also copies the input once before the task runs: a fourth write,
+//   part of JetBridge's time, not of the plain moves.
 //
 // The server runs in a child process (bench/lib/jetbridge.mjs). The client gzips the tiny upload at zlib's
 // default level, as fly does, and the big one at level 0 (see bigRoundTrip); it downloads into `tar -xzf -`
