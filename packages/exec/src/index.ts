@@ -28,6 +28,7 @@ export { silentLogger } from './logger.js';
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export { Redactor, REDACTED } from './redactor.js';
+export { LogEventWriter, type LogEventWriterOptions } from './log-event-writer.js';
 export { StepError, StepErrors, StepInterruptedError, StepTimeoutError } from './step-errors.js';
 export {
   MissingInputsError,
