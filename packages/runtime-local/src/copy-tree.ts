@@ -12,6 +12,11 @@ import { removeTree } from './remove-tree.js';
  */
 export async function copyTree(source: string, target: string): Promise<void> {
   if ((await gnuCpAvailable()) && (await gnuCp(source, target))) return;
+  await copyTreeWithNode(source, target);
+}
+
+/** The portable way, and the fallback: Node's fs.cp, cloning files where the filesystem can. */
+export async function copyTreeWithNode(source: string, target: string): Promise<void> {
   await cp(source, target, {
     recursive: true,
     verbatimSymlinks: true,
