@@ -348,6 +348,9 @@ const EVERY_OPTION_OVERLAY = {
       maxBuildLogsToRetain: '200',
       defaultDaysToRetainBuildLogs: 7,
       maxDaysToRetainBuildLogs: 30,
+      defaultTaskTimeout: '2h',
+      defaultGetTimeout: '30m',
+      defaultPutTimeout: '45m',
     },
   },
   kubernetes: {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { allocateBuildId, createStartedOneOffBuild, findBuild } from '@jetbridge/db';
 import { parseWebConfig } from '../src/config/index.js';
 import { createCredentialManager } from '../src/creds/credentials-config.js';
-import { readBuildEvents } from './execute-client.js';
+import { logText, readBuildEvents } from './execute-client.js';
 import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 
@@ -162,5 +162,63 @@ describe('--secret-retry-attempts and --secret-retry-interval', () => {
 
   it('uses Concourse’s defaults (5 attempts, 1s apart) when unset', () => {
     expect(parseWebConfig([], {}).secretRetry).toEqual({ attempts: 5, intervalMs: 1000 });
+  });
+});
+
+describe('--default-task-timeout', () => {
+  let ts: TestServer;
+  let token: string;
+
+  beforeAll(async () => {
+    ts = await startTestServer({ env: { CONCOURSE_DEFAULT_TASK_TIMEOUT: '2s' } });
+    token = await loginToken(ts.url, ADMIN);
+  });
+  afterAll(async () => {
+    await ts?.destroy();
+  });
+
+  it('stops a task without `timeout` after it; a task with its own `timeout` keeps that', async () => {
+    const job = (name: string, timeout: string) => `
+- name: ${name}
+  plan:
+  - task: wait
+${timeout}
+    config:
+      platform: linux
+      run: {path: sh, args: [-ec, 'sleep 4; echo "slept"']}`;
+    await setPipeline(
+      ts.url,
+      token,
+      'main',
+      'timeouts',
+      `
+jobs:
+${job('bounded', '')}
+${job('own', '    timeout: 1m')}
+`,
+    );
+    expect((await call(pipelineUrl(ts.url, 'main', 'timeouts', '/unpause'), token, 'PUT')).status).toBe(200);
+    const run = async (jobName: string) => {
+      const reply = await call(
+        pipelineUrl(ts.url, 'main', 'timeouts', `/jobs/${jobName}/builds`),
+        token,
+        'POST',
+      );
+      expect(reply.status).toBe(200);
+      const id = (JSON.parse(reply.text) as { id: number }).id;
+      const { events } = await readBuildEvents(ts.url, token, id);
+      const status = (await findBuild(ts.server.ctx.db, id))?.status;
+      // The output and the error events (the task's config, echoed in its events, names "slept" too).
+      const errors = events
+        .filter((event) => event.event === 'error')
+        .map((event) => JSON.stringify(event.data));
+      return { status, text: `${logText(events)}\n${errors.join('\n')}` };
+    };
+    const [bounded, own] = await Promise.all([run('bounded'), run('own')]);
+    expect(bounded.status).not.toBe('succeeded');
+    expect(bounded.text).toContain('timeout exceeded');
+    expect(bounded.text).not.toContain('slept');
+    expect(own.status).toBe('succeeded');
+    expect(own.text).toContain('slept');
   });
 });
