@@ -2,6 +2,7 @@ import type { Migration } from 'kysely/migration';
 import * as foundation from './0001_foundation.js';
 import * as pipelines from './0002_pipelines.js';
 import * as scheduling from './0003_scheduling.js';
+import * as buildVarRefs from './0004_build_var_refs.js';
 
 /**
  * Every migration, in order. Names sort lexically (kysely requires it); never edit a released one,
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '0001_foundation': foundation,
   '0002_pipelines': pipelines,
   '0003_scheduling': scheduling,
+  '0004_build_var_refs': buildVarRefs,
 };
