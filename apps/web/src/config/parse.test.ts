@@ -46,6 +46,15 @@ describe('jetbridge web configuration', () => {
     expect(config.dataDir).toBe('/var/lib/jb');
   });
 
+  it('reads the default step timeouts: unset or 0 is none', () => {
+    expect(parseWebConfig([], {}).defaultStepTimeouts).toEqual({});
+    expect(
+      parseWebConfig(['--default-task-timeout', '1h30m', '--default-put-timeout', '0'], {
+        CONCOURSE_DEFAULT_GET_TIMEOUT: '90s',
+      }).defaultStepTimeouts,
+    ).toEqual({ taskMs: 5_400_000, getMs: 90_000 });
+  });
+
   it('accepts repeated list flags', () => {
     const config = parseWebConfig(['--add-local-user', 'a:1', '--add-local-user', 'b:2'], {});
     expect(config.localUsers.map((u) => u.username)).toEqual(['a', 'b']);
@@ -70,6 +79,7 @@ describe('jetbridge web configuration', () => {
     [[], { CONCOURSE_MAX_DAYS_TO_RETAIN_BUILD_LOGS: '1e3' }, '--max-days-to-retain-build-logs'],
     [[], { CONCOURSE_SECRET_RETRY_ATTEMPTS: 'many' }, '--secret-retry-attempts'],
     [[], { CONCOURSE_SECRET_RETRY_INTERVAL: '-1s' }, '--secret-retry-interval'],
+    [[], { CONCOURSE_DEFAULT_TASK_TIMEOUT: 'soon' }, '--default-task-timeout'],
     [
       [],
       { CONCOURSE_ADD_LOCAL_USER: 'a:b', CONCOURSE_MAIN_TEAM_LOCAL_USER: 'zed' },
