@@ -152,6 +152,7 @@ export async function startJetBridge(
     const scheduler = await useJobScheduling(app, ctx, {
       ...(ctx.jobBuildStarter ? { starter: ctx.jobBuildStarter } : {}),
       ...(ctx.checker ? { inputChecker: ctx.checker } : {}),
+      intervalMs: config.componentRunnerIntervalMs,
     });
     ctx.jobScheduling = scheduler;
     cleanups.push(() => scheduler.stop());

@@ -445,6 +445,13 @@ export const optionSpecs = [
 
   {
     group: 'pipelines',
+    flag: 'component-runner-interval',
+    env: 'CONCOURSE_COMPONENT_RUNNER_INTERVAL',
+    default: '10s',
+    help: 'How often the job scheduler looks for jobs due a build when nothing asked it to (API changes and new versions ask at once).',
+  },
+  {
+    group: 'pipelines',
     flag: 'lidar-scanner-interval',
     env: 'CONCOURSE_LIDAR_SCANNER_INTERVAL',
     default: '10s',

@@ -69,6 +69,8 @@ export interface WebConfig {
   /** `--local-input-mode`: the local runtime's inputs as copies (Concourse's semantics) or symlinks (faster). */
   localInputMode: 'copy' | 'symlink';
   lidarScannerIntervalMs: number;
+  /** `--component-runner-interval`: the job scheduler's interval. */
+  componentRunnerIntervalMs: number;
   /** Go durations, as check plans carry them. */
   resourceCheckingInterval: string;
   resourceWithWebhookCheckingInterval: string;
@@ -339,6 +341,7 @@ export function parseWebConfig(
     ...optionalPath('resourceTypesDir', get('resource-types-dir'), cwd),
     localInputMode: oneOf('local-input-mode', ['copy', 'symlink'] as const),
     lidarScannerIntervalMs: positiveDuration('lidar-scanner-interval', '10s'),
+    componentRunnerIntervalMs: positiveDuration('component-runner-interval', '10s'),
     resourceCheckingInterval: durationText('resource-checking-interval', '1m'),
     resourceWithWebhookCheckingInterval: durationText('resource-with-webhook-checking-interval', '1m'),
     globalResourceCheckTimeoutMs: positiveDuration('global-resource-check-timeout', '1h'),
