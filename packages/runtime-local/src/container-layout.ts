@@ -1,7 +1,8 @@
-import { mkdir, symlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from '@jetbridge/runtime';
 import { copyTree } from './copy-tree.js';
+import { removeTree } from './remove-tree.js';
 
 /**
  * How read-only (input) mounts appear: the container's own copy of the volume (reflinked where the
@@ -63,9 +64,13 @@ export class ContainerLayout {
   ): Promise<ContainerLayout> {
     const workingDir = path.posix.resolve('/', spec.dir ?? DEFAULT_WORKING_DIRECTORY);
     const mounts = spec.mounts
-      .map((mount) => ({ ...mount, containerPath: path.posix.resolve(workingDir, mount.path) }))
+      .map((mount) => ({
+        ...mount,
+        containerPath: path.posix.resolve(workingDir, mount.path),
+        copied: mount.readOnly && readOnlyMounts === 'copy',
+      }))
       .sort((a, b) => a.containerPath.length - b.containerPath.length);
-    assertNotNested(mounts.map((mount) => mount.containerPath));
+    assertNotNested(mounts);
 
     const layout = new ContainerLayout(
       containerDir,
@@ -76,12 +81,9 @@ export class ContainerLayout {
     await mkdir(layout.homeDir, { recursive: true });
     for (const mount of mounts) {
       const target = layout.hostPathOf(mount.containerPath);
-      await mkdir(path.dirname(target), { recursive: true });
-      if (mount.readOnly && readOnlyMounts === 'copy') {
-        await copyTree(mount.source, target);
-      } else {
-        await symlink(mount.source, target, 'dir');
-      }
+      await makeMountPoint(layout.rootDir, target);
+      if (mount.copied) await copyTree(mount.source, target);
+      else await symlink(mount.source, target, 'dir');
     }
     // After the mounts: the working directory may itself be one.
     await mkdir(layout.hostWorkingDir, { recursive: true });
@@ -105,13 +107,46 @@ export class ContainerLayout {
   }
 }
 
-function assertNotNested(containerPaths: string[]): void {
-  for (const [index, outer] of containerPaths.entries()) {
-    if (outer === '/') throw new RuntimeError('the local runtime cannot mount a volume at /');
-    for (const inner of containerPaths.slice(index + 1)) {
-      if (isInsidePosix(outer, inner)) {
-        // A symlinked mount inside another would write into the outer volume.
-        throw new RuntimeError(`the local runtime cannot mount ${inner} inside the mount at ${outer}`);
+/**
+ * Make `target`'s parent directories below `root`, and nothing at `target`. Inside a copied input, what the
+ * copy has on the way — a file, or a symlink a step put in an artifact, which may point anywhere — is
+ * replaced by a directory instead of followed: a nested mount hides the copy's content, as a bind mount would.
+ */
+async function makeMountPoint(root: string, target: string): Promise<void> {
+  let current = root;
+  for (const part of path.relative(root, path.dirname(target)).split(path.sep).filter(Boolean)) {
+    const parent = current;
+    current = path.join(current, part);
+    const stats = await lstat(current).catch(() => undefined);
+    if (stats?.isDirectory()) continue;
+    await ownerWritable(parent);
+    if (stats !== undefined) await removeTree(current);
+    await mkdir(current);
+  }
+  if ((await lstat(target).catch(() => undefined)) === undefined) return;
+  await ownerWritable(path.dirname(target));
+  await removeTree(target);
+}
+
+/** A copied input may hold read-only directories (a tar with 0555 dirs); a mount point needs a writable one. */
+async function ownerWritable(directory: string): Promise<void> {
+  const { mode } = await lstat(directory);
+  if ((mode & 0o200) === 0) await chmod(directory, (mode & 0o7777) | 0o200);
+}
+
+/**
+ * Mounts may nest only inside a copied input (an output at `repo/dist` of an input `repo`, as Concourse
+ * allows): inside a symlinked mount the inner one would be written into the outer volume.
+ */
+function assertNotNested(mounts: Array<{ containerPath: string; copied: boolean }>): void {
+  for (const [index, outer] of mounts.entries()) {
+    const outerPath = outer.containerPath;
+    if (outerPath === '/') throw new RuntimeError('the local runtime cannot mount a volume at /');
+    for (const { containerPath: inner } of mounts.slice(index + 1)) {
+      if (inner === outerPath)
+        throw new RuntimeError(`the local runtime cannot mount two volumes at ${inner}`);
+      if (!outer.copied && isInsidePosix(outerPath, inner)) {
+        throw new RuntimeError(`the local runtime cannot mount ${inner} inside the mount at ${outerPath}`);
       }
     }
   }

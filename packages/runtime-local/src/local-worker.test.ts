@@ -316,6 +316,67 @@ describe('LocalWorker', () => {
     await inner.destroy();
   });
 
+  it('mounts outputs inside a copied input, hiding what it had there and never following its symlinks', async () => {
+    const outside = await temporaryWorkDir();
+    // A step may leave any symlink in its output (only uploads are checked); that output is the input here.
+    const input = await worker.createVolume({ handle: 'nest-input', owner: buildOwner, teamName: 'main' });
+    await input.streamIn(
+      '.',
+      makeTar([
+        { name: 'a.txt', content: 'a\n' },
+        { name: 'dist/stale.txt', content: 'stale\n' },
+        { name: 'locked', type: 'directory', mode: 0o555 },
+        { name: 'locked/old', content: 'old\n' },
+      ]),
+    );
+    const maker = await worker.createContainer({
+      handle: 'nest-maker',
+      env: {},
+      mounts: [{ volume: input, path: 'repo' }],
+      metadata: taskMetadata,
+    });
+    expect(await (await maker.run({ path: 'ln', args: ['-s', outside, 'repo/escape'] }, {})).wait()).toBe(0);
+    await maker.destroy();
+
+    const [dist, escaped, locked] = await Promise.all(
+      ['nest-dist', 'nest-escaped', 'nest-locked'].map((handle) =>
+        worker.createVolume({ handle, owner: buildOwner, teamName: 'main' }),
+      ),
+    );
+    const container = await worker.createContainer({
+      handle: 'nested-in-copy',
+      env: {},
+      mounts: [
+        { volume: input, path: 'repo', readOnly: true },
+        { volume: dist!, path: 'repo/dist' },
+        { volume: escaped!, path: 'repo/escape/out' },
+        { volume: locked!, path: 'repo/locked/old' },
+      ],
+      metadata: taskMetadata,
+    });
+    const stdout = new Collector();
+    const script =
+      'ls repo/dist; echo built > repo/dist/app && echo x > repo/escape/out/x && echo y > repo/locked/old/y && cat repo/a.txt';
+    expect(await (await container.run({ path: 'sh', args: ['-c', script] }, { stdout })).wait()).toBe(0);
+    expect(stdout.text()).toBe('a\n'); // the output starts empty: the copy's dist/ is hidden
+    await container.destroy();
+
+    expect(await readdir(outside)).toEqual([]);
+    expect(
+      Object.fromEntries(
+        [...(await readTar(await dist!.streamOut('.')))].map(([k, v]) => [k, v.content.toString()]),
+      ),
+    ).toEqual({ app: 'built\n' });
+    expect((await readTar(await escaped!.streamOut('.'))).get('x')?.content.toString()).toBe('x\n');
+    expect((await readTar(await locked!.streamOut('.'))).get('y')?.content.toString()).toBe('y\n');
+    const kept = await readTar(await input.streamOut('.'));
+    expect(kept.get('dist/stale.txt')?.content.toString()).toBe('stale\n');
+    expect(kept.get('locked/old')?.content.toString()).toBe('old\n');
+    expect(kept.get('escape')?.type).toBe('symlink');
+    for (const volume of [input, dist!, escaped!, locked!]) await volume.destroy();
+    await rm(outside, { recursive: true, force: true });
+  });
+
   it('says once that images are ignored', async () => {
     for (const handle of ['image-1', 'image-2']) {
       const container = await worker.createContainer({
