@@ -331,6 +331,7 @@ const EVERY_OPTION_OVERLAY = {
       bindIp: '127.0.0.1',
       resourceTypesDir: '/opt/resource-types',
       lidarScannerInterval: '20s',
+      componentRunnerInterval: '5s',
       resourceCheckingInterval: '2m',
       resourceWithWebhookCheckingInterval: '10m',
       globalResourceCheckTimeout: '30m',

@@ -114,6 +114,27 @@ ${job('greedy', '  build_log_retention: {builds: 10}')}
   });
 });
 
+describe('--component-runner-interval', () => {
+  let ts: TestServer;
+
+  beforeAll(async () => {
+    ts = await startTestServer({ env: { CONCOURSE_COMPONENT_RUNNER_INTERVAL: '200ms' } });
+  });
+  afterAll(async () => {
+    await ts?.destroy();
+  });
+
+  it('the job scheduler runs on it when nothing asks it to (not every 10s)', async () => {
+    const ticks = async () => {
+      const text = await (await fetch(`${ts.url}/metrics`)).text();
+      return Number(/^jetbridge_scheduler_tick_duration_seconds_count (\S+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await ticks();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect((await ticks()) - before).toBeGreaterThanOrEqual(4);
+  });
+});
+
 describe('--secret-retry-attempts and --secret-retry-interval', () => {
   let dir: string;
   let kubeconfig: string;
