@@ -342,6 +342,31 @@ describe('task step', () => {
     expect(await filesOf(upload)).toEqual({ 'a.txt': 'original\n', 'gone.txt': 'gone\n' });
   });
 
+  it("leaves a get's artifact as fetched for a second task when the first changes it", async () => {
+    const { outcome, sink } = await run(world, {
+      id: 'root',
+      do: [
+        {
+          id: 'g',
+          get: {
+            name: 'repo',
+            type: 'mock',
+            image: {},
+            version: { version: 'v1' },
+            source: { create_files: { 'hello.txt': 'fetched' } },
+          },
+        },
+        shTask('first', 'echo changed > repo/hello.txt && rm repo/version && cat repo/hello.txt', {
+          inputs: [{ name: 'repo' }],
+        }),
+        shTask('second', 'cat repo/hello.txt; echo; cat repo/version', { inputs: [{ name: 'repo' }] }),
+      ],
+    });
+    expect(outcome).toBe('succeeded');
+    expect(sink.logOf('first', 'stdout')).toBe('changed\n');
+    expect(sink.logOf('second', 'stdout')).toBe('fetched\nv1\n');
+  });
+
   it("carries a pass-through output's changes (output named as its input) to later steps, leaving the input artifact", async () => {
     const upload = await uploadArtifact(world, 12, { 'a.txt': 'original\n', 'keep.txt': 'kept\n' });
     const { outcome, sink } = await run(world, {
