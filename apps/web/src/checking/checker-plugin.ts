@@ -72,6 +72,9 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
     defaultCheckInterval: config.resourceCheckingInterval,
     webhookCheckInterval: config.resourceWithWebhookCheckingInterval,
     defaultCheckTimeoutMs: config.globalResourceCheckTimeoutMs,
+    // Concourse's check collector runs every --gc-interval.
+    collectIntervalMs: config.gcIntervalMs,
+    checkRecyclePeriodMs: config.gcCheckRecyclePeriodMs,
     onNewVersions: (resource) => scheduleRequested(`new versions of resource ${resource.id}`),
     onInputChecked: (check) =>
       scheduleRequested(`input resource ${check.resourceId} of job ${check.jobId} checked`),

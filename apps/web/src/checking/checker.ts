@@ -69,6 +69,8 @@ export interface CheckerOptions {
   onInputChecked?(check: { resourceId: number; jobId: number }): void;
   /** How often finished check builds are collected; 30 s by default (0 = never). */
   collectIntervalMs?: number;
+  /** How long a superseded finished check build is kept (`--gc-check-recycle-period`); 1 minute by default. */
+  checkRecyclePeriodMs?: number;
   /** Told the duration of each scan for due resources, in seconds (the web node's metrics). */
   onScanDone?(seconds: number): void;
 }
@@ -113,7 +115,8 @@ export class Checker {
     const collectMs = options.collectIntervalMs ?? 30_000;
     if (collectMs > 0) {
       const collect = setInterval(() => {
-        deleteCompletedCheckBuilds(options.db).catch((err: unknown) =>
+        const graceSeconds = (options.checkRecyclePeriodMs ?? 60_000) / 1000;
+        deleteCompletedCheckBuilds(options.db, { graceSeconds }).catch((err: unknown) =>
           options.logger.warn({ err }, 'check build collection failed'),
         );
       }, collectMs);

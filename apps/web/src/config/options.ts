@@ -180,6 +180,13 @@ export const optionSpecs = [
   },
   {
     group: 'gc',
+    flag: 'gc-check-recycle-period',
+    env: 'CONCOURSE_GC_CHECK_RECYCLE_PERIOD',
+    default: '1m',
+    help: "How long a finished check build that is no longer its resource's latest is kept (collected every --gc-interval).",
+  },
+  {
+    group: 'gc',
     flag: 'gc-artifact-retention',
     env: 'JETBRIDGE_GC_ARTIFACT_RETENTION',
     default: '12h',

@@ -56,6 +56,8 @@ export interface WebConfig {
   gcOneOffGracePeriodMs: number;
   /** How long uploads and the registered outputs of finished builds are kept. */
   gcArtifactRetentionMs: number;
+  /** `--gc-check-recycle-period`: how long superseded check builds are kept. */
+  gcCheckRecyclePeriodMs: number;
   /** `--build-tracker-interval`: how often the build tracker looks for builds whose node died. */
   buildTrackerIntervalMs: number;
   /** `--default-/--max-build-logs-to-retain` and `--default-/--max-days-to-retain-build-logs` (0 = none). */
@@ -318,6 +320,7 @@ export function parseWebConfig(
     gcIntervalMs: positiveDuration('gc-interval', '30s'),
     gcOneOffGracePeriodMs: positiveDuration('gc-one-off-grace-period', '5m'),
     gcArtifactRetentionMs: positiveDuration('gc-artifact-retention', '12h'),
+    gcCheckRecyclePeriodMs: nonNegativeDuration('gc-check-recycle-period', '1m'),
     buildTrackerIntervalMs: positiveDuration('build-tracker-interval', '10s'),
     buildLogRetention: {
       defaultBuilds: count('default-build-logs-to-retain'),
