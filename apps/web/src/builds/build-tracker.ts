@@ -42,6 +42,7 @@ import type { Worker } from '@jetbridge/runtime';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import type { BuildMeasurement, BuildMetrics, MeasuredBuild } from '../observability/build-metrics.js';
+import { recordingVarsResolver } from '../runtime/recorded-var-refs.js';
 import { BuildEventHub } from './build-event-hub.js';
 import { BuildEventLog, type BuildEventInput } from './build-event-log.js';
 import { BuildTrackingLocks } from './build-tracking-locks.js';
@@ -380,10 +381,13 @@ export class BuildTracker {
     const startTime = Math.floor((build.startTime ?? new Date()).getTime() / 1000);
     await log.append(statusEvent('started', startTime));
     let outcome: BuildOutcome;
-    const { identity, onFinished: _onFinished, ...pipelineOptions } = run.pipelineRun ?? {};
+    const { identity, onFinished: _onFinished, vars, ...pipelineOptions } = run.pipelineRun ?? {};
     try {
       outcome = await runBuild({
         ...pipelineOptions,
+        // The names of the vars it resolves are stored, so a node collecting its steps after a restart can
+        // redact their values too (runtime/recovery-redaction.ts).
+        ...(vars === undefined ? {} : { vars: recordingVarsResolver(this.options.db, build.id, vars) }),
         plan,
         worker: this.options.worker,
         build: { ...identity, id: build.id, name: build.name, teamName: build.teamName },

@@ -19,6 +19,7 @@ import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { BuildEventLog } from '../builds/build-event-log.js';
 import type { KubernetesArtifactSettings, KubernetesRuntimeSettings } from '../config/index.js';
+import type { CredentialManager } from '../creds/credential-manager.js';
 import { stepOriginId } from './plan-origin.js';
 import { ReleasableWorker } from './releasable-worker.js';
 import { StepRecovery } from './step-recovery.js';
@@ -134,6 +135,8 @@ export interface KubernetesRuntimeOptions {
   metrics: Registry;
   /** How often the pod reaper runs (`--gc-interval`). */
   reapIntervalMs: number;
+  /** The cluster's credential manager: step recovery redacts the secrets of the builds it collects. */
+  credentials: CredentialManager;
 }
 
 /** How long the reaper spares the pod of a finished build whose step still runs with nobody following it. */
@@ -175,6 +178,7 @@ export class KubernetesRuntime {
         db: options.db,
         pool: options.pool,
         logger: options.logger.child({ component: 'step-recovery' }) as FastifyBaseLogger,
+        credentials: options.credentials,
       });
     } catch (err) {
       await k8s.disconnect();

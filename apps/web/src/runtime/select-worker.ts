@@ -14,6 +14,7 @@ import type { Registry } from 'prom-client';
 import { openArtifactStore } from '../artifacts/artifact-collection.js';
 import { startWorkerVolumeReaper } from '../artifacts/worker-volume-reaper.js';
 import type { WebConfig } from '../config/index.js';
+import { createCredentialManager } from '../creds/credentials-config.js';
 import { KubernetesRuntime, kubernetesArtifactRoot } from './kubernetes-runtime.js';
 import type { BuildTracker } from '../builds/build-tracker.js';
 
@@ -70,6 +71,8 @@ export async function openWebRuntime(config: WebConfig, options: OpenRuntimeOpti
       logger,
       metrics: options.metrics,
       reapIntervalMs: config.gcIntervalMs,
+      // The manager the builds resolved their vars with: recovered output is redacted with the same secrets.
+      credentials: createCredentialManager(config),
     });
     workerHoldingContainers.current = kubernetes.worker;
     // node-local mode: volumes live on the nodes' artifact daemons, out of the store's reaper's sight.

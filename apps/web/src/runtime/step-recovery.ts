@@ -14,6 +14,11 @@
 // honoured (the step is signalled, the build ends aborted). On shutdown it lets go of everything: the next
 // web node picks the builds up again. With several web replicas, a survivor's build tracker offers it the
 // builds of a replica that died (`takeOver`), whose steps it collects the same way.
+//
+// Output is redacted as the node that ran the build did (recovery-redaction.ts: the secrets its plan and
+// recorded var refs resolve to, through the engine's own LogEventWriter); when that cannot be done the rest
+// of the output is withheld with a notice, and the exit status is still collected. Resource scripts' stdout
+// (their JSON response) and other processes (`fly intercept` shells) are never logged, as in the engine.
 import { Writable } from 'node:stream';
 import {
   findBuild,
@@ -26,14 +31,17 @@ import {
   type Database,
   type Kysely,
 } from '@jetbridge/db';
-import { TASK_PROCESS_ID } from '@jetbridge/exec';
+import { LogEventWriter, TASK_PROCESS_ID, type Redactor } from '@jetbridge/exec';
 import type { ContainerMetadata, Process, ProcessIO } from '@jetbridge/runtime';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { BuildEventLog, type BuildEventInput } from '../builds/build-event-log.js';
 import { BuildTrackingLocks } from '../builds/build-tracking-locks.js';
-import { completeUtf8Length, loggedOutputOffsets, type OutputOffsets } from './logged-output-offsets.js';
+import type { CredentialManager } from '../creds/credential-manager.js';
+import { loggedOutputOffsets, type OutputOffsets } from './logged-output-offsets.js';
 import { stepOriginId } from './plan-origin.js';
+import { recoveryRedaction, type RecoveryRedaction } from './recovery-redaction.js';
+import { recordedVarRefs } from './recorded-var-refs.js';
 
 /** A process in a step pod as the helper reports it. */
 export interface RecoverableProcessState {
@@ -60,6 +68,8 @@ export interface StepRecoveryOptions {
   db: Kysely<Database>;
   pool: pg.Pool;
   logger: FastifyBaseLogger;
+  /** The cluster's credential manager: recovered output is redacted with the secrets the build resolved. */
+  credentials: CredentialManager;
   /** How often to look for abort requests of the builds being collected. Default 1 s. */
   abortPollMs?: number;
 }
@@ -185,6 +195,7 @@ export class StepRecovery {
     const { db, logger } = this.options;
     const { id: buildId, plan } = build;
     const log = new BuildEventLog(buildId, await nextBuildEventId(db, buildId), db, logger);
+    const redaction = await this.redactionFor(build);
     const collected: Collected[] = [];
     await Promise.all(
       containers.map(async (container) => {
@@ -223,23 +234,29 @@ export class StepRecovery {
               ? '\njetbridge: the web node restarted; following this step in its pod (not running it again)\n'
               : '\njetbridge: the web node restarted; collecting the result of this step from its pod (not running it again)\n',
           );
+          const logged = state.id === TASK_PROCESS_ID || state.id === RESOURCE_PROCESS_ID;
+          if (logged && redaction.kind === 'withheld') {
+            await say(
+              `jetbridge: the rest of this step's output is withheld: ${redaction.reason}; its exit status is still collected\n`,
+            );
+          }
           logger.debug(
             { buildId, container: container.handle, process: state.id, from },
             'following a step process',
           );
+          const output = processOutput(
+            log,
+            origin,
+            state.id,
+            redaction.kind === 'redact' ? redaction.redactor : undefined,
+            from,
+          );
           try {
-            const process = await container.attach(
-              state.id,
-              {
-                stdout: logWriter(log, origin, 'stdout', from?.stdout),
-                stderr: logWriter(log, origin, 'stderr', from?.stderr),
-              },
-              from,
-            );
+            const process = await container.attach(state.id, output.io, from);
             logger.debug({ buildId, process: state.id }, 'attached to a step process');
             this.attached.set(buildId, [...(this.attached.get(buildId) ?? []), process]);
             if (this.abortRequested.has(buildId)) await process.signal('terminate').catch(() => undefined);
-            const exitStatus = await process.wait();
+            const exitStatus = await process.wait().finally(() => output.close());
             logger.debug({ buildId, process: state.id, exitStatus }, 'a followed step process exited');
             collected.push({ container, processId: state.id, exitStatus, followed: true });
           } catch (err) {
@@ -286,6 +303,30 @@ export class StepRecovery {
       },
       'collected the steps of an interrupted build',
     );
+  }
+
+  /** How this build's recovered output is redacted; withheld (never unredacted) when that is not known. */
+  private async redactionFor(build: BuildRecord): Promise<RecoveryRedaction> {
+    const { db, logger, credentials } = this.options;
+    let redaction: RecoveryRedaction;
+    try {
+      redaction = await recoveryRedaction({
+        db,
+        credentials,
+        build,
+        recordedRefs: await recordedVarRefs(db, build.id),
+      });
+    } catch (err) {
+      logger.warn({ err, buildId: build.id }, 'cannot tell the secrets of a recovered build');
+      redaction = { kind: 'withheld', reason: 'its secrets could not be resolved' };
+    }
+    if (redaction.kind === 'withheld') {
+      logger.warn(
+        { buildId: build.id, reason: redaction.reason },
+        'withholding the output of a recovered build',
+      );
+    }
+    return redaction;
   }
 
   private async pollAbortRequests(): Promise<void> {
@@ -349,37 +390,58 @@ function errorEvent(message: string): BuildEventInput {
   return { event: 'error', version: '4.1', data: { message, origin: {}, time: nowSeconds() } };
 }
 
+/** The process id of resource scripts (`get`, `put`, `check`) in their pods (packages/exec resource-container.ts). */
+const RESOURCE_PROCESS_ID = 'resource';
+
 /**
- * A process's output as `log` events of its step. With `startOffset` (output resumed at that raw byte offset)
- * each event carries the offset at its end, counted in raw bytes: only whole characters are decoded, the
- * start of one split across chunks waits for its rest.
+ * Where a followed process's output goes, as the engine sends it: a task's stdout and stderr and a resource
+ * script's stderr become `log` events through the engine's LogEventWriter and `redactor`; everything else
+ * (a resource script's JSON response, `fly intercept` shells) and, without a redactor, everything is dropped.
+ * With `from` (output resumed at those raw byte offsets) a task's events carry the offset at their end.
  */
-function logWriter(
+function processOutput(
   log: BuildEventLog,
   origin: { id?: string },
-  source: 'stdout' | 'stderr',
-  startOffset?: number,
-): Writable {
-  let offset = startOffset;
-  let carry: Buffer = Buffer.alloc(0);
-  const append = (bytes: Buffer): Promise<void> => {
-    if (bytes.length === 0) return Promise.resolve();
-    if (offset !== undefined) offset += bytes.length;
-    return log.append(logEvent(origin, source, bytes.toString('utf8'), offset));
+  processId: string,
+  redactor: Redactor | undefined,
+  from: OutputOffsets | undefined,
+): { io: ProcessIO; close(): Promise<void> } {
+  const writers: LogEventWriter[] = [];
+  const stream = (source: 'stdout' | 'stderr', logged: boolean): Writable => {
+    if (!logged || redactor === undefined) return discard();
+    const start = from?.[source];
+    const writer = new LogEventWriter(
+      (payload, rawOffset) =>
+        log.append(logEvent(origin, source, payload, start === undefined ? undefined : start + rawOffset)),
+      redactor,
+    );
+    writers.push(writer);
+    return writer.stream();
   };
-  return new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      const bytes = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
-      const whole = completeUtf8Length(bytes);
-      carry = bytes.subarray(whole);
-      append(bytes.subarray(0, whole)).then(() => done(), done);
+  const isTask = processId === TASK_PROCESS_ID;
+  const io: ProcessIO = {
+    stdout: stream('stdout', isTask),
+    stderr: stream('stderr', isTask || processId === RESOURCE_PROCESS_ID),
+  };
+  return {
+    io,
+    close: async () => {
+      await Promise.all([io.stdout, io.stderr].map((s) => (s === undefined ? undefined : endStream(s))));
+      for (const writer of writers) await writer.close();
     },
-    final(done) {
-      // An incomplete character at the very end stays as it is (decoded as a replacement character).
-      const rest = carry;
-      carry = Buffer.alloc(0);
-      append(rest).then(() => done(), done);
-    },
+  };
+}
+
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _encoding, done) => done() });
+}
+
+function endStream(stream: Writable): Promise<void> {
+  if (stream.writableFinished) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('finish', resolve);
+    stream.once('error', () => resolve());
+    stream.end();
   });
 }
 

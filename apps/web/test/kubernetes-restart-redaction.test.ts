@@ -1,0 +1,270 @@
+// Secrets stay out of the build log across a restart on --runtime kubernetes. A task prints a ((var)) from
+// the credentials file before, during and after its web node dies (kill -9; the first node is the built CLI
+// in a child process): the node that collects the step redacts it as the first one did — the value is in no
+// stored event, `((redacted))` is. Then, after a graceful hand-over, a node that cannot resolve the secrets
+// (credentials file gone) withholds the rest of the output with a notice and still collects the exit status.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
+import pg from 'pg';
+import { parseWebConfig } from '../src/config/index.js';
+import { startJetBridge, type RunningJetBridge } from '../src/server.js';
+import { executePlan, logText, readBuildEvents, statusesOf, type EnvelopeEvent } from './execute-client.js';
+import { shTask, startBuild } from './execute-flow.js';
+import { ADMIN, loginToken } from './harness.js';
+import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
+// One artifact mode is enough: redaction does not depend on how artifacts move.
+const mode = ARTIFACT_MODES.find((candidate) => candidate.skip === undefined);
+const skip =
+  mode === undefined
+    ? 'no artifact mode of the test cluster is available'
+    : existsSync(CLI)
+      ? undefined
+      : `${CLI} is not built (run \`npx -y pnpm@10 build\`; the test script does)`;
+
+const SECRET = 's3cr3t-Restart-9f2q';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 60_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const describeIt = skip === undefined ? describe : describe.skip;
+describeIt(
+  `secrets in the output of a step collected after a restart${skip ? ` [skipped: ${skip}]` : ''}`,
+  () => {
+    let postgres: TestPostgres;
+    let cluster: TestCluster;
+    let dataDir: string;
+    let credentials: string;
+    let child: ChildProcess | undefined;
+    let second: RunningJetBridge | undefined;
+    let env: NodeJS.ProcessEnv;
+
+    /** Every stored event of a build, as the database holds them. */
+    async function storedPayloads(buildId: number): Promise<string[]> {
+      const client = new pg.Client(postgres.connection);
+      await client.connect();
+      try {
+        const result = await client.query<{ payload: string }>(
+          'select payload from build_events where build_id = $1 order by event_id',
+          [buildId],
+        );
+        return result.rows.map((row) => row.payload);
+      } finally {
+        await client.end();
+      }
+    }
+
+    const quietLogs = () => ({ logDestination: new Writable({ write: (_c, _e, done) => done() }) });
+
+    beforeAll(async () => {
+      postgres = await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' });
+      cluster = await startTestCluster('ci');
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));
+      credentials = path.join(dataDir, 'credentials.yml');
+      await writeFile(credentials, `main/restart-token: ${SECRET}\n`);
+      env = {
+        CONCOURSE_BIND_IP: '127.0.0.1',
+        CONCOURSE_ADD_LOCAL_USER: `${ADMIN.username}:${ADMIN.password}`,
+        CONCOURSE_MAIN_TEAM_LOCAL_USER: ADMIN.username,
+        CONCOURSE_POSTGRES_HOST: postgres.connection.host,
+        CONCOURSE_POSTGRES_PORT: String(postgres.connection.port),
+        CONCOURSE_POSTGRES_USER: postgres.connection.user,
+        CONCOURSE_POSTGRES_PASSWORD: postgres.connection.password,
+        CONCOURSE_POSTGRES_DATABASE: postgres.connection.database,
+        JETBRIDGE_DATA_DIR: dataDir,
+        JETBRIDGE_CREDENTIALS_FILE: credentials,
+        CONCOURSE_SECRET_RETRY_ATTEMPTS: '1',
+        ...cluster.env(mode!.mode, { CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s' }),
+      };
+    });
+
+    afterAll(async () => {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await second?.close();
+      await cluster?.close();
+      await postgres?.destroy();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    });
+
+    it('a kill -9 restart: the node collecting the step redacts the secret as the one that ran it', async () => {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      let childOutput = '';
+      child = spawn(process.execPath, [CLI, 'web'], {
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: os.tmpdir(),
+          ...env,
+          CONCOURSE_BIND_PORT: String(port),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child!.on('exit', (_code, signal) => resolve(signal)),
+      );
+      await until(`the first web node to listen (output so far: ${childOutput.slice(-2000)})`, async () => {
+        if (child!.exitCode !== null) throw new Error(`the web node exited: ${childOutput}`);
+        return fetch(`${url}/api/v1/info`).then(
+          (res) => (res.status === 200 ? true : undefined),
+          () => undefined,
+        );
+      });
+      const token = await loginToken(url, ADMIN);
+      const script = [
+        'echo "before: $TOKEN"',
+        'while [ ! -f /tmp/go ]; do echo "tick $TOKEN"; echo "err $TOKEN" >&2; sleep 0.05; done',
+        'echo "after: $TOKEN (${#TOKEN} chars)"',
+        'exit 5',
+      ].join('\n');
+      const build = await startBuild(
+        url,
+        token,
+        executePlan(shTask(script, { params: { TOKEN: '((restart-token))' } }), [], []),
+      );
+      const firstEvents: EnvelopeEvent[] = [];
+      const firstStream = readBuildEvents(url, token, build.id, {
+        onEvent: (event) => void firstEvents.push(event),
+      }).catch(() => undefined);
+      await until('the step to print a few lines', () =>
+        logText(firstEvents).split('tick ((redacted))').length > 4 ? true : undefined,
+      );
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      await firstStream;
+      await new Promise((resolve) => setTimeout(resolve, 300)); // lines printed while no node runs
+
+      second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), quietLogs());
+      expect(second.runtime.kubernetes?.recovery.buildIds).toEqual([build.id]);
+      const token2 = await loginToken(second.url, ADMIN);
+      const [pod] = await cluster.podNames();
+      const events: EnvelopeEvent[] = [];
+      const streaming = readBuildEvents(second.url, token2, build.id, {
+        onEvent: (event) => void events.push(event),
+      });
+      await until('the new node to follow the step', () =>
+        logText(events, 'stderr').includes('following this step') ? true : undefined,
+      );
+      const atFollow = logText(events).length;
+      await until('the new node to log more lines', () =>
+        logText(events).slice(atFollow).includes('tick ((redacted))') ? true : undefined,
+      );
+      await cluster.exec(pod!, ['touch', '/tmp/go']);
+      const stream = await streaming;
+      expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
+      expect(stream.events.find((e) => e.event === 'finish-task')?.data['exit_status']).toBe(5);
+
+      const log = logText(stream.events);
+      const afterNotice = log.slice(log.indexOf('following this step'));
+      expect(afterNotice).toContain('tick ((redacted))');
+      expect(afterNotice).toContain(`after: ((redacted)) (${SECRET.length} chars)`);
+      expect(logText(stream.events, 'stderr')).toContain('err ((redacted))');
+      const stored = await storedPayloads(build.id);
+      expect(stored.length).toBe(stream.events.length);
+      expect(stored.filter((payload) => payload.includes(SECRET))).toEqual([]);
+      expect(log).not.toContain(SECRET);
+      // The running node stored the var's name (never its value) as it resolved it.
+      const client = new pg.Client(postgres.connection);
+      await client.connect();
+      try {
+        const refs = await client.query('select source, path from build_var_refs where build_id = $1', [
+          build.id,
+        ]);
+        expect(refs.rows).toEqual([{ source: '', path: 'restart-token' }]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it('secrets that cannot be resolved after a hand-over: the rest of the output is withheld, the exit status collected', async () => {
+      const token = await loginToken(second!.url, ADMIN);
+      const build = await startBuild(
+        second!.url,
+        token,
+        executePlan(
+          shTask(
+            'while [ ! -f /tmp/go ]; do echo "tick $TOKEN"; sleep 0.05; done; echo "last $TOKEN"; exit 3',
+            {
+              params: { TOKEN: '((restart-token))' },
+            },
+          ),
+          [],
+          [],
+        ),
+      );
+      const events: EnvelopeEvent[] = [];
+      const streaming = readBuildEvents(second!.url, token, build.id, {
+        onEvent: (event) => void events.push(event),
+      }).catch(() => undefined);
+      await until('the step to print', () =>
+        logText(events).includes('tick ((redacted))') ? true : undefined,
+      );
+      const [pod, ...others] = (await cluster.podNames()).filter((name) => name.includes(`-b${build.id}-`));
+      expect(others).toEqual([]);
+      await second!.close(); // graceful: the build is handed over, its pod left running
+      second = undefined;
+      await streaming;
+      // The credential manager cannot answer on the next node.
+      await rename(credentials, `${credentials}.gone`);
+      try {
+        second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), quietLogs());
+        expect(second.runtime.kubernetes!.recovery.buildIds).toEqual([build.id]);
+        const token2 = await loginToken(second.url, ADMIN);
+        const more: EnvelopeEvent[] = [];
+        const following = readBuildEvents(second.url, token2, build.id, {
+          onEvent: (event) => void more.push(event),
+        });
+        await until('the withheld notice', () => (logText(more).includes('withheld') ? true : undefined));
+        await cluster.exec(pod!, ['touch', '/tmp/go']);
+        const stream = await following;
+        expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
+        expect(stream.events.find((e) => e.event === 'finish-task')?.data['exit_status']).toBe(3);
+        const log = logText(stream.events);
+        const notice = log.slice(log.indexOf('following this step'));
+        expect(notice).toMatch(
+          /jetbridge: the rest of this step's output is withheld: its secrets could not be resolved \(\(\(restart-token\)\)\): credentials file .*; its exit status is still collected\n$/,
+        );
+        expect(log).not.toContain('last');
+        const stored = await storedPayloads(build.id);
+        expect(stored.filter((payload) => payload.includes(SECRET))).toEqual([]);
+        expect(stream.events.filter((e) => e.event === 'error').map((e) => e.data['message'])).toEqual([
+          "build interrupted: the web node running it restarted; collected from their pods without running them again: 'one-off' (exit status 3); the rest of the build did not run",
+        ]);
+      } finally {
+        await rename(`${credentials}.gone`, credentials);
+      }
+    });
+  },
+);
