@@ -336,7 +336,7 @@ const EVERY_OPTION_OVERLAY = {
       resourceWithWebhookCheckingInterval: '10m',
       globalResourceCheckTimeout: '30m',
       enableGlobalResources: true,
-      gc: { interval: '1m', oneOffGracePeriod: '10m', artifactRetention: '24h' },
+      gc: { interval: '1m', oneOffGracePeriod: '10m', artifactRetention: '24h', checkRecyclePeriod: '5m' },
       credentialsFile: { enabled: true, secretName: 'pipeline-credentials', key: 'vars.yml' },
       secretCacheEnabled: true,
       secretCacheDuration: '5m',

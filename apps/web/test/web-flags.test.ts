@@ -135,6 +135,62 @@ describe('--component-runner-interval', () => {
   });
 });
 
+describe('--gc-check-recycle-period', () => {
+  let ts: TestServer;
+  let token: string;
+
+  beforeAll(async () => {
+    ts = await startTestServer({
+      env: { CONCOURSE_GC_INTERVAL: '300ms', CONCOURSE_GC_CHECK_RECYCLE_PERIOD: '1s' },
+    });
+    token = await loginToken(ts.url, ADMIN);
+  });
+  afterAll(async () => {
+    await ts?.destroy();
+  });
+
+  it('collects a superseded check build after it (not after the default minute), keeping the latest', async () => {
+    await setPipeline(
+      ts.url,
+      token,
+      'main',
+      'checks',
+      `
+resources:
+- name: thing
+  type: mock
+  check_every: never
+  source: {initial_version: v1}
+jobs:
+- name: j
+  plan: [{get: thing}]
+`,
+    );
+    const check = async () => {
+      const reply = await call(
+        pipelineUrl(ts.url, 'main', 'checks', '/resources/thing/check'),
+        token,
+        'POST',
+        {
+          from: null,
+        },
+      );
+      expect(reply.status).toBe(201);
+      const id = (JSON.parse(reply.text) as { id: number }).id;
+      await waitFor(
+        async () => (await findBuild(ts.server.ctx.db, id))?.status === 'succeeded',
+        `check ${id}`,
+      );
+      return id;
+    };
+    const first = await check();
+    const second = await check();
+    const exists = async (id: number) => (await call(`${ts.url}/api/v1/builds/${id}`, token)).status === 200;
+    await waitFor(async () => !(await exists(first)), 'the superseded check build to be collected', 10_000);
+    expect(await exists(second)).toBe(true);
+  });
+});
+
 describe('--secret-retry-attempts and --secret-retry-interval', () => {
   let dir: string;
   let kubeconfig: string;
