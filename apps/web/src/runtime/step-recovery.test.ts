@@ -1,0 +1,167 @@
+// Step recovery of resource steps (get/put/check run `/opt/resource/*` as process `resource`) and of other
+// processes in a step pod: as the engine, only a resource script's stderr reaches the build log, redacted
+// with the secrets of the build's plan; its stdout (the JSON response) and `fly intercept` shells never do.
+// The pods are stand-ins (the worker is not what is tested here; kubernetes-restart-redaction.test.ts runs
+// real pods); the database, the locks and the credential manager are real.
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  allocateBuildId,
+  connectDatabase,
+  createStartedOneOffBuild,
+  createTeam,
+  findBuild,
+  migrateToLatest,
+  type DatabaseHandle,
+} from '@jetbridge/db';
+import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
+import type { ContainerMetadata, Process, ProcessIO } from '@jetbridge/runtime';
+import type { FastifyBaseLogger } from 'fastify';
+import pino from 'pino';
+import type { CredentialManager } from '../creds/credential-manager.js';
+import { StaticCredentialManager } from '../creds/static-credential-manager.js';
+import { StepRecovery, type RecoverableContainer, type RecoverableProcessState } from './step-recovery.js';
+
+const SECRET = 'res-secret-77x';
+
+let postgres: TestPostgres;
+let database: DatabaseHandle;
+
+beforeAll(async () => {
+  postgres = await startTestPostgres();
+  database = connectDatabase(postgres.connection);
+  await migrateToLatest(database.db);
+  await createTeam(database.db, { name: 'main', auth: {} });
+}, 60_000);
+
+afterAll(async () => {
+  await database?.close();
+  await postgres?.destroy();
+});
+
+/** A step pod whose processes print `output` on attach and exit with `exitStatus`. */
+function stepPod(
+  metadata: ContainerMetadata,
+  processes: Record<string, { stdout: string; stderr: string; exitStatus: number }>,
+): RecoverableContainer {
+  return {
+    handle: `pod-${metadata.buildId}`,
+    metadata,
+    listProcesses: async (): Promise<RecoverableProcessState[]> =>
+      Object.keys(processes).map((id) => ({ id, running: true })),
+    attach: async (processId: string, io: ProcessIO): Promise<Process> => {
+      const spec = processes[processId];
+      if (spec === undefined) throw new Error(`no process ${processId}`);
+      const printed = Promise.all(
+        (['stdout', 'stderr'] as const).map(
+          (source) =>
+            new Promise<void>((resolve) => {
+              const stream = io[source];
+              if (stream === undefined) return resolve();
+              // Written in two chunks, the secret split between them.
+              const text = spec[source];
+              const half = Math.floor(text.length / 2);
+              stream.write(Buffer.from(text.slice(0, half)));
+              stream.write(Buffer.from(text.slice(half)), () => resolve());
+            }),
+        ),
+      );
+      return {
+        id: processId,
+        wait: async () => {
+          await printed;
+          return spec.exitStatus;
+        },
+        signal: async () => undefined,
+        resize: async () => undefined,
+      };
+    },
+  };
+}
+
+async function recoverGetStep(
+  credentials: CredentialManager,
+): Promise<{ buildId: number; payloads: string[] }> {
+  const build = await createStartedOneOffBuild(database.db, {
+    id: await allocateBuildId(database.db),
+    teamName: 'main',
+    plan: {
+      id: '1',
+      do: [
+        { id: '2', get: { name: 'repo', type: 'mock', source: { token: '((res-token))' } } },
+        { id: '3', task: { name: 't', config: { run: { path: 'true' } } } },
+      ],
+    },
+    createdBy: null,
+    trackedBy: 'gone',
+  });
+  if (build === undefined) throw new Error('no build');
+  const pod = stepPod(
+    { type: 'get', teamName: 'main', stepName: 'repo', buildId: build.id },
+    {
+      resource: {
+        stdout: `{"version":{"ref":"${SECRET}"}}\n`,
+        stderr: `fetching with ${SECRET}\n`,
+        exitStatus: 0,
+      },
+      // A `fly intercept` shell in the same pod.
+      'intercept-1': { stdout: `TOKEN=${SECRET}\n`, stderr: `sh: ${SECRET}\n`, exitStatus: 0 },
+    },
+  );
+  const recovery = await StepRecovery.start({
+    worker: { recover: async () => [pod] },
+    db: database.db,
+    pool: database.pool,
+    logger: pino({ level: 'silent' }) as unknown as FastifyBaseLogger,
+    credentials,
+  });
+  expect(recovery.buildIds).toEqual([build.id]);
+  await recovery.settled();
+  await recovery.stop();
+  expect((await findBuild(database.db, build.id))?.status).toBe('errored');
+  const rows = await database.db
+    .selectFrom('build_events')
+    .select('payload')
+    .where('build_id', '=', build.id)
+    .orderBy('event_id')
+    .execute();
+  return { buildId: build.id, payloads: rows.map((row) => row.payload) };
+}
+
+function logPayloads(payloads: string[]): Array<{ source: string; payload: string }> {
+  return payloads
+    .map(
+      (raw) => JSON.parse(raw) as { event: string; data: { origin?: { source?: string }; payload?: string } },
+    )
+    .filter((event) => event.event === 'log')
+    .map((event) => ({ source: event.data.origin?.source ?? '', payload: event.data.payload ?? '' }));
+}
+
+describe('step recovery of a resource step', () => {
+  it("logs only the resource script's stderr, redacted; never its response nor an intercept shell", async () => {
+    const { payloads } = await recoverGetStep(new StaticCredentialManager({ 'main/res-token': SECRET }));
+    expect(payloads.filter((payload) => payload.includes(SECRET))).toEqual([]);
+    const logs = logPayloads(payloads);
+    expect(logs.filter((log) => log.source === 'stdout')).toEqual([]);
+    const stderr = logs.map((log) => log.payload).join('');
+    expect(stderr).toContain('fetching with ((redacted))\n');
+    expect(stderr).not.toContain('TOKEN=');
+    expect(stderr).not.toContain('sh: ');
+  });
+
+  it('withholds its output when the secrets cannot be resolved', async () => {
+    const { payloads } = await recoverGetStep({
+      lookup: async () => {
+        throw new Error('credential manager unreachable');
+      },
+    });
+    expect(payloads.filter((payload) => payload.includes(SECRET))).toEqual([]);
+    const stderr = logPayloads(payloads)
+      .map((log) => log.payload)
+      .join('');
+    expect(stderr).toContain(
+      "jetbridge: the rest of this step's output is withheld: its secrets could not be resolved (((res-token))): credential manager unreachable; its exit status is still collected\n",
+    );
+    expect(stderr).not.toContain('fetching');
+  });
+});
