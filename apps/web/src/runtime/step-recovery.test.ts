@@ -3,7 +3,6 @@
 // with the secrets of the build's plan; its stdout (the JSON response) and `fly intercept` shells never do.
 // The pods are stand-ins (the worker is not what is tested here; kubernetes-restart-redaction.test.ts runs
 // real pods); the database, the locks and the credential manager are real.
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   allocateBuildId,
