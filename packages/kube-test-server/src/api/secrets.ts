@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { ApiError } from './api-error.js';
-import { listOf, withKind } from './present.js';
+import { getByName, listInNamespace, metadataForCreate } from './namespaced-objects.js';
+import { withKind } from './present.js';
 import type { Secret } from './types.js';
 import { readJsonBody, type Router } from '../http/router.js';
 import type { ObjectStore, ResourceVersionClock } from '../store/object-store.js';
-import { labelSelector } from '../store/selectors.js';
 
 const presentSecret = withKind<Secret>('Secret');
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -33,36 +32,19 @@ export function registerSecretRoutes(
   deps: { secrets: ObjectStore<Secret>; clock: ResourceVersionClock },
 ): void {
   router
-    .add('GET', '/api/v1/namespaces/:namespace/secrets', (context) => {
-      const matches = labelSelector(context.query.get('labelSelector'));
-      const namespace = context.params.namespace ?? '';
-      const items = deps.secrets.list((secret) => secret.metadata.namespace === namespace && matches(secret));
-      return { body: listOf('Secret', items, deps.clock.value) };
-    })
+    .add('GET', '/api/v1/namespaces/:namespace/secrets', listInNamespace('Secret', deps.secrets, deps.clock))
     .add('POST', '/api/v1/namespaces/:namespace/secrets', async (context) => {
       const body = (await readJsonBody(context.req)) as Partial<Secret>;
       const namespace = context.params.namespace ?? '';
-      const name = body.metadata?.name;
-      if (!name) throw ApiError.invalid('Secret', '', 'metadata.name: Required value');
-      if (deps.secrets.get(namespace, name)) throw ApiError.alreadyExists('secrets', name);
+      const metadata = metadataForCreate(body, namespace, { kind: 'Secret', resource: 'secrets' }, deps.secrets);
       const created = deps.secrets.create({
-        metadata: {
-          ...body.metadata,
-          name,
-          namespace,
-          uid: randomUUID(),
-          creationTimestamp: new Date().toISOString(),
-        },
+        metadata,
         type: body.type ?? 'Opaque',
-        data: normalizedData(body, name),
+        data: normalizedData(body, metadata.name),
       });
       return { status: 201, body: presentSecret(created) };
     })
-    .add('GET', '/api/v1/namespaces/:namespace/secrets/:name', (context) => {
-      const secret = deps.secrets.get(context.params.namespace ?? '', context.params.name ?? '');
-      if (!secret) throw ApiError.notFound('secrets', context.params.name ?? '');
-      return { body: presentSecret(secret) };
-    })
+    .add('GET', '/api/v1/namespaces/:namespace/secrets/:name', getByName('secrets', deps.secrets, presentSecret))
     .add('PUT', '/api/v1/namespaces/:namespace/secrets/:name', async (context) => {
       const namespace = context.params.namespace ?? '';
       const name = context.params.name ?? '';
