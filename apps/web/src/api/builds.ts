@@ -20,7 +20,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { useBuildTracker } from '../builds/build-tracker-plugin.js';
 import { loadStoredPipeline } from '../checking/stored-pipeline-config.js';
-import { noCredentials, pipelineVarsResolver } from '../creds/index.js';
+import { oneOffBuildVarsResolver, pipelineBuildVarsResolver } from '../creds/build-vars-resolver.js';
+import { noCredentials } from '../creds/index.js';
 import { TrackerClosingError } from '../builds/build-tracker.js';
 import { HttpError } from '../http-error.js';
 import { presentWorkerArtifact } from './artifacts.js';
@@ -141,7 +142,7 @@ export async function buildRoutes(app: FastifyInstance, ctx: AppContext): Promis
           plan,
           createdBy: request.accessor.displayUserId || null,
           // No pipeline: the cluster's credential manager in the team's context (`<team>/<var>` only).
-          vars: (teamName) => pipelineVarsResolver(ctx.credentials ?? noCredentials, { teamName }),
+          vars: (teamName) => oneOffBuildVarsResolver(ctx.credentials ?? noCredentials, teamName),
         });
       } catch (err) {
         if (err instanceof TrackerClosingError) throw new HttpError(503, err.message, '');
@@ -181,11 +182,11 @@ export async function buildRoutes(app: FastifyInstance, ctx: AppContext): Promis
                 pipelineName: pipeline.name,
                 ...(pipeline.instanceVars !== null ? { pipelineInstanceVars: pipeline.instanceVars } : {}),
               },
-              vars: pipelineVarsResolver(ctx.credentials ?? noCredentials, {
-                teamName: pipeline.teamName,
-                pipelineName: pipeline.name,
-                varSources: stored?.config.var_sources ?? [],
-              }),
+              vars: pipelineBuildVarsResolver(
+                ctx.credentials ?? noCredentials,
+                pipeline,
+                stored?.config.var_sources,
+              ),
               ...(ctx.resourceTypes !== undefined ? { resourceTypes: ctx.resourceTypes } : {}),
               defaultCheckTimeoutMs: ctx.config.globalResourceCheckTimeoutMs,
             },

@@ -23,7 +23,8 @@ import { planJobBuild, PlanIdFactory } from '@jetbridge/planner';
 import type { FastifyBaseLogger } from 'fastify';
 import { ResourceConfigScopes } from '../checking/resource-config-scopes.js';
 import { loadStoredPipeline } from '../checking/stored-pipeline-config.js';
-import { pipelineVarsResolver, type CredentialManager } from '../creds/index.js';
+import { pipelineBuildVarsResolver } from '../creds/build-vars-resolver.js';
+import type { CredentialManager } from '../creds/index.js';
 import type { BuildTracker } from './build-tracker.js';
 import { jobBuildRecorder } from './job-build-recorder.js';
 import { jobBuildPipelineSetter } from './job-build-set-pipeline.js';
@@ -148,11 +149,7 @@ export class JobBuildStarter implements BuildStarter {
         ...(build.jobName !== null ? { jobName: build.jobName } : {}),
         ...(build.createdBy !== null ? { createdBy: build.createdBy } : {}),
       },
-      vars: pipelineVarsResolver(this.options.credentials, {
-        teamName: pipeline.teamName,
-        pipelineName: pipeline.name,
-        varSources: config.var_sources ?? [],
-      }),
+      vars: pipelineBuildVarsResolver(this.options.credentials, pipeline, config.var_sources),
       resourceTypes: this.options.resourceTypes,
       ...recorder,
       setPipeline,
