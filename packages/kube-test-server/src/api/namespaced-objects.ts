@@ -49,5 +49,11 @@ export function metadataForCreate<T extends KubeObject>(
   const name = body.metadata?.name;
   if (!name) throw ApiError.invalid(names.kind, '', 'metadata.name: Required value');
   if (store.get(namespace, name)) throw ApiError.alreadyExists(names.resource, name);
-  return { ...body.metadata, name, namespace, uid: randomUUID(), creationTimestamp: new Date().toISOString() };
+  return {
+    ...body.metadata,
+    name,
+    namespace,
+    uid: randomUUID(),
+    creationTimestamp: new Date().toISOString(),
+  };
 }

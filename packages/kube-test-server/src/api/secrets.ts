@@ -36,7 +36,12 @@ export function registerSecretRoutes(
     .add('POST', '/api/v1/namespaces/:namespace/secrets', async (context) => {
       const body = (await readJsonBody(context.req)) as Partial<Secret>;
       const namespace = context.params.namespace ?? '';
-      const metadata = metadataForCreate(body, namespace, { kind: 'Secret', resource: 'secrets' }, deps.secrets);
+      const metadata = metadataForCreate(
+        body,
+        namespace,
+        { kind: 'Secret', resource: 'secrets' },
+        deps.secrets,
+      );
       const created = deps.secrets.create({
         metadata,
         type: body.type ?? 'Opaque',
@@ -44,7 +49,11 @@ export function registerSecretRoutes(
       });
       return { status: 201, body: presentSecret(created) };
     })
-    .add('GET', '/api/v1/namespaces/:namespace/secrets/:name', getByName('secrets', deps.secrets, presentSecret))
+    .add(
+      'GET',
+      '/api/v1/namespaces/:namespace/secrets/:name',
+      getByName('secrets', deps.secrets, presentSecret),
+    )
     .add('PUT', '/api/v1/namespaces/:namespace/secrets/:name', async (context) => {
       const namespace = context.params.namespace ?? '';
       const name = context.params.name ?? '';
