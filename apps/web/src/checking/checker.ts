@@ -33,9 +33,10 @@ import type { ResourceConfig } from '@jetbridge/pipeline-config';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import type { BuildTracker } from '../builds/build-tracker.js';
-import { pipelineVarsResolver, type CredentialManager } from '../creds/index.js';
+import type { CredentialManager } from '../creds/index.js';
 import { deleteCompletedCheckBuilds } from './check-build-collector.js';
 import { listCheckableResources, type CheckableResource } from './checkable-resources.js';
+import { latestVersion, pipelineCheckRun } from './pipeline-check-build.js';
 import { ResourceCheckingLocks } from './resource-checking-locks.js';
 import { ResourceConfigScopes, type ResourceScope } from './resource-config-scopes.js';
 import { loadStoredPipeline, type StoredPipeline } from './stored-pipeline-config.js';
@@ -353,19 +354,7 @@ export class Checker {
     return new Promise<BuildOutcome | undefined>((resolve) => {
       tracker
         .startPendingBuild(buildId, plan, {
-          identity: {
-            teamId: resource.teamId,
-            pipelineId: resource.pipelineId,
-            pipelineName: resource.pipelineName,
-            ...(resource.pipelineInstanceVars !== null
-              ? { pipelineInstanceVars: resource.pipelineInstanceVars }
-              : {}),
-          },
-          vars: pipelineVarsResolver(this.options.credentials, {
-            teamName: resource.teamName,
-            pipelineName: resource.pipelineName,
-            varSources: stored.config.var_sources ?? [],
-          }),
+          ...pipelineCheckRun(this.options.credentials, resource, stored.config.var_sources),
           resourceTypes: this.options.resourceTypes,
           defaultCheckTimeoutMs: this.options.defaultCheckTimeoutMs,
           latestCheckedVersion: async (ref) =>
@@ -496,17 +485,6 @@ async function hasUnfinishedCheck(db: Kysely<Database>, resourceId: number): Pro
     .where('status', 'in', ['pending', 'started'])
     .executeTakeFirst();
   return row !== undefined;
-}
-
-async function latestVersion(db: Kysely<Database>, scopeId: number): Promise<Version | undefined> {
-  const row = await db
-    .selectFrom('resource_config_versions')
-    .select('version')
-    .where('resource_config_scope_id', '=', scopeId)
-    .orderBy('check_order', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return row?.version;
 }
 
 /** What went wrong in a check build: its last error event, else its status. */

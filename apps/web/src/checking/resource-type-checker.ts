@@ -16,8 +16,9 @@ import type { Version } from '@jetbridge/plan';
 import { PipelineResourceTypes, planResourceCheck, PlanIdFactory } from '@jetbridge/planner';
 import type { FastifyBaseLogger } from 'fastify';
 import type { BuildTracker } from '../builds/build-tracker.js';
-import { pipelineVarsResolver, type CredentialManager } from '../creds/index.js';
+import type { CredentialManager } from '../creds/index.js';
 import { checkErrorOf } from './checker.js';
+import { latestVersion, pipelineCheckRun } from './pipeline-check-build.js';
 import type { ResourceCheckingLocks } from './resource-checking-locks.js';
 import { resourceConfigType } from './resource-config-scopes.js';
 import { loadStoredPipeline } from './stored-pipeline-config.js';
@@ -105,32 +106,10 @@ export class ResourceTypeChecker {
       return await new Promise<BuildOutcome | undefined>((resolve, reject) => {
         tracker
           .startPendingBuild(check.buildId, plan, {
-            identity: {
-              teamId: type.teamId,
-              pipelineId: type.pipelineId,
-              pipelineName: type.pipelineName,
-              ...(type.pipelineInstanceVars !== null
-                ? { pipelineInstanceVars: type.pipelineInstanceVars }
-                : {}),
-            },
-            vars: pipelineVarsResolver(this.options.credentials, {
-              teamName: type.teamName,
-              pipelineName: type.pipelineName,
-              varSources: stored.config.var_sources ?? [],
-            }),
+            ...pipelineCheckRun(this.options.credentials, type, stored.config.var_sources),
             resourceTypes: this.options.resourceTypes,
             defaultCheckTimeoutMs: this.options.defaultCheckTimeoutMs,
-            latestCheckedVersion: async (ref) => {
-              const { scopeId } = await scopeFor(ref);
-              const row = await db
-                .selectFrom('resource_config_versions')
-                .select('version')
-                .where('resource_config_scope_id', '=', scopeId)
-                .orderBy('check_order', 'desc')
-                .limit(1)
-                .executeTakeFirst();
-              return row?.version;
-            },
+            latestCheckedVersion: async (ref) => latestVersion(db, (await scopeFor(ref)).scopeId),
             onCheckVersions: async (result) => {
               const { scopeId } = scope ?? (await scopeFor(result));
               const added = await saveResourceVersions(
