@@ -3,7 +3,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import { createTarStream, extractTar, type Artifact, type ArtifactStore } from '@jetbridge/artifact-store';
 import { RuntimeError } from '@jetbridge/runtime';
-import { ExecConnectionLostError, execInPod, type ExecResult } from '../exec/index.js';
+import { ExecConnectionLostError, execInPod, type ExecInPodOptions, type ExecResult } from '../exec/index.js';
 import type { HelperTarget } from '../helper/helper-exec.js';
 import type { Logger } from '../logger.js';
 import type { K8sRuntimeMetrics } from '../metrics.js';
@@ -156,43 +156,59 @@ async function lookupArtifact(store: ArtifactStore, volume: StreamedVolume): Pro
   return artifact;
 }
 
+/**
+ * Runs the helper's `tar-in` or `tar-out` for one volume in the pod (with --report, so it prints its byte count)
+ * and counts the exec in the metrics. The caller brings the streams: a tar to send, or a tar intake.
+ */
+async function execHelperTar(
+  verb: 'tar-in' | 'tar-out',
+  volume: StreamedVolume,
+  options: TransferOptions,
+  io: Pick<ExecInPodOptions, 'stdin' | 'stdinIsSelfDelimiting' | 'stdout' | 'stderr' | 'signal'>,
+): Promise<ExecResult> {
+  const began = Date.now();
+  const result = await execInPod({
+    kubeConfig: options.target.kubeConfig,
+    namespace: options.target.namespace,
+    pod: options.target.pod,
+    container: options.target.container,
+    command: [
+      options.target.helperPath,
+      verb,
+      `--dir=${volume.location.dir}`,
+      `--path=${volume.location.relative}`,
+      '--report',
+    ],
+    ...io,
+    killOnAbort: false,
+    pingIntervalMs: 15_000,
+  });
+  options.metrics.exec(verb, {
+    sent: result.stdinBytes,
+    received: result.stdoutBytes + result.stderrBytes,
+    seconds: (Date.now() - began) / 1000,
+  });
+  return result;
+}
+
 async function streamOneIn(volume: StreamedVolume, options: TransferOptions): Promise<number> {
   const artifact = await lookupArtifact(options.store, volume);
   const tar = await createTarStream(artifact, '.');
   const stdout = new TextCollector();
   const stderr = new TextCollector();
-  const began = Date.now();
   let result: ExecResult;
   try {
-    result = await execInPod({
-      kubeConfig: options.target.kubeConfig,
-      namespace: options.target.namespace,
-      pod: options.target.pod,
-      container: options.target.container,
-      command: [
-        options.target.helperPath,
-        'tar-in',
-        `--dir=${volume.location.dir}`,
-        `--path=${volume.location.relative}`,
-        '--report',
-      ],
+    result = await execHelperTar('tar-in', volume, options, {
       stdin: tar,
       // A tar ends itself (its end-of-archive marker), so v4 servers work too.
       stdinIsSelfDelimiting: true,
       stdout,
       stderr,
-      killOnAbort: false,
-      pingIntervalMs: 15_000,
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } finally {
     tar.destroy();
   }
-  options.metrics.exec('tar-in', {
-    sent: result.stdinBytes,
-    received: result.stdoutBytes + result.stderrBytes,
-    seconds: (Date.now() - began) / 1000,
-  });
   const where = `${volume.containerPath} (volume ${volume.handle}) in pod ${options.target.pod}`;
   if (result.exitCode !== 0) {
     const why = helperMessage(stderr.value()) || `exit ${result.exitCode}`;
@@ -265,28 +281,10 @@ async function receiveInto(
     stop.abort(error); // nothing reads the exec's output any more
     throw error;
   });
-  const began = Date.now();
   const where = `output ${output.containerPath} (volume ${output.handle}) of pod ${options.target.pod}`;
   let result: ExecResult;
   try {
-    result = await execInPod({
-      kubeConfig: options.target.kubeConfig,
-      namespace: options.target.namespace,
-      pod: options.target.pod,
-      container: options.target.container,
-      command: [
-        options.target.helperPath,
-        'tar-out',
-        `--dir=${output.location.dir}`,
-        `--path=${output.location.relative}`,
-        '--report',
-      ],
-      stdout: tar,
-      stderr,
-      killOnAbort: false,
-      pingIntervalMs: 15_000,
-      signal,
-    });
+    result = await execHelperTar('tar-out', output, options, { stdout: tar, stderr, signal });
   } catch (error) {
     tar.destroy(error instanceof Error ? error : new Error(String(error)));
     await extracting.catch(() => undefined);
@@ -298,11 +296,6 @@ async function receiveInto(
     }
     throw error;
   }
-  options.metrics.exec('tar-out', {
-    sent: result.stdinBytes,
-    received: result.stdoutBytes + result.stderrBytes,
-    seconds: (Date.now() - began) / 1000,
-  });
   if (result.exitCode === EXIT_NOT_FOUND) {
     await extracting.catch(() => undefined);
     options.logger.warn(
