@@ -25,16 +25,17 @@ export interface IssuedToken {
   claims: TokenClaims;
 }
 
-/**
- * Issues, verifies and revokes opaque access tokens kept in `access_tokens` (skymarshal's model: verifying
- * is a lookup plus an expiry check, so a restart keeps tokens valid and logout really revokes).
- */
 export interface TokenCaching {
   cache: TokenClaimsCache;
   /** Whether cached claims may be served now (revocations elsewhere are being heard). */
   isTrusted(): boolean;
 }
 
+/**
+ * Issues, verifies and revokes opaque access tokens kept in `access_tokens` (skymarshal's model: verifying
+ * is a lookup plus an expiry check, so a restart keeps tokens valid and logout really revokes), with verified
+ * claims cached for a short time (token-cache.ts).
+ */
 export class AccessTokenStore {
   /** Without `caching`, every verification reads the database. */
   constructor(
