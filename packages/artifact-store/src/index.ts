@@ -14,6 +14,7 @@ export { extractTar, type ExtractOptions, type ExtractResult } from './tar-extra
 export { createTarStream, type TarStreamOptions } from './tar-create.js';
 export type { ArtifactLocation } from './location.js';
 export { ArtifactReaper, type ArtifactReaperOptions, type ReapResult } from './reaper.js';
+export { PeriodicReaping, type PeriodicReapingHooks, type ReapingPassResult } from './periodic-reaping.js';
 export {
   ArtifactStoreError,
   ArtifactNotFoundError,

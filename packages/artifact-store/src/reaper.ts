@@ -1,4 +1,5 @@
 import { ownerKey, type Artifact, type ArtifactOwner } from './artifact.js';
+import { PeriodicReaping } from './periodic-reaping.js';
 import type { ArtifactStore } from './store.js';
 
 export interface ArtifactReaperOptions {
@@ -39,54 +40,31 @@ export class ArtifactReaper {
   readonly #store: ArtifactStore;
   readonly #strayGracePeriodMs: number;
   readonly #uploadTtlMs: number;
-  readonly #onError: (error: unknown) => void;
-  readonly #onPass: (result: ReapResult) => void;
-  #running: Promise<ReapResult> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = true;
+  readonly #loop: PeriodicReaping<ReapResult>;
 
   constructor(store: ArtifactStore, options: ArtifactReaperOptions = {}) {
     this.#store = store;
     this.#strayGracePeriodMs = options.strayGracePeriodMs ?? HOUR_MS;
     this.#uploadTtlMs = options.uploadTtlMs ?? 12 * HOUR_MS;
-    this.#onError = options.onError ?? (() => {});
-    this.#onPass = options.onPass ?? (() => {});
+    this.#loop = new PeriodicReaping(() => this.#reap(), {
+      ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.onPass ? { onPass: options.onPass } : {}),
+    });
   }
 
   /** One pass. Concurrent calls share the pass in progress. */
   reapOnce(): Promise<ReapResult> {
-    this.#running ??= this.#reap().finally(() => (this.#running = undefined));
-    return this.#running;
+    return this.#loop.runOnce();
   }
 
   /** Reap every `intervalMs` until {@link stop}; the timer does not keep the process alive. */
   start(intervalMs: number): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    const schedule = () => {
-      if (this.#stopped) return;
-      this.#timer = setTimeout(() => {
-        this.reapOnce()
-          .then(
-            (result) => {
-              for (const failure of result.failures) this.#onError(failure.error);
-              this.#onPass(result);
-            },
-            (err: unknown) => this.#onError(err),
-          )
-          .finally(schedule);
-      }, intervalMs);
-      this.#timer.unref();
-    };
-    schedule();
+    this.#loop.start(intervalMs);
   }
 
   /** Stop the loop and wait for a pass in progress. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#running?.catch(() => {});
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   async #reap(): Promise<ReapResult> {

@@ -2,7 +2,7 @@
 // Kubernetes runtime's node-local mode they are on the nodes' artifact daemons, which the ArtifactReaper (it
 // walks the store's directory) never sees, and which the worker keeps leased as long as it holds them. Same rules
 // as the store's reaper — the DatabaseArtifactRegistry decides each volume — deleting through the worker.
-import type { Artifact, ArtifactRegistry } from '@jetbridge/artifact-store';
+import { PeriodicReaping, type Artifact, type ArtifactRegistry } from '@jetbridge/artifact-store';
 import type { Database, Kysely } from '@jetbridge/db';
 import type { VolumeInfo, Worker } from '@jetbridge/runtime';
 import type { Logger } from 'pino';
@@ -33,49 +33,27 @@ export class WorkerVolumeReaper {
    * restart its retention starts over — kept longer, not shorter).
    */
   readonly #firstSeen = new Map<string, number>();
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<WorkerVolumeReapResult> | undefined;
-  #stopped = true;
+  readonly #loop: PeriodicReaping<WorkerVolumeReapResult>;
 
   constructor(options: WorkerVolumeReaperOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#loop = new PeriodicReaping(() => this.#reap(), options);
   }
 
   /** One pass. Concurrent calls share the pass in progress. */
   reapOnce(): Promise<WorkerVolumeReapResult> {
-    this.#running ??= this.#reap().finally(() => (this.#running = undefined));
-    return this.#running;
+    return this.#loop.runOnce();
   }
 
   /** Reap every `intervalMs` until {@link stop}; the timer does not keep the process alive. */
   start(intervalMs: number): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    const schedule = (): void => {
-      if (this.#stopped) return;
-      this.#timer = setTimeout(() => {
-        this.reapOnce()
-          .then(
-            (result) => {
-              for (const failure of result.failures) this.#options.onError?.(failure.error);
-              this.#options.onPass?.(result);
-            },
-            (error: unknown) => this.#options.onError?.(error),
-          )
-          .finally(schedule);
-      }, intervalMs);
-      this.#timer.unref();
-    };
-    schedule();
+    this.#loop.start(intervalMs);
   }
 
   /** Stop the loop and wait for a pass in progress. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   async #reap(): Promise<WorkerVolumeReapResult> {
