@@ -47,15 +47,7 @@ func runCopy(args []string) error {
 	if *to == "" || !filepath.IsAbs(*to) {
 		return usageError{"copy needs an absolute --to"}
 	}
-	if err := installSelf(*to); err != nil {
-		return err
-	}
-	// Sticky and world-writable: the step's user (unknown here) creates its process directories in it.
-	procs := filepath.Join(filepath.Dir(filepath.Dir(*to)), "procs")
-	if err := os.MkdirAll(procs, 0o755); err != nil {
-		return err
-	}
-	if err := os.Chmod(procs, os.ModeSticky|0o777); err != nil {
+	if err := installHelper(*to); err != nil {
 		return err
 	}
 	for _, directory := range directories {
@@ -132,6 +124,20 @@ func copyInputsAndReport(inputs inputPairs, parallel int) error {
 	})
 	fmt.Println(string(report))
 	return nil
+}
+
+// installHelper is what every init container does first: install the helper at `to` (…/bin/jetbridge-helper in
+// the shared emptyDir) and create the process directory next to its bin directory.
+func installHelper(to string) error {
+	if err := installSelf(to); err != nil {
+		return err
+	}
+	// Sticky and world-writable: the step's user (unknown here) creates its process directories in it.
+	procs := filepath.Join(filepath.Dir(filepath.Dir(to)), "procs")
+	if err := os.MkdirAll(procs, 0o755); err != nil {
+		return err
+	}
+	return os.Chmod(procs, os.ModeSticky|0o777)
 }
 
 func installSelf(to string) error {

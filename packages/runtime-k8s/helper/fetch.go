@@ -75,14 +75,7 @@ func runFetchInputs(args []string) error {
 		if !filepath.IsAbs(*to) {
 			return usageError{"fetch-inputs needs an absolute --to"}
 		}
-		if err := installSelf(*to); err != nil {
-			return err
-		}
-		procs := filepath.Join(filepath.Dir(filepath.Dir(*to)), "procs")
-		if err := os.MkdirAll(procs, 0o755); err != nil {
-			return err
-		}
-		if err := os.Chmod(procs, os.ModeSticky|0o777); err != nil {
+		if err := installHelper(*to); err != nil {
 			return err
 		}
 	}
