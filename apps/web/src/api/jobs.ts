@@ -32,6 +32,7 @@ import { pathParam, requestQuery } from '../auth/requested-pipeline.js';
 import { HttpError } from '../http-error.js';
 import { sendBadge } from './badge.js';
 import { parseBuildPage } from './builds.js';
+import { sendJsonApiNotFound } from './json-api-not-found.js';
 import { pageLinks, pipelinePath, presentPipelineBuild, unixSeconds } from './pipeline-json.js';
 import { pipelineSchedulingOf } from './pipeline-scheduling.js';
 import { requirePipeline } from './pipelines.js';
@@ -337,25 +338,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: AppContext): Promise<
       const pipeline = await requirePipeline(request, ctx);
       const jobName = pathParam(request, 'job_name');
       const job = await findJob(ctx.db, pipeline.id, jobName);
-      if (!job) {
-        return reply
-          .code(404)
-          .header('content-type', 'application/vnd.api+json')
-          .send(
-            // A Buffer, so the media type goes out exactly as given (no charset appended).
-            Buffer.from(
-              JSON.stringify({
-                errors: [
-                  {
-                    title: 'Job Not Found Error',
-                    detail: `Job with name '${jobName}' not found.`,
-                    status: '404',
-                  },
-                ],
-              }),
-            ),
-          );
-      }
+      if (!job) return sendJsonApiNotFound(reply, 'Job', jobName);
       // Task caches live with the runtime's volumes; none are tracked per job yet, so none are removed.
       return { caches_removed: 0 };
     },

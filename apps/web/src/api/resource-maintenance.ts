@@ -1,10 +1,11 @@
 // Maintenance of a pipeline's resources and resource types (Concourse's ClearResourceCache, ListSharedFor*,
 // Clear*Versions): `fly clear-resource-cache` and `fly clear-versions`. Registered by resourceRoutes.
 import { clearScopeVersions, findResource, findResourceTypeScope, listScopeSharers } from '@jetbridge/db';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { pathParam } from '../auth/requested-pipeline.js';
 import { HttpError } from '../http-error.js';
+import { sendJsonApiNotFound } from './json-api-not-found.js';
 import { requirePipeline } from './pipelines.js';
 
 /** The resource's or type's scope (null: never checked); a 404 when no such active resource or type. */
@@ -63,30 +64,10 @@ export function resourceMaintenanceRoutes(app: FastifyInstance, ctx: AppContext)
         throw HttpError.badRequest();
       const pipeline = await requirePipeline(request, ctx);
       const name = pathParam(request, 'resource_name');
-      if (!(await findResource(ctx.db, pipeline.id, name))) return notFound(reply, 'Resource', name);
+      if (!(await findResource(ctx.db, pipeline.id, name)))
+        return sendJsonApiNotFound(reply, 'Resource', name);
       // Every get step runs `in` afresh (no resource caches are kept), so there is nothing to remove.
       return { caches_removed: 0 };
     },
   );
-}
-
-/** Concourse's JSON:API not-found answer for these routes. */
-function notFound(reply: FastifyReply, kind: string, name: string): FastifyReply {
-  return reply
-    .code(404)
-    .header('content-type', 'application/vnd.api+json')
-    .send(
-      // A Buffer, so the media type goes out exactly as given (no charset appended).
-      Buffer.from(
-        JSON.stringify({
-          errors: [
-            {
-              title: `${kind} Not Found Error`,
-              detail: `${kind} with name '${name}' not found.`,
-              status: '404',
-            },
-          ],
-        }),
-      ),
-    );
 }
