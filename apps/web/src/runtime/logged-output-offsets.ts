@@ -37,20 +37,3 @@ export async function loggedOutputOffsets(
   }
   return offsets;
 }
-
-/**
- * Where `bytes` stops being whole UTF-8 characters: the index of an incomplete multi-byte character at its
- * end (its rest is still to come), or its length. Decoding only up to there keeps offsets on character
- * boundaries.
- */
-export function completeUtf8Length(bytes: Buffer): number {
-  const length = bytes.length;
-  for (let i = length - 1; i >= 0 && i >= length - 4; i--) {
-    const byte = bytes[i]!;
-    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look for its lead
-    if (byte < 0xc0) return length; // ASCII (or a stray continuation run): nothing pending
-    const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
-    return length - i < size ? i : length;
-  }
-  return length;
-}
