@@ -90,7 +90,11 @@ interface DaemonContainer extends Container {
 
 interface PodSpec {
   containers: Container[];
-  volumes?: Array<{ name: string; persistentVolumeClaim?: { claimName: string } }>;
+  volumes?: Array<{
+    name: string;
+    persistentVolumeClaim?: { claimName: string };
+    secret?: { secretName: string };
+  }>;
 }
 
 let helm: string;
