@@ -1,7 +1,11 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
 import { parseWebConfig, type WebConfig } from '../src/config/index.js';
 import { startJetBridge, type RunningJetBridge } from '../src/server.js';
@@ -26,6 +30,41 @@ export interface TestServer {
 export const ADMIN = { username: 'admin', password: 'admin-secret' } as const;
 export const PLAIN_USER = { username: 'alice', password: 'alice-secret' } as const;
 
+/** The users a web node is started with (`--add-local-user`); the first owns the main team. */
+type LocalUser = { readonly username: string; readonly password: string };
+
+/**
+ * The environment of a web node on `postgres` (as an operator's external database), listening on 127.0.0.1,
+ * with `users` as local users and the first of them owning main. Callers add the data directory and the rest.
+ */
+export function webNodeEnv(
+  postgres: TestPostgres,
+  users: readonly [LocalUser, ...LocalUser[]] = [ADMIN, PLAIN_USER],
+): NodeJS.ProcessEnv {
+  return {
+    CONCOURSE_BIND_IP: '127.0.0.1',
+    CONCOURSE_ADD_LOCAL_USER: users.map((user) => `${user.username}:${user.password}`).join(','),
+    CONCOURSE_MAIN_TEAM_LOCAL_USER: users[0].username,
+    CONCOURSE_POSTGRES_HOST: postgres.connection.host,
+    CONCOURSE_POSTGRES_PORT: String(postgres.connection.port),
+    CONCOURSE_POSTGRES_USER: postgres.connection.user,
+    CONCOURSE_POSTGRES_PASSWORD: postgres.connection.password,
+    CONCOURSE_POSTGRES_DATABASE: postgres.connection.database,
+  };
+}
+
+/** A writable that parses the JSON log lines a server writes into `logs`. */
+export function jsonLogSink(logs: Array<Record<string, unknown>>): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+}
+
 /**
  * Start a real JetBridge web node on a free port, against a real throwaway PostgreSQL (as an external
  * database), with its own data directory. Extra flags/env override the defaults.
@@ -46,29 +85,15 @@ export async function startTestServer(
     options.sharedPostgres ?? (await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' }));
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));
   const env: NodeJS.ProcessEnv = {
-    CONCOURSE_BIND_IP: '127.0.0.1',
+    ...webNodeEnv(postgres),
     CONCOURSE_BIND_PORT: '0',
     CONCOURSE_LOG_LEVEL: 'debug',
-    CONCOURSE_ADD_LOCAL_USER: `${ADMIN.username}:${ADMIN.password},${PLAIN_USER.username}:${PLAIN_USER.password}`,
-    CONCOURSE_MAIN_TEAM_LOCAL_USER: ADMIN.username,
-    CONCOURSE_POSTGRES_HOST: postgres.connection.host,
-    CONCOURSE_POSTGRES_PORT: String(postgres.connection.port),
-    CONCOURSE_POSTGRES_USER: postgres.connection.user,
-    CONCOURSE_POSTGRES_PASSWORD: postgres.connection.password,
-    CONCOURSE_POSTGRES_DATABASE: postgres.connection.database,
     JETBRIDGE_DATA_DIR: dataDir,
     ...options.env,
   };
   const config = parseWebConfig(options.argv ?? [], env);
   const logs: Array<Record<string, unknown>> = [];
-  const logDestination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      done();
-    },
-  });
+  const logDestination = jsonLogSink(logs);
 
   let server = await startJetBridge(config, { logDestination });
   const handle: TestServer = {
@@ -114,4 +139,83 @@ export async function loginToken(url: string, user: { username: string; password
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { access_token: string };
   return body.access_token;
+}
+
+/** The built CLI (`pnpm build`), for web nodes that must really die (SIGKILL) in a child process. */
+export const WEB_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
+
+/** Why tests needing {@link WEB_CLI} are skipped, or undefined when it is built. */
+export const webCliMissing: string | undefined = existsSync(WEB_CLI)
+  ? undefined
+  : `${WEB_CLI} is not built (run \`npx -y pnpm@10 build\`; the test script does)`;
+
+/** A port free on 127.0.0.1 now (for a child process that must be told its port). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `probe` every 200 ms until it returns a value (not undefined), which it returns. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+export interface SpawnedWebNode {
+  child: ChildProcess;
+  url: string;
+  /** Resolves with the signal that ended the process (null for a plain exit). */
+  exited: Promise<NodeJS.Signals | null>;
+  /** Its stdout and stderr so far. */
+  output(): string;
+}
+
+/**
+ * Start `web` from the built CLI in a child process with `env` (plus PATH and HOME) on a free port, and wait
+ * until it answers /api/v1/info; `what` names it in a timeout. Killing it is the caller's.
+ */
+export async function spawnWebNode(env: NodeJS.ProcessEnv, what = 'the web node'): Promise<SpawnedWebNode> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let output = '';
+  const child = spawn(process.execPath, [WEB_CLI, 'web'], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: os.tmpdir(),
+      ...env,
+      CONCOURSE_BIND_PORT: String(port),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on('exit', (_code, signal) => resolve(signal)),
+  );
+  await until(`${what} to listen`, async () => {
+    if (child.exitCode !== null) throw new Error(`${what} exited: ${output}`);
+    return fetch(`${url}/api/v1/info`).then(
+      (res) => (res.status === 200 ? true : undefined),
+      () => undefined,
+    );
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw new Error(`${String(err)} (output so far: ${output.slice(-2000)})`);
+  });
+  return { child, url, exited, output: () => output };
 }

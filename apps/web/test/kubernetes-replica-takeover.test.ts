@@ -3,53 +3,21 @@
 // its pod — every line of its output once (those printed while nobody watched too), its exit status, never a
 // second run. The dying replica is the built CLI in a child process, so it really dies; the survivor runs in
 // this process.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
 import { parseWebConfig } from '../src/config/index.js';
 import { startJetBridge, type RunningJetBridge } from '../src/server.js';
 import { executePlan, logText, readBuildEvents, statusesOf, type EnvelopeEvent } from './execute-client.js';
 import { shTask, startBuild } from './execute-flow.js';
-import { ADMIN, loginToken } from './harness.js';
+import { ADMIN, jsonLogSink, loginToken, spawnWebNode, until, webCliMissing, webNodeEnv } from './harness.js';
 import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
 const pvc = ARTIFACT_MODES.find((each) => each.mode === 'pvc');
-const skip =
-  pvc?.skip ??
-  (existsSync(CLI) ? undefined : `${CLI} is not built (run \`npx -y pnpm@10 build\`; the test script does)`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 60_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const skip = pvc?.skip ?? webCliMissing;
 
 (skip === undefined ? describe : describe.skip)(
   `a dead web replica's running step, collected by a survivor${skip ? ` [skipped: ${skip}]` : ''}`,
@@ -65,14 +33,7 @@ async function until<T>(
       postgres = await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' });
       cluster = await startTestCluster('ci');
       env = {
-        CONCOURSE_BIND_IP: '127.0.0.1',
-        CONCOURSE_ADD_LOCAL_USER: `${ADMIN.username}:${ADMIN.password}`,
-        CONCOURSE_MAIN_TEAM_LOCAL_USER: ADMIN.username,
-        CONCOURSE_POSTGRES_HOST: postgres.connection.host,
-        CONCOURSE_POSTGRES_PORT: String(postgres.connection.port),
-        CONCOURSE_POSTGRES_USER: postgres.connection.user,
-        CONCOURSE_POSTGRES_PASSWORD: postgres.connection.password,
-        CONCOURSE_POSTGRES_DATABASE: postgres.connection.database,
+        ...webNodeEnv(postgres, [ADMIN]),
         CONCOURSE_LOG_LEVEL: 'debug',
         ...cluster.env('pvc', { CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s' }),
       };
@@ -103,42 +64,13 @@ async function until<T>(
           CONCOURSE_BUILD_TRACKER_INTERVAL: '1s',
         }),
         {
-          logDestination: new Writable({
-            write(chunk: Buffer, _encoding, done) {
-              for (const line of chunk.toString('utf8').split('\n')) {
-                if (line.trim()) survivorLogs.push(JSON.parse(line) as Record<string, unknown>);
-              }
-              done();
-            },
-          }),
+          logDestination: jsonLogSink(survivorLogs),
         },
       );
 
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
-      let childOutput = '';
-      child = spawn(process.execPath, [CLI, 'web'], {
-        env: {
-          PATH: process.env['PATH'] ?? '',
-          HOME: os.tmpdir(),
-          ...env,
-          JETBRIDGE_DATA_DIR: await dataDir(),
-          CONCOURSE_BIND_PORT: String(port),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child.stdout?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
-      child.stderr?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
-      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-        child!.on('exit', (_code, signal) => resolve(signal)),
-      );
-      await until(`the dying replica to listen (output so far: ${childOutput.slice(-2000)})`, async () => {
-        if (child!.exitCode !== null) throw new Error(`the web node exited: ${childOutput}`);
-        return fetch(`${url}/api/v1/info`).then(
-          (res) => (res.status === 200 ? true : undefined),
-          () => undefined,
-        );
-      });
+      const node = await spawnWebNode({ ...env, JETBRIDGE_DATA_DIR: await dataDir() }, 'the dying replica');
+      child = node.child;
+      const { url, exited } = node;
       const token = await loginToken(url, ADMIN);
       const script = [
         'i=0',

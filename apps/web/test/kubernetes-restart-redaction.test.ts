@@ -3,14 +3,11 @@
 // in a child process): the node that collects the step redacts it as the first one did — the value is in no
 // stored event, `((redacted))` is. Then, after a graceful hand-over, a node that cannot resolve the secrets
 // (credentials file gone) withholds the rest of the output with a notice and still collects the exit status.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
 import pg from 'pg';
@@ -18,45 +15,14 @@ import { parseWebConfig } from '../src/config/index.js';
 import { startJetBridge, type RunningJetBridge } from '../src/server.js';
 import { executePlan, logText, readBuildEvents, statusesOf, type EnvelopeEvent } from './execute-client.js';
 import { shTask, startBuild } from './execute-flow.js';
-import { ADMIN, loginToken } from './harness.js';
+import { ADMIN, loginToken, spawnWebNode, until, webCliMissing, webNodeEnv } from './harness.js';
 import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
 // One artifact mode is enough: redaction does not depend on how artifacts move.
 const mode = ARTIFACT_MODES.find((candidate) => candidate.skip === undefined);
-const skip =
-  mode === undefined
-    ? 'no artifact mode of the test cluster is available'
-    : existsSync(CLI)
-      ? undefined
-      : `${CLI} is not built (run \`npx -y pnpm@10 build\`; the test script does)`;
+const skip = mode === undefined ? 'no artifact mode of the test cluster is available' : webCliMissing;
 
 const SECRET = 's3cr3t-Restart-9f2q';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 60_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 const describeIt = skip === undefined ? describe : describe.skip;
 describeIt(
@@ -94,14 +60,7 @@ describeIt(
       credentials = path.join(dataDir, 'credentials.yml');
       await writeFile(credentials, `main/restart-token: ${SECRET}\n`);
       env = {
-        CONCOURSE_BIND_IP: '127.0.0.1',
-        CONCOURSE_ADD_LOCAL_USER: `${ADMIN.username}:${ADMIN.password}`,
-        CONCOURSE_MAIN_TEAM_LOCAL_USER: ADMIN.username,
-        CONCOURSE_POSTGRES_HOST: postgres.connection.host,
-        CONCOURSE_POSTGRES_PORT: String(postgres.connection.port),
-        CONCOURSE_POSTGRES_USER: postgres.connection.user,
-        CONCOURSE_POSTGRES_PASSWORD: postgres.connection.password,
-        CONCOURSE_POSTGRES_DATABASE: postgres.connection.database,
+        ...webNodeEnv(postgres, [ADMIN]),
         JETBRIDGE_DATA_DIR: dataDir,
         JETBRIDGE_CREDENTIALS_FILE: credentials,
         CONCOURSE_SECRET_RETRY_ATTEMPTS: '1',
@@ -118,30 +77,9 @@ describeIt(
     });
 
     it('a kill -9 restart: the node collecting the step redacts the secret as the one that ran it', async () => {
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
-      let childOutput = '';
-      child = spawn(process.execPath, [CLI, 'web'], {
-        env: {
-          PATH: process.env['PATH'] ?? '',
-          HOME: os.tmpdir(),
-          ...env,
-          CONCOURSE_BIND_PORT: String(port),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child.stdout?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
-      child.stderr?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
-      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-        child!.on('exit', (_code, signal) => resolve(signal)),
-      );
-      await until(`the first web node to listen (output so far: ${childOutput.slice(-2000)})`, async () => {
-        if (child!.exitCode !== null) throw new Error(`the web node exited: ${childOutput}`);
-        return fetch(`${url}/api/v1/info`).then(
-          (res) => (res.status === 200 ? true : undefined),
-          () => undefined,
-        );
-      });
+      const node = await spawnWebNode(env, 'the first web node');
+      child = node.child;
+      const { url, exited } = node;
       const token = await loginToken(url, ADMIN);
       const script = [
         'echo "before: $TOKEN"',

@@ -5,58 +5,25 @@
 // is in the log exactly once, in order. The
 // first web node is the built CLI in a child process (what `pnpm start` runs; the test script builds before
 // jest runs), so it really dies; the second one runs in this process.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
 import { parseWebConfig } from '../src/config/index.js';
 import { startJetBridge, type RunningJetBridge } from '../src/server.js';
 import { executePlan, logText, readBuildEvents, statusesOf, type EnvelopeEvent } from './execute-client.js';
 import { getJson, shTask, startBuild } from './execute-flow.js';
-import { ADMIN, loginToken } from './harness.js';
+import { ADMIN, jsonLogSink, loginToken, spawnWebNode, until, webCliMissing, webNodeEnv } from './harness.js';
 import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
 
 /** Where step pods have the helper (packages/runtime-k8s/src/pods/step-pod.ts). */
 const HELPER_IN_POD = '/.jetbridge/bin/jetbridge-helper';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
-const cliSkip = existsSync(CLI)
-  ? undefined
-  : `${CLI} is not built (run \`npx -y pnpm@10 build\`; the test script does)`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 60_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
-  const skip = modeSkip ?? cliSkip;
+  const skip = modeSkip ?? webCliMissing;
   const describeMode = skip === undefined ? describe : describe.skip;
   describeMode(
     `a killed web node's running step, ${mode} artifacts${skip ? ` [skipped: ${skip}]` : ''}`,
@@ -74,14 +41,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         cluster = await startTestCluster('ci');
         dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));
         env = {
-          CONCOURSE_BIND_IP: '127.0.0.1',
-          CONCOURSE_ADD_LOCAL_USER: `${ADMIN.username}:${ADMIN.password}`,
-          CONCOURSE_MAIN_TEAM_LOCAL_USER: ADMIN.username,
-          CONCOURSE_POSTGRES_HOST: postgres.connection.host,
-          CONCOURSE_POSTGRES_PORT: String(postgres.connection.port),
-          CONCOURSE_POSTGRES_USER: postgres.connection.user,
-          CONCOURSE_POSTGRES_PASSWORD: postgres.connection.password,
-          CONCOURSE_POSTGRES_DATABASE: postgres.connection.database,
+          ...webNodeEnv(postgres, [ADMIN]),
           JETBRIDGE_DATA_DIR: dataDir,
           CONCOURSE_LOG_LEVEL: 'debug',
           ...cluster.env(mode, { CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s' }),
@@ -98,30 +58,9 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
 
       it('collects the step after a restart instead of running it again', async () => {
         // The first web node: the CLI, killed with SIGKILL while the step runs.
-        const port = await freePort();
-        const url = `http://127.0.0.1:${port}`;
-        let childOutput = '';
-        child = spawn(process.execPath, [CLI, 'web'], {
-          env: {
-            PATH: process.env['PATH'] ?? '',
-            HOME: os.tmpdir(),
-            ...env,
-            CONCOURSE_BIND_PORT: String(port),
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        child.stdout?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
-        child.stderr?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
-        const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-          child!.on('exit', (_code, signal) => resolve(signal)),
-        );
-        await until(`the first web node to listen (output so far: ${childOutput.slice(-2000)})`, async () => {
-          if (child!.exitCode !== null) throw new Error(`the web node exited: ${childOutput}`);
-          return fetch(`${url}/api/v1/info`).then(
-            (res) => (res.status === 200 ? true : undefined),
-            () => undefined,
-          );
-        });
+        const node = await spawnWebNode(env, 'the first web node');
+        child = node.child;
+        const { url, exited } = node;
         const token = await loginToken(url, ADMIN);
 
         // The step prints numbered lines (multi-byte characters included) on both streams until /tmp/go exists
@@ -151,14 +90,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         // The second web node, on the same database, data directory and cluster.
         const config = parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' });
         second = await startJetBridge(config, {
-          logDestination: new Writable({
-            write(chunk: Buffer, _encoding, done) {
-              for (const line of chunk.toString('utf8').split('\n')) {
-                if (line.trim()) secondLogs.push(JSON.parse(line) as Record<string, unknown>);
-              }
-              done();
-            },
-          }),
+          logDestination: jsonLogSink(secondLogs),
         });
         expect(second.runtime.kubernetes?.recovery.buildIds).toEqual([build.id]);
         const token2 = await loginToken(second.url, ADMIN);

@@ -1,15 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { findResource, sql, type Database, type Kysely } from '@jetbridge/db';
 import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
 import { createBuild, executePlan, readBuildEvents, statusesOf } from './execute-client.js';
-import { ADMIN, loginToken, PLAIN_USER, startTestServer, type TestServer } from './harness.js';
+import {
+  ADMIN,
+  loginToken,
+  spawnWebNode,
+  startTestServer,
+  webCliMissing,
+  webNodeEnv,
+  type TestServer,
+} from './harness.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 
 /**
@@ -112,9 +117,6 @@ jobs:
   }, 90_000);
 });
 
-// The built CLI, as a separate process that can die without any cleanup (SIGKILL).
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
-
 describe('a web node that dies mid-build', () => {
   let postgres: TestPostgres;
   let dataDir: string;
@@ -132,38 +134,17 @@ describe('a web node that dies mid-build', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const itWithCli = existsSync(CLI) ? it : it.skip;
+  // The doomed node is the built CLI, a separate process that can die without any cleanup (SIGKILL).
+  const itWithCli = webCliMissing === undefined ? it : it.skip;
   itWithCli(
     'another node ends its builds errored within the tracking interval, and the job can run again',
     async () => {
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
-      doomed = spawn(process.execPath, [CLI, 'web'], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: os.tmpdir(),
-          CONCOURSE_BIND_IP: '127.0.0.1',
-          CONCOURSE_BIND_PORT: String(port),
-          CONCOURSE_ADD_LOCAL_USER: `${ADMIN.username}:${ADMIN.password},${PLAIN_USER.username}:${PLAIN_USER.password}`,
-          CONCOURSE_MAIN_TEAM_LOCAL_USER: ADMIN.username,
-          CONCOURSE_POSTGRES_HOST: postgres.connection.host,
-          CONCOURSE_POSTGRES_PORT: String(postgres.connection.port),
-          CONCOURSE_POSTGRES_USER: postgres.connection.user,
-          CONCOURSE_POSTGRES_PASSWORD: postgres.connection.password,
-          CONCOURSE_POSTGRES_DATABASE: postgres.connection.database,
-          JETBRIDGE_DATA_DIR: dataDir,
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      doomed.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      await waitFor(
-        async () => (await fetch(`${url}/api/v1/info`).catch(() => undefined))?.ok === true,
+      const node = await spawnWebNode(
+        { ...webNodeEnv(postgres), JETBRIDGE_DATA_DIR: dataDir },
         'the doomed node',
-        60_000,
-      ).catch((err: unknown) => {
-        throw new Error(`${String(err)}\n${stderr}`);
-      });
+      );
+      doomed = node.child;
+      const { url } = node;
       const token = await loginToken(url, ADMIN);
       await setPipeline(
         url,
@@ -274,13 +255,4 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: n
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
