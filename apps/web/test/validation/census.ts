@@ -159,11 +159,11 @@ export async function takeCensus(options: {
  * Poll until `accept(census)` holds or `timeoutMs` passes; the last census either way (things wind down
  * asynchronously: sockets close, pool clients idle out, kept containers are destroyed).
  */
-export async function settledCensus(
-  take: () => Promise<Census>,
-  accept: (census: Census) => boolean,
+export async function settledCensus<T = Census>(
+  take: () => Promise<T>,
+  accept: (census: T) => boolean,
   timeoutMs: number,
-): Promise<Census> {
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const census = await take();

@@ -1,0 +1,114 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { statusesOf } from '../execute-client.js';
+import { ADMIN, loginToken, startTestServer, type TestServer } from '../harness.js';
+import { ARTIFACT_MODES, startTestCluster, type TestCluster } from '../kubernetes-cluster.js';
+import { countDbConnections, countFds, descendantProcesses, errorLines, settledCensus } from './census.js';
+import { runChainJob, runExecute, setChainPipeline } from './workloads.js';
+
+/**
+ * Issue #9 item 2 on `--runtime kubernetes` (pvc artifacts): pipeline builds (get → task → put, four pods
+ * each) and `fly execute` one-offs at once, every step a pod on the in-repo Kubernetes API test server
+ * (three simulated nodes, pods as local processes). All succeed with the right outputs, nothing is logged at
+ * error level, and once the kept pods' time is over and the reapers ran, there are no more pods, pod
+ * processes, volumes, database connections or file descriptors than before.
+ *
+ * How many of each: JETBRIDGE_LOAD_KUBERNETES_BUILDS, 12 by default. The issue's 50 + 50 (250 pods, each a
+ * set of namespaced processes with an overlay root) takes over four minutes on a shared 2-core CI machine,
+ * past this suite's time budget; run it with JETBRIDGE_LOAD_KUBERNETES_BUILDS=50 where there is room.
+ */
+const BUILDS = Number(process.env['JETBRIDGE_LOAD_KUBERNETES_BUILDS'] ?? 12);
+const pvc = ARTIFACT_MODES.find((m) => m.mode === 'pvc');
+const skip = pvc?.skip;
+const describeK8s = skip === undefined ? describe : describe.skip;
+
+describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, () => {
+  let cluster: TestCluster;
+  let ts: TestServer;
+  let admin: string;
+  let scratch: string;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster('load');
+    ts = await startTestServer({
+      env: cluster.env('pvc', {
+        CONCOURSE_LOG_LEVEL: 'info',
+        CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s',
+        CONCOURSE_GC_ONE_OFF_GRACE_PERIOD: '1s',
+        JETBRIDGE_GC_ARTIFACT_RETENTION: '1s',
+        // Reaped by hand after the load, so nothing is collected while builds still need it.
+        CONCOURSE_GC_INTERVAL: '1h',
+      }),
+    });
+    admin = await loginToken(ts.url, ADMIN);
+    scratch = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-k8s-load-'));
+  }, 120_000);
+
+  afterAll(async () => {
+    await ts?.destroy();
+    await cluster?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  const census = async () => ({
+    pods: (await cluster.podNames()).length,
+    processes: (await descendantProcesses()).length,
+    volumes: (await ts.server.ctx.worker.listVolumes()).length,
+    dbConnections: await countDbConnections(ts.postgres.connection),
+    fds: await countFds(),
+  });
+
+  async function collectGarbage(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await ts.server.runtime.kubernetes?.reapOnce();
+    await ts.server.artifactReaper.reapOnce();
+  }
+
+  it(`runs ${BUILDS} pipeline builds and ${BUILDS} fly-execute builds at once as pods, leaking nothing`, async () => {
+    await setChainPipeline(ts.url, admin, 'load', BUILDS, 1);
+    expect((await runChainJob(ts.url, admin, 'load', 'job-0')).build.status).toBe('succeeded');
+    expect((await runExecute(ts.url, admin, scratch, 'warm-up')).statuses).toEqual(['started', 'succeeded']);
+    await collectGarbage();
+    const before = await settledCensus(census, (c) => c.pods === 0, 30_000);
+    const started = Date.now();
+
+    const [pipelineRuns, executeRuns] = await Promise.all([
+      Promise.all(Array.from({ length: BUILDS }, (_, i) => runChainJob(ts.url, admin, 'load', `job-${i}`))),
+      Promise.all(
+        Array.from({ length: BUILDS }, (_, i) =>
+          runExecute(ts.url, admin, scratch, `execute-${i}\n`, { taskSeconds: 1 }),
+        ),
+      ),
+    ]);
+    const elapsedMs = Date.now() - started;
+    pipelineRuns.forEach((run, i) => {
+      expect({ job: `job-${i}`, status: run.build.status }).toEqual({ job: `job-${i}`, status: 'succeeded' });
+      expect(statusesOf(run.events)).toEqual(['started', 'succeeded']);
+      expect(run.outputs).toEqual([{ name: 'artifact', version: { version: `v1-job-${i}` } }]);
+    });
+    executeRuns.forEach((run, i) => {
+      expect({ i, statuses: run.statuses }).toEqual({ i, statuses: ['started', 'succeeded'] });
+      expect(run.output).toBe(`execute-${i}\nran\n`);
+    });
+    expect(errorLines(ts.logs)).toEqual([]);
+
+    await collectGarbage();
+    const within = (c: Awaited<ReturnType<typeof census>>) =>
+      c.pods <= before.pods &&
+      c.processes <= before.processes &&
+      c.volumes <= before.volumes &&
+      c.dbConnections <= before.dbConnections &&
+      c.fds <= before.fds + 5;
+    const after = await settledCensus(census, within, 30_000);
+    console.log(
+      `kubernetes load: ${2 * BUILDS} builds in ${elapsedMs} ms; before ${JSON.stringify(before)} after ${JSON.stringify(after)}`,
+    );
+    expect(after.pods).toBeLessThanOrEqual(before.pods);
+    expect(after.processes).toBeLessThanOrEqual(before.processes);
+    expect(after.volumes).toBeLessThanOrEqual(before.volumes);
+    expect(after.dbConnections).toBeLessThanOrEqual(before.dbConnections);
+    expect(after.fds).toBeLessThanOrEqual(before.fds + 5);
+  }, 240_000);
+});
