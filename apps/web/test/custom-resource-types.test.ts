@@ -2,17 +2,10 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  createJobBuild,
-  findJob,
-  findPipeline,
-  findResource,
-  pauseJob,
-  type Database,
-  type Kysely,
-} from '@jetbridge/db';
+import { findPipeline, findResource, type Database, type Kysely } from '@jetbridge/db';
 import { logText, readBuildEvents } from './execute-client.js';
-import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
+import { finishedBuild } from './execute-flow.js';
+import { ADMIN, loginToken, startPausedJobBuild, startTestServer, type TestServer } from './harness.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 
 /**
@@ -70,15 +63,7 @@ async function writeGreeterType(dir: string): Promise<void> {
   }
 }
 
-async function finished(buildId: number): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const build = (await call(`${ts.url}/api/v1/builds/${buildId}`, admin)).json<{ status: string }>();
-    if (['succeeded', 'failed', 'errored', 'aborted'].includes(build.status)) return build.status;
-    if (Date.now() > deadline) throw new Error(`build ${buildId} did not finish`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const finished = async (buildId: number) => (await finishedBuild(ts.url, admin, buildId)).status;
 
 const url = (suffix: string) => pipelineUrl(ts.url, 'main', 'types', suffix);
 
@@ -114,12 +99,8 @@ describe('a custom resource type on the local runtime', () => {
       await db.selectFrom('teams').select('id').where('name', '=', 'main').executeTakeFirstOrThrow()
     ).id;
     const pipeline = await findPipeline(db, teamId, 'types');
-    const job = await findJob(db, pipeline!.id, 'greet');
     const resource = await findResource(db, pipeline!.id, 'hello');
-    await pauseJob(db, job!.id, 'test');
-    const build = await createJobBuild(db, job!.id, { createdBy: 'admin', manuallyTriggered: true });
-    buildId = build!.id;
-    await ts.server.ctx.jobBuildStarter!.startBuild({ id: buildId }, [
+    buildId = await startPausedJobBuild(ts, 'types', 'greet', [
       { name: 'hello', resourceId: resource!.id, version: { ref: 'r2' }, firstOccurrence: true },
     ]);
     expect(await finished(buildId)).toBe('succeeded');

@@ -66,6 +66,22 @@ export async function getJson<T>(url: string, token: string): Promise<T> {
   return (await res.json()) as T;
 }
 
+/** Build `buildId` once it has ended (succeeded, failed, errored or aborted), polled every 200 ms. */
+export async function finishedBuild(
+  url: string,
+  token: string,
+  buildId: number,
+  timeoutMs = 30_000,
+): Promise<BuildJson> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const build = await getJson<BuildJson>(`${url}/api/v1/builds/${buildId}`, token);
+    if (['succeeded', 'failed', 'errored', 'aborted'].includes(build.status)) return build;
+    if (Date.now() > deadline) throw new Error(`build ${buildId} did not finish`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 export function shTask(script: string, extra: Partial<TaskConfigJson> = {}): TaskConfigJson {
   return {
     platform: 'linux',

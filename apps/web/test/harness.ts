@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { createJobBuild, findJob, findPipeline, pauseJob } from '@jetbridge/db';
 import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
+import type { JobBuildInput } from '../src/builds/job-build-starter.js';
 import { parseWebConfig, type WebConfig } from '../src/config/index.js';
 import { startJetBridge, type RunningJetBridge } from '../src/server.js';
 
@@ -218,4 +220,29 @@ export async function spawnWebNode(env: NodeJS.ProcessEnv, what = 'the web node'
     throw new Error(`${String(err)} (output so far: ${output.slice(-2000)})`);
   });
   return { child, url, exited, output: () => output };
+}
+
+/**
+ * A build of job `jobName` of main's pipeline `pipelineName`, started here through the job build starter (as
+ * the scheduler would) with `inputs`; the job is paused first so that no scheduler starts one. Its id.
+ */
+export async function startPausedJobBuild(
+  ts: TestServer,
+  pipelineName: string,
+  jobName: string,
+  inputs: JobBuildInput[] = [],
+): Promise<number> {
+  const db = ts.server.ctx.db;
+  const team = await db.selectFrom('teams').select('id').where('name', '=', 'main').executeTakeFirstOrThrow();
+  const pipeline = await findPipeline(db, team.id, pipelineName);
+  const job = pipeline && (await findJob(db, pipeline.id, jobName));
+  if (!job) throw new Error(`no job ${pipelineName}/${jobName}`);
+  await pauseJob(db, job.id, 'test');
+  const build = await createJobBuild(db, job.id, { createdBy: 'admin', manuallyTriggered: true });
+  const starter = ts.server.ctx.jobBuildStarter;
+  if (build === undefined || starter === undefined) throw new Error('no job build or no job build starter');
+  const started = await starter.startBuild({ id: build.id }, inputs);
+  // Errored before it started (its plan could not be made) is a build too: tests look at how it ended.
+  if (!started.started && !started.errored) throw new Error(`build not started: ${started.reason}`);
+  return build.id;
 }

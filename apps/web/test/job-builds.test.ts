@@ -6,13 +6,13 @@ import {
   findJob,
   findPipeline,
   findResource,
-  pauseJob,
   type Database,
   type Kysely,
 } from '@jetbridge/db';
 import type { JobBuildInput } from '../src/builds/job-build-starter.js';
 import { logText, readBuildEvents } from './execute-client.js';
-import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
+import { finishedBuild } from './execute-flow.js';
+import { ADMIN, loginToken, startPausedJobBuild, startTestServer, type TestServer } from './harness.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 
 /**
@@ -90,38 +90,10 @@ ${TASK('exit 1')}
 
 const url = (suffix = '') => pipelineUrl(ts.url, 'main', 'jobs', suffix);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-async function finished(buildId: number): Promise<{ status: string; name: string }> {
-  return until(`build ${buildId} to finish`, async () => {
-    const build = (await call(`${ts.url}/api/v1/builds/${buildId}`, admin)).json<{
-      status: string;
-      name: string;
-    }>();
-    return ['succeeded', 'failed', 'errored', 'aborted'].includes(build.status) ? build : undefined;
-  });
-}
+const finished = (buildId: number) => finishedBuild(ts.url, admin, buildId);
 
 /** A pending build of a paused job (so no scheduler starts it), started here with `inputs`. */
-async function runJob(jobName: string, inputs: JobBuildInput[]): Promise<number> {
-  const pipeline = await findPipeline(db, teamId, 'jobs');
-  const job = await findJob(db, pipeline!.id, jobName);
-  await pauseJob(db, job!.id, 'test');
-  const build = await createJobBuild(db, job!.id, { createdBy: 'admin', manuallyTriggered: true });
-  const starter = ts.server.ctx.jobBuildStarter;
-  if (starter === undefined) throw new Error('no job build starter');
-  const started = await starter.startBuild({ id: build!.id }, inputs);
-  expect(started.started || ('errored' in started && started.errored)).toBe(true);
-  return build!.id;
-}
+const runJob = (jobName: string, inputs: JobBuildInput[]) => startPausedJobBuild(ts, 'jobs', jobName, inputs);
 
 async function sourceInput(): Promise<JobBuildInput> {
   const check = await call(url('/resources/source/check'), admin, 'POST', { from: null });

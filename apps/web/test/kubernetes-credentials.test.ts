@@ -2,11 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createJobBuild, findJob, findPipeline, pauseJob, type Database, type Kysely } from '@jetbridge/db';
 import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
 import { logText, readBuildEvents } from './execute-client.js';
 import { FLY_SKIP_REASON, FlyCli, flyAvailable } from './fly-cli.js';
-import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
+import { finishedBuild } from './execute-flow.js';
+import { ADMIN, loginToken, startPausedJobBuild, startTestServer, type TestServer } from './harness.js';
 import { call, putConfig, setPipeline } from './pipeline-client.js';
 
 /**
@@ -19,8 +19,6 @@ let kube: KubeTestServer;
 let scratch: string;
 let ts: TestServer;
 let admin: string;
-let db: Kysely<Database>;
-let teamId: number;
 
 const TASK = (script: string) => `
       platform: linux
@@ -80,25 +78,10 @@ async function secret(method: 'POST' | 'PUT', name: string, data: Record<string,
   expect(response.ok).toBe(true);
 }
 
-async function finished(buildId: number): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const build = (await call(`${ts.url}/api/v1/builds/${buildId}`, admin)).json<{ status: string }>();
-    if (['succeeded', 'failed', 'errored', 'aborted'].includes(build.status)) return build.status;
-    if (Date.now() > deadline) throw new Error(`build ${buildId} did not finish`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const finished = async (buildId: number) => (await finishedBuild(ts.url, admin, buildId)).status;
 
 /** A build of a paused job (so no scheduler starts one), started here. */
-async function runJob(jobName: string): Promise<number> {
-  const pipeline = await findPipeline(db, teamId, 'app');
-  const job = await findJob(db, pipeline!.id, jobName);
-  await pauseJob(db, job!.id, 'test');
-  const build = await createJobBuild(db, job!.id, { createdBy: 'admin', manuallyTriggered: true });
-  await ts.server.ctx.jobBuildStarter!.startBuild({ id: build!.id }, []);
-  return build!.id;
-}
+const runJob = (jobName: string) => startPausedJobBuild(ts, 'app', jobName);
 
 const secretReads = (): number =>
   kube.requests().filter((request) => request.method === 'GET' && request.path.includes('/secrets/')).length;
@@ -120,9 +103,6 @@ beforeAll(async () => {
     },
   });
   admin = await loginToken(ts.url, ADMIN);
-  db = ts.server.ctx.db;
-  teamId = (await db.selectFrom('teams').select('id').where('name', '=', 'main').executeTakeFirstOrThrow())
-    .id;
   await setPipeline(ts.url, admin, 'main', 'app', YAML);
 });
 
