@@ -3,7 +3,7 @@
 // stream read as go-sse reads it, the build's artifacts, the output download. Real server, PostgreSQL,
 // processes and tar.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, mkdir, writeFile, chmod, stat } from 'node:fs/promises';
+import { mkdtemp, rm, mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -18,9 +18,8 @@ import {
   statusesOf,
   tarGzOf,
   uploadArtifact,
-  type EnvelopeEvent,
-  type TaskConfigJson,
 } from './execute-client.js';
+import { eventTypes, makeInputDir, shTask, snapshot } from './execute-flow.js';
 
 let server: TestServer;
 let token: string;
@@ -37,34 +36,6 @@ afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-/** Everything under `dir` as relative path → content (directories as null), for byte comparisons. */
-async function snapshot(dir: string, prefix = ''): Promise<Map<string, Buffer | null>> {
-  const files = new Map<string, Buffer | null>();
-  for (const entry of await readdir(path.join(dir, prefix), { withFileTypes: true })) {
-    const rel = path.join(prefix, entry.name);
-    if (entry.isDirectory()) {
-      files.set(rel, null);
-      for (const [k, v] of await snapshot(dir, rel)) files.set(k, v);
-    } else {
-      files.set(rel, await readFile(path.join(dir, rel)));
-    }
-  }
-  return files;
-}
-
-async function makeInputDir(name: string): Promise<string> {
-  const dir = path.join(scratch, name);
-  await mkdir(path.join(dir, 'nested', 'deeper'), { recursive: true });
-  await writeFile(path.join(dir, 'hello.txt'), 'hello from the input\n');
-  await writeFile(
-    path.join(dir, 'nested', 'data.bin'),
-    Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256)),
-  );
-  await writeFile(path.join(dir, 'nested', 'deeper', 'run.sh'), '#!/bin/sh\necho ran\n');
-  await chmod(path.join(dir, 'nested', 'deeper', 'run.sh'), 0o755);
-  return dir;
-}
-
 async function upload(dir: string): Promise<number> {
   const res = await uploadArtifact(server.url, token, 'main', tarGzOf(dir));
   expect(res.status).toBe(201);
@@ -78,15 +49,6 @@ async function startBuild(plan: unknown): Promise<{ id: number; name: string; st
   expect(res.status).toBe(201);
   expect(res.headers.get('content-type')).toBe('application/json');
   return (await res.json()) as { id: number; name: string; status: string };
-}
-
-function shTask(script: string, extra: Partial<TaskConfigJson> = {}): TaskConfigJson {
-  return {
-    platform: 'linux',
-    image_resource: { name: '', type: 'registry-image', source: { repository: 'busybox' } },
-    run: { path: 'sh', args: ['-c', script] },
-    ...extra,
-  };
 }
 
 /** Gone, or a zombie (killed, waiting for an init that may never reap it). */
@@ -103,15 +65,9 @@ function isDead(pid: number): boolean {
   }
 }
 
-function eventTypes(events: EnvelopeEvent[]): string[] {
-  return events.map((event) =>
-    event.event === 'status' ? `status ${event.data['status'] as string}` : event.event,
-  );
-}
-
 describe('fly execute, over HTTP', () => {
   it('uploads an input, runs the task, and the output downloads byte for byte', async () => {
-    const inputDir = await makeInputDir('input-ok');
+    const inputDir = await makeInputDir(path.join(scratch, 'input-ok'));
     const artifactId = await upload(inputDir);
 
     const config = shTask(
@@ -219,7 +175,7 @@ describe('build outcomes', () => {
       body: JSON.stringify({ auth: { owner: { users: ['local:admin'], groups: [] } } }),
     });
     expect([200, 201]).toContain(put.status);
-    const dir = await makeInputDir('other-team-input');
+    const dir = await makeInputDir(path.join(scratch, 'other-team-input'));
     const res = await uploadArtifact(server.url, token, 'other', tarGzOf(dir));
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: number };
