@@ -86,6 +86,7 @@ export { getSetting, getOrCreateSetting, putSetting } from './queries/settings.j
 export {
   findPipeline,
   findPipelineByTeamName,
+  findPipelineConfig,
   findPipelineById,
   listTeamPipelines,
   listVisiblePipelines,
@@ -105,6 +106,7 @@ export {
   NameSwapError,
   PipelineNotFoundError,
   type PipelineRecord,
+  type PipelineWithoutConfig,
   type SavePipelineRequest,
   type SavedPipelineConfig,
   type SavedResource,

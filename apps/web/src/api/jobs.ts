@@ -22,7 +22,7 @@ import {
   type JobSummaryRecord,
   type Json,
   type PipelineBuildsPage,
-  type PipelineRecord,
+  type PipelineWithoutConfig,
 } from '@jetbridge/db';
 import { jobInputs, parsePipelineConfig, type JobConfig, type JobInput } from '@jetbridge/pipeline-config';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -40,7 +40,7 @@ import { requirePipeline } from './pipelines.js';
 async function requireJob(
   request: FastifyRequest,
   ctx: AppContext,
-  pipeline: PipelineRecord,
+  pipeline: PipelineWithoutConfig,
 ): Promise<JobRecord> {
   const job = await findJob(ctx.db, pipeline.id, pathParam(request, 'job_name'));
   if (!job) throw HttpError.notFound();

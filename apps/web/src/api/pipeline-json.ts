@@ -1,7 +1,7 @@
 // JSON shapes shared by the pipeline, job and resource areas (concourse-api.md §2.3–2.5; Concourse's
 // atc/api/present): pipelines, builds of pipelines, build summaries, and pagination links that carry a
 // pipeline's instance vars. Fields are written in Go's struct order, `omitempty` ones left out when empty.
-import type { Json, PipelineBuildRecord, PipelineRecord } from '@jetbridge/db';
+import type { Json, PipelineBuildRecord, PipelineWithoutConfig } from '@jetbridge/db';
 import { instanceVarsToQueryParams } from '@jetbridge/pipeline-config';
 
 export function unixSeconds(date: Date): number {
@@ -16,7 +16,7 @@ function isEmpty(value: unknown): boolean {
 }
 
 /** `atc.Pipeline`. */
-export function presentPipeline(pipeline: PipelineRecord): Record<string, unknown> {
+export function presentPipeline(pipeline: PipelineWithoutConfig): Record<string, unknown> {
   const json: Record<string, unknown> = { id: pipeline.id, name: pipeline.name };
   if (!isEmpty(pipeline.instanceVars)) json['instance_vars'] = pipeline.instanceVars;
   json['paused'] = pipeline.paused;
@@ -106,6 +106,6 @@ export function pageLinks(
 }
 
 /** `/api/v1/teams/T/pipelines/P` for links, names escaped. */
-export function pipelinePath(pipeline: PipelineRecord): string {
+export function pipelinePath(pipeline: PipelineWithoutConfig): string {
   return `/api/v1/teams/${encodeURIComponent(pipeline.teamName)}/pipelines/${encodeURIComponent(pipeline.name)}`;
 }

@@ -6,6 +6,7 @@ import {
   ConfigVersionMismatchError,
   deletePipeline,
   findFinishedAndNextBuilds,
+  findPipelineConfig,
   findTeamByName,
   InvalidPageError,
   listJobs,
@@ -27,6 +28,7 @@ import {
   type Json,
   type PipelineBuildsPage,
   type PipelineRecord,
+  type PipelineWithoutConfig,
   type TeamRecord,
 } from '@jetbridge/db';
 import {
@@ -71,7 +73,7 @@ export async function requirePipeline(
   request: FastifyRequest,
   ctx: AppContext,
   options: { jsonErrors?: boolean } = {},
-): Promise<PipelineRecord> {
+): Promise<PipelineWithoutConfig> {
   if (request.authorizedPipeline) return request.authorizedPipeline;
   const found = await findRequestedPipeline(request, ctx.db);
   if (found.found) return found.pipeline;
@@ -192,9 +194,11 @@ export async function pipelineRoutes(app: FastifyInstance, ctx: AppContext): Pro
 
   app.get(`${P}/config`, { config: { access: { kind: 'team', role: 'viewer' } } }, async (request, reply) => {
     const pipeline = await requirePipeline(request, ctx, { jsonErrors: true });
-    if (pipeline.archived || pipeline.config === null) throw HttpError.notFound();
-    reply.header(CONFIG_VERSION_HEADER, String(pipeline.configVersion));
-    return { config: canonicalConfigJson(pipeline.config) };
+    // The lookup leaves the config out; read it (with its version, in one row) only here.
+    const stored = await findPipelineConfig(ctx.db, pipeline.id);
+    if (!stored || stored.archived || stored.config === null) throw HttpError.notFound();
+    reply.header(CONFIG_VERSION_HEADER, String(stored.configVersion));
+    return { config: canonicalConfigJson(stored.config) };
   });
 
   // The config arrives as raw YAML or JSON text: its own parsers, in a context of its own.

@@ -20,7 +20,7 @@ import {
   setResourceVersionEnabled,
   unpinResource,
   type Json,
-  type PipelineRecord,
+  type PipelineWithoutConfig,
   type ResourceRecord,
   type ResourceVersionRecord,
 } from '@jetbridge/db';
@@ -45,7 +45,7 @@ import { resourceMaintenanceRoutes } from './resource-maintenance.js';
 async function requireResource(
   request: FastifyRequest,
   ctx: AppContext,
-  pipeline: PipelineRecord,
+  pipeline: PipelineWithoutConfig,
 ): Promise<ResourceRecord> {
   const resource = await findResource(ctx.db, pipeline.id, pathParam(request, 'resource_name'));
   if (!resource) throw HttpError.notFound();

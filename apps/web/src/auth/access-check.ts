@@ -3,7 +3,7 @@ import {
   findPipelinePublicity,
   type Database,
   type Kysely,
-  type PipelineRecord,
+  type PipelineWithoutConfig,
 } from '@jetbridge/db';
 import type { FastifyRequest } from 'fastify';
 import { HttpError } from '../http-error.js';
@@ -24,7 +24,7 @@ export interface AuthorizedBuild {
 export interface AccessGrant {
   build: AuthorizedBuild | null;
   /** On `pipeline` and `team-pipeline` routes: the pipeline the path and instance vars name. */
-  pipeline: PipelineRecord | null;
+  pipeline: PipelineWithoutConfig | null;
 }
 
 const NOTHING: AccessGrant = { build: null, pipeline: null };
@@ -112,7 +112,10 @@ function requireTeamRole(
   if (!accessor.hasTeamRole(pathParam(request, 'team_name'), role)) throw HttpError.forbidden();
 }
 
-async function findPipelineOrReject(request: FastifyRequest, db: Kysely<Database>): Promise<PipelineRecord> {
+async function findPipelineOrReject(
+  request: FastifyRequest,
+  db: Kysely<Database>,
+): Promise<PipelineWithoutConfig> {
   const found = await findRequestedPipeline(request, db);
   if (found.found) return found.pipeline;
   if (found.reason === 'bad-instance-vars') throw new HttpError(400, found.message, '');

@@ -1,5 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
-import { listTeams, type PipelineRecord } from '@jetbridge/db';
+import { listTeams, type PipelineWithoutConfig } from '@jetbridge/db';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { HttpError } from '../http-error.js';
@@ -151,6 +151,6 @@ declare module 'fastify' {
     /** On build-read/build-write routes: the build the access check found. Null elsewhere. */
     authorizedBuild: AuthorizedBuild | null;
     /** On pipeline/team-pipeline routes: the pipeline the access check found. Null elsewhere. */
-    authorizedPipeline: PipelineRecord | null;
+    authorizedPipeline: PipelineWithoutConfig | null;
   }
 }

@@ -6,7 +6,7 @@ import {
   type Json,
   type Kysely,
   type Database,
-  type PipelineRecord,
+  type PipelineWithoutConfig,
 } from '@jetbridge/db';
 import { instanceVarsFromQueryParams, InstanceVarsQueryError } from '@jetbridge/pipeline-config';
 import type { FastifyRequest } from 'fastify';
@@ -39,14 +39,15 @@ export function pathParam(request: FastifyRequest, name: string): string {
 }
 
 export type RequestedPipeline =
-  | { found: true; pipeline: PipelineRecord }
+  | { found: true; pipeline: PipelineWithoutConfig }
   | { found: false; reason: 'bad-instance-vars'; message: string }
   /** No such team, or no such pipeline in it: both answer 404. */
   | { found: false; reason: 'not-found' };
 
 /**
  * Look up the pipeline `:pipeline_name` of `:team_name` (any letter case, as Concourse's FindTeam): one query
- * for both, as this runs on every pipeline-scoped request.
+ * for both, as this runs on every pipeline-scoped request — hence also without the pipeline's config (the JSON of
+ * all its jobs and resources), which a route showing it reads itself.
  */
 export async function findRequestedPipeline(
   request: FastifyRequest,

@@ -28,45 +28,49 @@ export interface PipelineRecord {
   lastUpdated: Date;
 }
 
+const pipelineColumnsWithoutConfig = [
+  'p.id',
+  'p.name',
+  'p.team_id',
+  't.name as team_name',
+  'p.instance_vars',
+  'p.version',
+  'p.groups',
+  'p.display',
+  'p.user_data',
+  'p.paused',
+  'p.paused_by',
+  'p.paused_at',
+  'p.public',
+  'p.archived',
+  'p.ordering',
+  'p.secondary_ordering',
+  'p.parent_job_id',
+  'p.parent_build_id',
+  'p.last_updated',
+] as const;
+
 function pipelinesQuery(db: Kysely<Database>) {
   return db
     .selectFrom('pipelines as p')
     .innerJoin('teams as t', 't.id', 'p.team_id')
-    .select([
-      'p.id',
-      'p.name',
-      'p.team_id',
-      't.name as team_name',
-      'p.instance_vars',
-      'p.config',
-      'p.version',
-      'p.groups',
-      'p.display',
-      'p.user_data',
-      'p.paused',
-      'p.paused_by',
-      'p.paused_at',
-      'p.public',
-      'p.archived',
-      'p.ordering',
-      'p.secondary_ordering',
-      'p.parent_job_id',
-      'p.parent_build_id',
-      'p.last_updated',
-    ]);
+    .select([...pipelineColumnsWithoutConfig, 'p.config']);
 }
 
 type PipelinesQuery = ReturnType<typeof pipelinesQuery>;
 type PipelineRow = Awaited<ReturnType<PipelinesQuery['executeTakeFirstOrThrow']>>;
 
 function toRecord(row: PipelineRow): PipelineRecord {
+  return { ...toRecordWithoutConfig(row), config: row.config };
+}
+
+function toRecordWithoutConfig(row: Omit<PipelineRow, 'config'>): PipelineWithoutConfig {
   return {
     id: row.id,
     name: row.name,
     teamId: row.team_id,
     teamName: row.team_name,
     instanceVars: row.instance_vars,
-    config: row.config,
     configVersion: Number(row.version),
     groups: row.groups,
     display: row.display,
@@ -109,25 +113,48 @@ export async function findPipeline(
   return row === undefined ? undefined : toRecord(row);
 }
 
+/** A pipeline without its stored config: what access checks and most pipeline-scoped routes need. */
+export type PipelineWithoutConfig = Omit<PipelineRecord, 'config'>;
+
 /**
  * The pipeline `(name, instance vars)` of the team named `teamName` (any letter case, as Concourse's
- * FindTeam), in one query: routes naming both need one round trip, not a team lookup and then this.
+ * FindTeam), in one query: routes naming both need one round trip, not a team lookup and then this. Every
+ * pipeline-scoped request runs it (the access check), so it leaves out the config — the JSON of every job and
+ * resource, which most such routes never show; `findPipelineConfig` reads it where it is wanted.
  */
 export async function findPipelineByTeamName(
   db: Kysely<Database>,
   teamName: string,
   name: string,
   instanceVars?: Record<string, Json> | null,
-): Promise<PipelineRecord | undefined> {
+): Promise<PipelineWithoutConfig | undefined> {
   // PostgreSQL text cannot hold NUL: no team or pipeline has such a name (and asking would be an error).
   if (teamName.includes('\0') || name.includes('\0')) return undefined;
-  const row = await pipelinesQuery(db)
+  const row = await db
+    .selectFrom('pipelines as p')
+    .innerJoin('teams as t', 't.id', 'p.team_id')
+    .select(pipelineColumnsWithoutConfig)
     .where(sql<string>`lower(t.name)`, '=', teamName.toLowerCase())
     .where('p.name', '=', name)
     .where(sameInstanceVars(instanceVars))
     .orderBy('t.id')
     .executeTakeFirst();
-  return row === undefined ? undefined : toRecord(row);
+  return row === undefined ? undefined : toRecordWithoutConfig(row);
+}
+
+/** A pipeline's stored config with its version, read together (null config once archived). */
+export async function findPipelineConfig(
+  db: Kysely<Database>,
+  pipelineId: number,
+): Promise<{ config: Record<string, Json> | null; configVersion: number; archived: boolean } | undefined> {
+  const row = await db
+    .selectFrom('pipelines')
+    .select(['config', 'version', 'archived'])
+    .where('id', '=', pipelineId)
+    .executeTakeFirst();
+  return row === undefined
+    ? undefined
+    : { config: row.config, configVersion: Number(row.version), archived: row.archived };
 }
 
 export async function findPipelineById(
