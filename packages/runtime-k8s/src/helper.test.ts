@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { makeTar, readTar, type TarEntrySpec } from '@jetbridge/runtime/conformance';
 import type { Container, ContainerSpec, ProcessIO, Volume } from '@jetbridge/runtime';
 import { execHelperFramed } from './helper/helper-exec.js';
 import { execInPod } from './exec/index.js';
 import type { K8sContainer, K8sWorker } from './index.js';
-import { helperBuild, startTestEnvironment, type TestEnvironment } from './test-environment.js';
+import { Collector, helperBuild, startTestEnvironment, type TestEnvironment } from './test-environment.js';
 
 // jetbridge-helper's behaviour inside real (test-server) pods: input copies, terminals, users, tar streams.
 
@@ -15,20 +15,6 @@ const namespace = 'helper';
 let env: TestEnvironment;
 let worker: K8sWorker;
 const registry = new Registry();
-
-class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.chunks.push(chunk);
-    callback();
-  }
-  bytes(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-  text(): string {
-    return this.bytes().toString('utf8');
-  }
-}
 
 function spec(overrides: Partial<ContainerSpec> = {}): ContainerSpec {
   return {

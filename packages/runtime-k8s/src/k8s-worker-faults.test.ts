@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { Registry } from 'prom-client';
 import { RuntimeError } from '@jetbridge/runtime';
-import type { Container, ContainerSpec, ProcessIO, Volume } from '@jetbridge/runtime';
+import type { Container, ContainerSpec, Volume } from '@jetbridge/runtime';
 import {
   PodFailedError,
   PodStartError,
@@ -14,33 +14,18 @@ import {
   type K8sWorker,
   type K8sWorkerConfig,
 } from './index.js';
-import { CLAIM, helperBuild, startTestEnvironment, type TestEnvironment } from './test-environment.js';
+import {
+  CLAIM,
+  Collector,
+  eventually,
+  helperBuild,
+  runShell as run,
+  startTestEnvironment,
+  type TestEnvironment,
+} from './test-environment.js';
 
 const namespace = 'faults';
 let env: TestEnvironment;
-
-class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.chunks.push(chunk);
-    callback();
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
-
-async function eventually(
-  condition: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms}ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function containerSpec(overrides: Partial<ContainerSpec> = {}): ContainerSpec {
   return {
@@ -63,10 +48,6 @@ async function podOf(worker: K8sWorker, container: Container): Promise<K8sContai
   const found = await worker.lookupContainer(container.handle);
   if (!found) throw new Error(`no container ${container.handle}`);
   return found;
-}
-
-function run(container: Container, script: string, io: ProcessIO = {}, id?: string) {
-  return container.run({ ...(id ? { id } : {}), path: 'sh', args: ['-c', script] }, io);
 }
 
 function outputVolume(worker: K8sWorker): Promise<Volume> {

@@ -5,41 +5,21 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { RuntimeError } from '@jetbridge/runtime';
-import type { Container, ContainerSpec, ProcessIO, Volume } from '@jetbridge/runtime';
+import type { Container, ContainerSpec, Volume } from '@jetbridge/runtime';
 import { makeTar, readTar } from '@jetbridge/runtime/conformance';
 import { PodFailedError, PodStartError, type K8sContainer, type K8sWorker } from './index.js';
-import { helperBuild, startTestEnvironment, type TestEnvironment } from './test-environment.js';
+import {
+  Collector,
+  eventually,
+  helperBuild,
+  runShell as run,
+  startTestEnvironment,
+  type TestEnvironment,
+} from './test-environment.js';
 
 const namespace = 'stream-faults';
 let env: TestEnvironment;
-
-class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.chunks.push(chunk);
-    callback();
-  }
-  bytes(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-  text(): string {
-    return this.bytes().toString('utf8');
-  }
-}
-
-async function eventually(
-  condition: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms}ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function containerSpec(overrides: Partial<ContainerSpec> = {}): ContainerSpec {
   return {
@@ -49,10 +29,6 @@ function containerSpec(overrides: Partial<ContainerSpec> = {}): ContainerSpec {
     metadata: { type: 'task', teamName: 'main', stepName: 'unit', buildId: 1 },
     ...overrides,
   };
-}
-
-function run(container: Container, script: string, io: ProcessIO = {}, id?: string) {
-  return container.run({ ...(id ? { id } : {}), path: 'sh', args: ['-c', script] }, io);
 }
 
 function newWorker(overrides: Parameters<TestEnvironment['streamWorkerConfig']>[0] = {}): Promise<K8sWorker> {

@@ -2,9 +2,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { ArtifactStore } from '@jetbridge/artifact-store';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
+import type { Container, ProcessIO } from '@jetbridge/runtime';
 import { K8sWorker, type K8sWorkerConfig, type PvcArtifactsConfig } from './index.js';
 import { buildHelperBinary, TEST_HELPER_IMAGE, type HelperBuild } from './testing.js';
 
@@ -81,4 +83,37 @@ export async function startTestEnvironment(namespace: string, helperPath: string
       await rm(webStoreRoot, { recursive: true, force: true });
     },
   };
+}
+
+/** Keeps what a process writes, to read as bytes or text once it is done. */
+export class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.chunks.push(chunk);
+    callback();
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+  text(): string {
+    return this.bytes().toString('utf8');
+  }
+}
+
+/** Polls `condition` every 50 ms until it holds, for at most `ms`. */
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms}ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Runs `sh -c script` in the container (with process id `id` when given). */
+export function runShell(container: Container, script: string, io: ProcessIO = {}, id?: string) {
+  return container.run({ ...(id ? { id } : {}), path: 'sh', args: ['-c', script] }, io);
 }
