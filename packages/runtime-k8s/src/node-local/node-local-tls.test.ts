@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { makeTestCertificates } from '@jetbridge/artifact-daemon/testing';
 import type { ContainerSpec } from '@jetbridge/runtime';
 import type { K8sContainer } from '../index.js';
 import { helperBuild } from '../test-environment.js';
@@ -14,62 +14,6 @@ import { startNodeLocalEnvironment, type NodeLocalEnvironment } from './test-env
 const namespace = 'node-local-tls';
 let env: NodeLocalEnvironment;
 let certDir: string;
-
-/** A CA and a daemon certificate for 127.0.0.1, made with the openssl CLI. */
-async function makeCertificates(dir: string) {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=test-ca',
-  );
-  run(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'daemon.key',
-    '-out',
-    'daemon.csr',
-    '-subj',
-    '/CN=daemon',
-  );
-  await writeFile(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'daemon.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'daemon.crt',
-    '-days',
-    '1',
-    '-extfile',
-    'ext.cnf',
-  );
-  return {
-    ca: await readFile(path.join(dir, 'ca.crt')),
-    cert: await readFile(path.join(dir, 'daemon.crt')),
-    key: await readFile(path.join(dir, 'daemon.key')),
-    caFile: path.join(dir, 'ca.crt'),
-  };
-}
 
 function spec(mounts: ContainerSpec['mounts'], node: string): ContainerSpec {
   return {
@@ -105,7 +49,7 @@ if ('skip' in helperBuild) {
     const cache = path.join(os.homedir(), '.cache', 'jetbridge');
     await mkdir(cache, { recursive: true });
     certDir = await mkdtemp(path.join(cache, 'node-local-tls-'));
-    env = await startNodeLocalEnvironment(namespace, helperPath, await makeCertificates(certDir));
+    env = await startNodeLocalEnvironment(namespace, helperPath, await makeTestCertificates(certDir));
   });
   afterAll(async () => {
     await env?.close();
