@@ -2,7 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { findPipeline, findResource } from '@jetbridge/db';
-import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
+import { finishedBuild as finishedBuildAt } from './execute-flow.js';
+import { ADMIN, loginToken, startTestServer, until as pollUntil, type TestServer } from './harness.js';
 import { readBuildEvents } from './execute-client.js';
 import { request } from './http-client.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
@@ -34,16 +35,6 @@ interface BuildJson {
 
 const url = (pipeline: string, suffix = '') => pipelineUrl(ts.url, 'main', pipeline, suffix);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 async function versions(pipeline: string, resource: string): Promise<string[]> {
   const reply = await call(url(pipeline, `/resources/${resource}/versions`), admin);
   return reply.json<VersionJson[]>().map((v) => v.version['version'] ?? JSON.stringify(v.version));
@@ -53,12 +44,10 @@ async function resourceJson(pipeline: string, resource: string): Promise<Resourc
   return (await call(url(pipeline, `/resources/${resource}`), admin)).json<ResourceJson>();
 }
 
-async function finishedBuild(id: number): Promise<BuildJson> {
-  return until(`build ${id} to finish`, async () => {
-    const build = (await call(`${ts.url}/api/v1/builds/${id}`, admin)).json<BuildJson>();
-    return ['succeeded', 'failed', 'errored', 'aborted'].includes(build.status) ? build : undefined;
-  });
-}
+const finishedBuild = (id: number) => finishedBuildAt(ts.url, admin, id);
+
+/** Polls for at most 30 s. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>) => pollUntil(what, probe, 30_000);
 
 async function unpause(pipeline: string): Promise<void> {
   expect((await call(url(pipeline, '/unpause'), admin, 'PUT')).status).toBe(200);
@@ -318,10 +307,7 @@ jobs:
           { from: null },
         );
         const id = check.json<BuildJson>().id;
-        const finished = await until(`check ${id}`, async () => {
-          const build = (await call(`${shared.url}/api/v1/builds/${id}`, token)).json<BuildJson>();
-          return ['succeeded', 'failed', 'errored', 'aborted'].includes(build.status) ? build : undefined;
-        });
+        const finished = await finishedBuildAt(shared.url, token, id);
         if (finished.status !== 'succeeded') {
           const events = await readBuildEvents(shared.url, token, id);
           throw new Error(
