@@ -27,6 +27,18 @@ export interface TestEnvironment {
   close(): Promise<void>;
 }
 
+/** How test workers make pods, whatever their artifact mode: the helper built here, quick polls and stops. */
+export function testPodDefaults(helperPath: string) {
+  return {
+    helperImage: TEST_HELPER_IMAGE,
+    helperBinaryPath: helperPath,
+    defaultImage: 'busybox:stable',
+    podPollIntervalMs: 500,
+    terminateGraceMs: 2_000,
+    terminationGracePeriodSeconds: 2,
+  } satisfies Partial<K8sWorkerConfig>;
+}
+
 /** The helper build, done once per test file (top-level await: suites decide whether to skip from it). */
 export const helperBuild: HelperBuild = await buildHelperBinary();
 
@@ -50,12 +62,7 @@ export async function startTestEnvironment(namespace: string, helperPath: string
     kubeConfig,
     namespace,
     artifacts: { mode: 'pvc', claimName: CLAIM, claimMountPath: server.claimDir(namespace, CLAIM) },
-    helperImage: TEST_HELPER_IMAGE,
-    helperBinaryPath: helperPath,
-    defaultImage: 'busybox:stable',
-    podPollIntervalMs: 500,
-    terminateGraceMs: 2_000,
-    terminationGracePeriodSeconds: 2,
+    ...testPodDefaults(helperPath),
     ...overrides,
   });
   const streamWorkerConfig = (overrides: Partial<K8sWorkerConfig> = {}): K8sWorkerConfig => ({

@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { startArtifactDaemon, type ArtifactDaemon } from '@jetbridge/artifact-daemon';
 import { startKubeTestServer, type KubeTestServer } from '@jetbridge/kube-test-server';
 import { K8sWorker, type K8sWorkerConfig } from '../index.js';
-import { TEST_HELPER_IMAGE } from '../testing.js';
+import { testPodDefaults } from '../test-environment.js';
 import type { NodeLocalArtifactsConfig } from './config.js';
 
 export const NODES = ['node-a', 'node-b', 'node-c'] as const;
@@ -92,12 +92,7 @@ export async function startNodeLocalEnvironment(
       healthCacheMs: 0,
       ...overrides,
     },
-    helperImage: TEST_HELPER_IMAGE,
-    helperBinaryPath: helperPath,
-    defaultImage: 'busybox:stable',
-    podPollIntervalMs: 500,
-    terminateGraceMs: 2_000,
-    terminationGracePeriodSeconds: 2,
+    ...testPodDefaults(helperPath),
     ...worker,
   });
   const stopDaemon = async (node: string): Promise<void> => {
