@@ -1,8 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { PostgresConnection } from './connect.js';
+import { connectDatabase, type DatabaseHandle, type PostgresConnection } from './connect.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { migrateToLatest } from './migrate.js';
+import { createTeam } from './queries/teams.js';
 
 export interface TestPostgres {
   connection: PostgresConnection;
@@ -26,6 +28,29 @@ export async function startTestPostgres(
     destroy: async () => {
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestDatabase {
+  postgres: TestPostgres;
+  database: DatabaseHandle;
+  /** Disconnect, stop the server and delete its data. */
+  destroy(): Promise<void>;
+}
+
+/** A throwaway PostgreSQL with JetBridge's schema and a `main` team, connected: for tests of queries. */
+export async function startTestDatabase(): Promise<TestDatabase> {
+  const postgres = await startTestPostgres();
+  const database = connectDatabase(postgres.connection);
+  await migrateToLatest(database.db);
+  await createTeam(database.db, { name: 'main', auth: {} });
+  return {
+    postgres,
+    database,
+    destroy: async () => {
+      await database.close();
+      await postgres.destroy();
     },
   };
 }

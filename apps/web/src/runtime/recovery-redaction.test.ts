@@ -3,14 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   allocateBuildId,
-  connectDatabase,
   createStartedOneOffBuild,
-  createTeam,
-  migrateToLatest,
   type BuildRecord,
   type DatabaseHandle,
 } from '@jetbridge/db';
-import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
+import { startTestDatabase, type TestDatabase } from '@jetbridge/db/testing';
 import { REDACTED } from '@jetbridge/exec';
 import type { CredentialManager } from '../creds/credential-manager.js';
 import { pipelineVarsResolver } from '../creds/pipeline-vars-resolver.js';
@@ -18,7 +15,7 @@ import { StaticCredentialManager } from '../creds/static-credential-manager.js';
 import { recordedVarRefs, recordingVarsResolver } from './recorded-var-refs.js';
 import { hasRedactedLoadVar, planVarRefs, recoveryRedaction } from './recovery-redaction.js';
 
-let postgres: TestPostgres;
+let testDatabase: TestDatabase;
 let database: DatabaseHandle;
 
 const secrets = new StaticCredentialManager({
@@ -29,15 +26,12 @@ const secrets = new StaticCredentialManager({
 });
 
 beforeAll(async () => {
-  postgres = await startTestPostgres();
-  database = connectDatabase(postgres.connection);
-  await migrateToLatest(database.db);
-  await createTeam(database.db, { name: 'main', auth: {} });
+  testDatabase = await startTestDatabase();
+  database = testDatabase.database;
 }, 60_000);
 
 afterAll(async () => {
-  await database?.close();
-  await postgres?.destroy();
+  await testDatabase?.destroy();
 });
 
 async function oneOffBuild(plan: Record<string, unknown>): Promise<BuildRecord> {

@@ -4,16 +4,8 @@
 // The pods are stand-ins (the worker is not what is tested here; kubernetes-restart-redaction.test.ts runs
 // real pods); the database, the locks and the credential manager are real.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  allocateBuildId,
-  connectDatabase,
-  createStartedOneOffBuild,
-  createTeam,
-  findBuild,
-  migrateToLatest,
-  type DatabaseHandle,
-} from '@jetbridge/db';
-import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
+import { allocateBuildId, createStartedOneOffBuild, findBuild, type DatabaseHandle } from '@jetbridge/db';
+import { startTestDatabase, type TestDatabase } from '@jetbridge/db/testing';
 import type { ContainerMetadata, Process, ProcessIO } from '@jetbridge/runtime';
 import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
@@ -23,19 +15,16 @@ import { StepRecovery, type RecoverableContainer, type RecoverableProcessState }
 
 const SECRET = 'res-secret-77x';
 
-let postgres: TestPostgres;
+let testDatabase: TestDatabase;
 let database: DatabaseHandle;
 
 beforeAll(async () => {
-  postgres = await startTestPostgres();
-  database = connectDatabase(postgres.connection);
-  await migrateToLatest(database.db);
-  await createTeam(database.db, { name: 'main', auth: {} });
+  testDatabase = await startTestDatabase();
+  database = testDatabase.database;
 }, 60_000);
 
 afterAll(async () => {
-  await database?.close();
-  await postgres?.destroy();
+  await testDatabase?.destroy();
 });
 
 /** A step pod whose processes print `output` on attach and exit with `exitStatus`. */
