@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { sql, type Database, type Kysely } from '@jetbridge/db';
 import { readBuildEvents } from './execute-client.js';
-import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
+import { ADMIN, loginToken, startTestServer, type TestServer, waitFor } from './harness.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 
 /**
@@ -81,14 +81,6 @@ async function reaped(ids: number[]): Promise<number[]> {
     }
   }
   return result;
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 it('reaps the logs each job lets go, leaves paused pipelines alone, and keeps the build rows', async () => {

@@ -178,6 +178,19 @@ export async function until<T>(
   }
 }
 
+/** Polls `check` every 100 ms until it holds, for at most `timeoutMs`. */
+export async function waitFor(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export interface SpawnedWebNode {
   child: ChildProcess;
   url: string;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FlyCli, FLY_SKIP_REASON, flyAvailable, type FlyResult } from './fly-cli.js';
-import { ADMIN, loginToken, PLAIN_USER, startTestServer, type TestServer } from './harness.js';
+import { ADMIN, loginToken, PLAIN_USER, startTestServer, type TestServer, waitFor } from './harness.js';
 import { call, pipelineUrl } from './pipeline-client.js';
 
 /**
@@ -218,11 +218,3 @@ run: {path: sh, args: [-ec, 'echo "executed with $(cat source/version)"']}
     });
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}

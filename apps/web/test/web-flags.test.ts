@@ -6,21 +6,13 @@ import { allocateBuildId, createStartedOneOffBuild, findBuild } from '@jetbridge
 import { parseWebConfig } from '../src/config/index.js';
 import { createCredentialManager } from '../src/creds/credentials-config.js';
 import { logText, readBuildEvents } from './execute-client.js';
-import { ADMIN, loginToken, startTestServer, type TestServer } from './harness.js';
+import { ADMIN, loginToken, startTestServer, type TestServer, waitFor } from './harness.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 
 /**
  * Web flags whose behaviour lived in constants before: each value is set away from its default and the
  * behaviour it drives is watched on a real server (real PostgreSQL, real builds) or a real client.
  */
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('build log retention limits and the build tracker interval', () => {
   let ts: TestServer;

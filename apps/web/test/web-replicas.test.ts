@@ -14,6 +14,7 @@ import {
   webCliMissing,
   webNodeEnv,
   type TestServer,
+  waitFor,
 } from './harness.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 
@@ -247,12 +248,4 @@ async function unfinished(db: Kysely<Database>, pipelineId: number): Promise<num
     .where('status', 'in', ['pending', 'started'])
     .executeTakeFirstOrThrow();
   return row.n;
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
