@@ -6,7 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { createJobBuild, findJob, findPipeline, pauseJob } from '@jetbridge/db';
+import {
+  allocateBuildId,
+  createJobBuild,
+  createStartedOneOffBuild,
+  findJob,
+  findPipeline,
+  pauseJob,
+} from '@jetbridge/db';
 import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
 import type { JobBuildInput } from '../src/builds/job-build-starter.js';
 import { parseWebConfig, type WebConfig } from '../src/config/index.js';
@@ -258,4 +265,21 @@ export async function startPausedJobBuild(
   // Errored before it started (its plan could not be made) is a build too: tests look at how it ended.
   if (!started.started && !started.errored) throw new Error(`build not started: ${started.reason}`);
   return build.id;
+}
+
+/**
+ * A started one-off build of main tracked by a node that is gone ('vanished-node'): what a web node that died
+ * mid-build leaves behind, for the orphan sweep to find. Its id.
+ */
+export async function createOrphanedBuild(ts: TestServer): Promise<number> {
+  const db = ts.server.ctx.db;
+  const id = await allocateBuildId(db);
+  await createStartedOneOffBuild(db, {
+    id,
+    teamName: 'main',
+    plan: { id: 'x', artifact_output: { name: 'o' } },
+    createdBy: 'admin',
+    trackedBy: 'vanished-node',
+  });
+  return id;
 }

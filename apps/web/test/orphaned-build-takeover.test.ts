@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { allocateBuildId, createStartedOneOffBuild, findBuild, type BuildRecord } from '@jetbridge/db';
+import { findBuild, type BuildRecord } from '@jetbridge/db';
 import pg from 'pg';
 import { BuildTracker } from '../src/builds/build-tracker.js';
-import { startTestServer, type TestServer } from './harness.js';
+import { createOrphanedBuild, startTestServer, type TestServer } from './harness.js';
 
 /**
  * The build tracker's hook for runtimes whose steps outlive their web node (Kubernetes pods): an orphaned
@@ -23,18 +23,7 @@ afterAll(async () => {
   await ts?.destroy();
 });
 
-async function orphan(): Promise<number> {
-  const db = ts.server.ctx.db;
-  const id = await allocateBuildId(db);
-  await createStartedOneOffBuild(db, {
-    id,
-    teamName: 'main',
-    plan: { id: 'x', artifact_output: { name: 'o' } },
-    createdBy: 'admin',
-    trackedBy: 'vanished-node',
-  });
-  return id;
-}
+const orphan = () => createOrphanedBuild(ts);
 
 /** Whether anyone holds the build's tracking lock (tried from a session of our own). */
 async function lockHeld(id: number): Promise<boolean> {

@@ -2,11 +2,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { allocateBuildId, createStartedOneOffBuild, findBuild } from '@jetbridge/db';
+import { findBuild } from '@jetbridge/db';
 import { parseWebConfig } from '../src/config/index.js';
 import { createCredentialManager } from '../src/creds/credentials-config.js';
 import { logText, readBuildEvents } from './execute-client.js';
-import { ADMIN, loginToken, startTestServer, type TestServer, waitFor } from './harness.js';
+import {
+  ADMIN,
+  createOrphanedBuild,
+  loginToken,
+  startTestServer,
+  type TestServer,
+  waitFor,
+} from './harness.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 
 /**
@@ -91,15 +98,7 @@ ${job('greedy', '  build_log_retention: {builds: 10}')}
   });
 
   it('ends a started build no node runs within --build-tracker-interval, not the default 10s', async () => {
-    const db = ts.server.ctx.db;
-    const id = await allocateBuildId(db);
-    await createStartedOneOffBuild(db, {
-      id,
-      teamName: 'main',
-      plan: { id: 'x', artifact_output: { name: 'o' } },
-      createdBy: 'admin',
-      trackedBy: 'vanished-node',
-    });
+    const id = await createOrphanedBuild(ts);
     const began = Date.now();
     await waitFor(async () => (await statusOf(id)) === 'errored', 'the orphan sweep', 10_000);
     expect(Date.now() - began).toBeLessThan(5_000);
