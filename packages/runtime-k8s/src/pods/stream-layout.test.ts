@@ -6,6 +6,28 @@ import { outsideRoots, streamLocation } from './stream-layout.js';
 
 const workDir = '/tmp/build/abcd1234';
 
+/** A task's step pod in stream mode (no claim), with the paths streamed in or created given. */
+function streamStepPod(paths: { streamedPaths: string[]; createdPaths?: string[] }) {
+  const config = resolveConfig({
+    namespace: 'ci',
+    artifacts: { mode: 'stream' },
+    artifactStore: new ArtifactStore({ root: '/nonexistent/store' }),
+    helperImage: 'helper:1',
+  });
+  return buildStepPod(
+    {
+      spec: { handle: 'h1', env: {}, mounts: [], metadata: { type: 'task', teamName: 'main' } },
+      podName: 'jb-task-0123456789',
+      labels: {},
+      annotations: {},
+      workDir,
+      mounts: [],
+      ...paths,
+    },
+    config,
+  );
+}
+
 describe('stream-mode pod layout', () => {
   it('places paths in the workspace, or in an emptyDir of their own outside it (nested ones share it)', () => {
     const paths = [`${workDir}/src`, '/opt/cache/inner', '/opt/cache', '/var/out', `${workDir}`];
@@ -21,24 +43,7 @@ describe('stream-mode pod layout', () => {
   });
 
   it('builds a pod with no claim: emptyDirs only, an init container that installs the helper and copies nothing', () => {
-    const config = resolveConfig({
-      namespace: 'ci',
-      artifacts: { mode: 'stream' },
-      artifactStore: new ArtifactStore({ root: '/nonexistent/store' }),
-      helperImage: 'helper:1',
-    });
-    const pod = buildStepPod(
-      {
-        spec: { handle: 'h1', env: {}, mounts: [], metadata: { type: 'task', teamName: 'main' } },
-        podName: 'jb-task-0123456789',
-        labels: {},
-        annotations: {},
-        workDir,
-        mounts: [],
-        streamedPaths: [`${workDir}/src`, '/var/out'],
-      },
-      config,
-    );
+    const pod = streamStepPod({ streamedPaths: [`${workDir}/src`, '/var/out'] });
     expect(pod.spec.volumes).toEqual([
       { name: 'jetbridge', emptyDir: {} },
       { name: 'workspace', emptyDir: {} },
@@ -60,25 +65,10 @@ describe('stream-mode pod layout', () => {
   });
 
   it('lets the init container create empty outputs (no transfer), with the step’s emptyDirs mounted', () => {
-    const config = resolveConfig({
-      namespace: 'ci',
-      artifacts: { mode: 'stream' },
-      artifactStore: new ArtifactStore({ root: '/nonexistent/store' }),
-      helperImage: 'helper:1',
+    const pod = streamStepPod({
+      streamedPaths: [`${workDir}/src`],
+      createdPaths: [`${workDir}/out`, '/var/out'],
     });
-    const pod = buildStepPod(
-      {
-        spec: { handle: 'h1', env: {}, mounts: [], metadata: { type: 'task', teamName: 'main' } },
-        podName: 'jb-task-0123456789',
-        labels: {},
-        annotations: {},
-        workDir,
-        mounts: [],
-        streamedPaths: [`${workDir}/src`],
-        createdPaths: [`${workDir}/out`, '/var/out'],
-      },
-      config,
-    );
     const init = pod.spec.initContainers?.[0];
     expect(init?.command).toEqual([
       '/jetbridge-helper',
