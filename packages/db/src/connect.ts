@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { preparingPool } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 /** How to reach PostgreSQL; names follow Concourse's `CONCOURSE_POSTGRES_*` settings. */
@@ -49,7 +50,7 @@ export function connectDatabase(conn: PostgresConnection, onError?: (err: Error)
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', (err) => onError?.(err));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
   return {
     db,
     pool,
