@@ -48,6 +48,34 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         };
       });
 
+      /** Another web node in this process on the same database and cluster, its logs discarded. */
+      const startQuietNode = () =>
+        startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
+          logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+        });
+
+      /**
+       * Runs `script` (it prints `n 1`, `n 2`… on stdout) as a one-off build on the second node, then shuts that
+       * node down gracefully once `n 3` is logged: the build, its one pod and the events read until then.
+       */
+      async function startStepThenStopNode(
+        script: string,
+      ): Promise<{ build: { id: number }; pod: string | undefined; events: EnvelopeEvent[] }> {
+        const token = await loginToken(second!.url, ADMIN);
+        const build = await startBuild(second!.url, token, executePlan(shTask(script), [], []));
+        const events: EnvelopeEvent[] = [];
+        const streaming = readBuildEvents(second!.url, token, build.id, {
+          onEvent: (event) => void events.push(event),
+        }).catch(() => undefined);
+        await until('the step to start', () => (logText(events).includes('n 3\n') ? true : undefined));
+        const [pod, ...others] = await cluster.podNames();
+        expect(others).toEqual([]);
+        await second!.close();
+        second = undefined;
+        await streaming;
+        return { build, pod, events };
+      }
+
       afterAll(async () => {
         if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await second?.close();
@@ -168,36 +196,15 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
       });
 
       it('a graceful shutdown leaves the build started and its pod running: the next node collects the step, every line once', async () => {
-        const token = await loginToken(second!.url, ADMIN);
-        const build = await startBuild(
-          second!.url,
-          token,
-          executePlan(
-            shTask(
-              'echo sleeping; for i in $(seq 1 40); do echo "n $i"; echo "e $i" >&2; sleep 0.1; done; echo done',
-            ),
-            [],
-            [],
-          ),
+        const { build, pod, events } = await startStepThenStopNode(
+          'echo sleeping; for i in $(seq 1 40); do echo "n $i"; echo "e $i" >&2; sleep 0.1; done; echo done',
         );
-        const events: EnvelopeEvent[] = [];
-        const streaming = readBuildEvents(second!.url, token, build.id, {
-          onEvent: (event) => void events.push(event),
-        }).catch(() => undefined);
-        await until('the step to start', () => (logText(events).includes('n 3\n') ? true : undefined));
-        const [pod, ...others] = await cluster.podNames();
-        expect(others).toEqual([]);
-        await second!.close();
-        second = undefined;
-        await streaming;
         // Not ended by the shutdown: no final status, its pod left running.
         expect(statusesOf(events)).toEqual(['started']);
         expect(await cluster.podNames()).toEqual([pod]);
         await new Promise((resolve) => setTimeout(resolve, 300)); // lines printed while no node runs
 
-        second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
-          logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-        });
+        second = await startQuietNode();
         expect(second.runtime.kubernetes!.recovery.buildIds).toEqual([build.id]);
         const token2 = await loginToken(second.url, ADMIN);
         const stream = await readBuildEvents(second.url, token2, build.id);
@@ -229,22 +236,9 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
       });
 
       it('a step that finished while no web node ran: its remaining output and exit status are collected', async () => {
-        const token = await loginToken(second!.url, ADMIN);
-        const build = await startBuild(
-          second!.url,
-          token,
-          executePlan(shTask('for i in $(seq 1 30); do echo "n $i"; sleep 0.05; done; exit 4'), [], []),
+        const { build, pod } = await startStepThenStopNode(
+          'for i in $(seq 1 30); do echo "n $i"; sleep 0.05; done; exit 4',
         );
-        const events: EnvelopeEvent[] = [];
-        const streaming = readBuildEvents(second!.url, token, build.id, {
-          onEvent: (event) => void events.push(event),
-        }).catch(() => undefined);
-        await until('the step to start', () => (logText(events).includes('n 3\n') ? true : undefined));
-        const [pod, ...others] = await cluster.podNames();
-        expect(others).toEqual([]);
-        await second!.close();
-        second = undefined;
-        await streaming;
         await until('the step to finish in its pod', async () => {
           const states = JSON.parse(await cluster.exec(pod!, [HELPER_IN_POD, 'status'])) as Array<{
             running: boolean;
@@ -252,9 +246,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
           return states.every((state) => !state.running) ? true : undefined;
         });
 
-        second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
-          logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-        });
+        second = await startQuietNode();
         expect(second.runtime.kubernetes!.recovery.buildIds).toEqual([build.id]);
         const stream = await readBuildEvents(second.url, await loginToken(second.url, ADMIN), build.id);
         expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
