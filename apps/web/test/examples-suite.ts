@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { logText, readBuildEvents } from './execute-client.js';
-import { ADMIN, loginToken, type TestServer } from './harness.js';
+import { ADMIN, loginToken, until as pollUntil, type TestServer } from './harness.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 import { ensureJobScheduler } from './scheduler-wiring.js';
 
@@ -47,19 +47,8 @@ export function describeExamples(options: {
 
   const FINISHED = ['succeeded', 'failed', 'errored', 'aborted'];
 
-  async function until<T>(
-    what: string,
-    probe: () => Promise<T | undefined>,
-    timeoutMs = options.buildTimeoutMs ?? 60_000,
-  ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
+  const until = <T>(what: string, probe: () => Promise<T | undefined>) =>
+    pollUntil(what, probe, options.buildTimeoutMs ?? 60_000);
 
   async function setExample(pipeline: string, file: string): Promise<void> {
     const yaml = await readFile(path.join(EXAMPLES, file), 'utf8');
