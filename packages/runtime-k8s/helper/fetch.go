@@ -80,10 +80,8 @@ func runFetchInputs(args []string) error {
 		}
 	}
 	for _, dir := range writable {
-		if err := os.MkdirAll(dir, 0o777); err != nil {
-			return err
-		}
-		if err := os.Chmod(dir, 0o777); err != nil {
+		// Parents too: the step may run as any user and write below a nested output path.
+		if err := makeWritableDirectory(dir); err != nil {
 			return err
 		}
 	}
