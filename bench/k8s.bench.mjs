@@ -12,7 +12,9 @@
 // - handoff: step A copies the 200 MB input to its output and prints the time as its last act; step B gets
 //   A's output as its input. Handoff = from A's last act to B's container being ready (inputs in place), as
 //   the engine would chain them (A's wait(), then B's createContainer); it includes B's pod start, printed
-//   alongside.
+//   alongside. The same handoff is timed for a tree of many small files (20,000 files of 1–4 KiB in 1,000
+//   nested directories, generated once per run): there per-file work, not bytes, sets the time. Both
+//   handoffs of all three modes are printed together at the end, one line per mode.
 // - per-step overhead: createContainer → a trivial process's exit status, minus the pod's own start
 //   (creationTimestamp → main container startedAt, as the test server's kubelet records them, in ms). Target
 //   under 100 ms median for a step without volumes; a step with one small input (200 files) and one output
@@ -20,7 +22,8 @@
 //
 // Modes: pvc, stream, node-local (issue #6: the test server simulates 3 nodes, each with an artifact daemon —
 // packages/artifact-daemon/dist/cli.js in its own process — on its own hostPath root; B lands on A's node).
-// `BENCH_K8S_MB`, `BENCH_K8S_RUNS` (handoff and transfer runs) and `BENCH_K8S_STEPS` override the sizes.
+// `BENCH_K8S_MB`, `BENCH_K8S_RUNS` (handoff and transfer runs), `BENCH_K8S_SMALL_FILES` (files in the tree;
+// 0 leaves it out), `BENCH_K8S_SMALL_RUNS` (its handoff runs) and `BENCH_K8S_STEPS` override the sizes.
 // Needs Go (the helper is built with it); without Go the bench says so and prints no figure.
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -44,6 +47,9 @@ const { Registry } = await import(requireFromRuntime.resolve('prom-client'));
 const MB = Number(process.env.BENCH_K8S_MB ?? 200);
 const RUNS = Number(process.env.BENCH_K8S_RUNS ?? 3);
 const STEPS = Number(process.env.BENCH_K8S_STEPS ?? 15);
+const SMALL_FILES = Number(process.env.BENCH_K8S_SMALL_FILES ?? 20_000);
+// Fewer runs than the 200 MB case: a tree handoff in stream mode is two 20,000-entry tars through execs.
+const SMALL_RUNS = Number(process.env.BENCH_K8S_SMALL_RUNS ?? 2);
 const FILES = 4;
 const NAMESPACE = 'bench';
 const TOKEN = 'kube-test-server';
@@ -263,7 +269,50 @@ async function localPipeMs(source, scratch) {
   }
 }
 
-async function benchMode(mode, env, source, scratch) {
+/**
+ * The small-files tree: SMALL_FILES files of 1–4 KiB (random sizes, incompressible), 20 files a directory in
+ * 1,000 directories two levels deep — a node_modules or a source checkout rather than one archive.
+ */
+async function writeSmallTree(root) {
+  const writes = [];
+  for (let i = 0; i < SMALL_FILES; i++) {
+    const directory = path.join(root, `d${i % 20}`, `e${Math.floor(i / 20) % 50}`);
+    if (i < 1_000) await mkdir(directory, { recursive: true });
+    writes.push(() => writeFile(path.join(directory, `f${i}.txt`), randomBytes(1024 + ((i * 7919) % 3073))));
+  }
+  // A few writes at a time: one at a time is slow, all at once opens 20,000 files.
+  for (let next = 0; next < writes.length; next += 64) {
+    await Promise.all(writes.slice(next, next + 64).map((write) => write()));
+  }
+}
+
+/** 'handoff A→B' of one volume: A copies `input` to its output, B gets that output as its input. */
+async function handoffOnce(worker, env, input, checkScript) {
+  const output = await worker.createVolume({ owner: { kind: 'build', buildId: 1 }, teamName: 'main' });
+  const a = await worker.createContainer(
+    containerSpec(
+      [
+        { volume: input, path: 'in', readOnly: true },
+        { volume: output, path: 'out' },
+      ],
+      'a',
+    ),
+  );
+  const stdout = new TextCollector();
+  await runToEnd(a, 'cp -r in/. out/ && date +%s%3N', stdout);
+  const endedAt = Number(stdout.text.trim().split('\n').pop());
+  const b = await worker.createContainer(
+    containerSpec([{ volume: output, path: 'in', readOnly: true }], 'b'),
+  );
+  const handoffMs = Date.now() - endedAt;
+  const podStart = (await podStartMs(env.server, b.podName)) ?? 0;
+  await runToEnd(b, checkScript);
+  await Promise.all([a.destroy(), b.destroy()]);
+  await output.destroy();
+  return { handoffMs, podStart };
+}
+
+async function benchMode(mode, env, source, treeSource, scratch) {
   const registry = new Registry();
   const worker = await K8sWorker.create(env.workerConfig(mode, registry));
   const bytes = MB * 1_000_000;
@@ -333,6 +382,28 @@ async function benchMode(mode, env, source, scratch) {
       );
     }
 
+    // Handoff of the small-files tree, SMALL_RUNS times.
+    const treeHandoffs = [];
+    const treePodStarts = [];
+    if (treeSource) {
+      const tree = await worker.createVolume({ owner: { kind: 'build', buildId: 1 }, teamName: 'main' });
+      await tree.streamIn('.', await createTarStream(treeSource, '.'));
+      for (let run = 0; run < SMALL_RUNS; run++) {
+        const { handoffMs, podStart } = await handoffOnce(
+          worker,
+          env,
+          tree,
+          `test "$(find in -type f | wc -l)" -eq ${SMALL_FILES}`,
+        );
+        treeHandoffs.push(handoffMs);
+        treePodStarts.push(podStart);
+        progress(
+          `${mode.name} small files run ${run + 1}: handoff ${handoffMs} ms (B's pod start ${podStart} ms)`,
+        );
+      }
+      await tree.destroy();
+    }
+
     // Per-step overhead: no volumes, and one small input + one output.
     const small = await worker.createVolume({ owner: { kind: 'build', buildId: 1 }, teamName: 'main' });
     const smallSource = path.join(path.dirname(source), `small-${mode.name}`);
@@ -388,11 +459,6 @@ async function benchMode(mode, env, source, scratch) {
       );
     }
     figure(
-      `${label}: handoff A→B, ${MB} MB (median; B's pod start ${median(podStarts).toFixed(0)} ms of it)`,
-      `${median(handoffs).toFixed(0)} ms`,
-      '',
-    );
-    figure(
       `${label}: per-step overhead on top of pod start, no volumes (median)`,
       `${median(bare).toFixed(0)} ms`,
       '< 100 ms',
@@ -402,8 +468,24 @@ async function benchMode(mode, env, source, scratch) {
       `${median(withVolumes).toFixed(0)} ms`,
       '',
     );
+    return { handoffs, podStarts, treeHandoffs, treePodStarts };
   } finally {
     await worker.close();
+  }
+}
+
+/**
+ * The handoffs of every mode, one line each, printed together: the 200 MB artifact and the small-files tree
+ * side by side (medians; B's pod start, part of each, in brackets).
+ */
+function printHandoffs(results) {
+  const tree = SMALL_FILES > 0 ? ` | ${SMALL_FILES.toLocaleString('en')} small files` : '';
+  for (const [mode, result] of results) {
+    const big = `${median(result.handoffs).toFixed(0)} ms (pod start ${median(result.podStarts).toFixed(0)} ms)`;
+    const small = result.treeHandoffs.length
+      ? ` | ${median(result.treeHandoffs).toFixed(0)} ms (pod start ${median(result.treePodStarts).toFixed(0)} ms)`
+      : '';
+    figure(`k8s ${mode}: handoff A→B, median: ${MB} MB${tree}`, `${big}${small}`, '');
   }
 }
 
@@ -435,8 +517,19 @@ async function main() {
     progress(
       `local tar c | tar x of ${MB} MB: ${(await localPipeMs(source, scratch)).toFixed(0)} ms; load ${loadAverage()}`,
     );
+    let treeSource;
+    if (SMALL_FILES > 0) {
+      treeSource = path.join(scratch, 'tree');
+      const { ms } = await timed(() => writeSmallTree(treeSource));
+      progress(
+        `wrote ${SMALL_FILES} small files in ${ms.toFixed(0)} ms; local tar c | tar x of them: ${(await localPipeMs(treeSource, scratch)).toFixed(0)} ms`,
+      );
+    }
     env = await startEnvironment(helper.path, scratch);
-    for (const mode of MODES) await benchMode(mode, env, source, scratch);
+    const results = [];
+    for (const mode of MODES)
+      results.push([mode.name, await benchMode(mode, env, source, treeSource, scratch)]);
+    printHandoffs(results);
   } finally {
     await env?.daemons.close();
     await env?.server.close();
