@@ -6,6 +6,18 @@ export interface RequestFault {
   count: number;
   status?: number;
   message?: string;
+  /** Answer with this Retry-After header (seconds), as a throttling API server does with 429. */
+  retryAfterSeconds?: number;
+  /** Instead of answering, cut the connection (a TCP reset, as when the API server restarts). */
+  reset?: boolean;
+}
+
+/** What a matched fault makes the server do with the request. */
+export interface TakenRequestFault {
+  status: number;
+  message: string;
+  retryAfterSeconds?: number;
+  reset: boolean;
 }
 
 /** Cut the next `count` exec sockets abruptly (TCP reset, no close frame, no status) after `afterBytes`. */
@@ -22,6 +34,8 @@ interface ArmedRequestFault {
   remaining: number;
   status: number;
   message: string;
+  retryAfterSeconds?: number;
+  reset: boolean;
 }
 
 /** Request-level fault rules; the server consults them before routing any request or upgrade. */
@@ -36,17 +50,24 @@ export class FaultRules {
       remaining: fault.count,
       status: fault.status ?? 500,
       message: fault.message ?? 'injected failure (kube-test-server fault)',
+      ...(fault.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: fault.retryAfterSeconds }),
+      reset: fault.reset ?? false,
     });
   }
 
-  takeRequestFault(method: string, pathname: string): { status: number; message: string } | undefined {
+  takeRequestFault(method: string, pathname: string): TakenRequestFault | undefined {
     for (const fault of this.requestFaults) {
       if (fault.remaining <= 0) continue;
       if (fault.method !== undefined && fault.method !== method) continue;
       const matches = typeof fault.path === 'string' ? fault.path === pathname : fault.path.test(pathname);
       if (!matches) continue;
       fault.remaining -= 1;
-      return { status: fault.status, message: fault.message };
+      return {
+        status: fault.status,
+        message: fault.message,
+        ...(fault.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: fault.retryAfterSeconds }),
+        reset: fault.reset,
+      };
     }
     return undefined;
   }

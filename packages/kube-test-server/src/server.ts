@@ -103,6 +103,7 @@ export interface ImagePullFault {
 export interface RequestRecord {
   method: string;
   path: string;
+  /** 0: the connection was cut without an answer (a `reset` fault). */
   status: number;
 }
 
@@ -223,6 +224,13 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
     try {
       if (!bearerOk(req, options.bearerToken)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       const fault = rules.takeRequestFault(method, url.pathname);
+      if (fault?.reset) {
+        requestLog.push({ method, path: url.pathname, status: 0 });
+        req.socket.resetAndDestroy();
+        return;
+      }
+      if (fault?.retryAfterSeconds !== undefined)
+        res.setHeader('Retry-After', String(fault.retryAfterSeconds));
       if (fault) throw new ApiError(fault.status, reasonForStatus(fault.status), fault.message);
       const match = router.match(method, url.pathname);
       if (match.kind === 'not-found')
@@ -256,6 +264,11 @@ export async function startKubeTestServer(options: KubeTestServerOptions = {}): 
     try {
       if (!bearerOk(req, options.bearerToken)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       const fault = rules.takeRequestFault(method, url.pathname);
+      if (fault?.reset) {
+        requestLog.push({ ...record, status: 0 });
+        socket.destroy();
+        return;
+      }
       if (fault) throw new ApiError(fault.status, reasonForStatus(fault.status), fault.message);
       const match = EXEC_PATH.exec(url.pathname);
       if (!match) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
