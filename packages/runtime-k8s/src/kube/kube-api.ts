@@ -1,6 +1,13 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { KubeStatus } from './pod-types.js';
+import {
+  backoffMs,
+  defaultRetryPolicy,
+  isTransient,
+  retryAfterMs,
+  type RetryPolicy,
+} from './retry-policy.js';
 
 /**
  * What the runtime needs of a client-node `KubeConfig`: the cluster URL and credentials/TLS applied to
@@ -20,13 +27,35 @@ export class KubeApiError extends Error {
     readonly httpStatus: number,
     readonly reason: string,
     readonly serverMessage: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfter?: string; attempts?: number },
   ) {
+    const attempts = options?.attempts ?? 1;
     super(
-      `${method} ${path}: ${httpStatus === 0 ? '' : `HTTP ${httpStatus} `}${reason}: ${serverMessage}`,
-      options,
+      `${method} ${path}: ${httpStatus === 0 ? '' : `HTTP ${httpStatus} `}${reason}: ${serverMessage}` +
+        (attempts > 1 ? ` (gave up after ${attempts} attempts)` : ''),
+      options?.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = 'KubeApiError';
+    this.retryAfter = options?.retryAfter;
+    this.attempts = attempts;
+  }
+
+  /** The answer's Retry-After header, when it had one. */
+  readonly retryAfter: string | undefined;
+  /** How many times the request was sent before this answer was final. */
+  readonly attempts: number;
+
+  /** The same failure, noting that it was the last of `attempts` tries. */
+  afterAttempts(attempts: number): KubeApiError {
+    return new KubeApiError(this.method, this.path, this.httpStatus, this.reason, this.serverMessage, {
+      cause: this,
+      attempts,
+      ...(this.retryAfter === undefined ? {} : { retryAfter: this.retryAfter }),
+    });
+  }
+
+  get isTransient(): boolean {
+    return isTransient(this.httpStatus, this.reason);
   }
 
   get isNotFound(): boolean {
@@ -55,13 +84,46 @@ const DEFAULT_TIMEOUT_MS = 30_000;
  * shared/k8s-notes.md §4.3, §8.2).
  */
 export class KubeApi {
-  constructor(private readonly kubeConfig: KubeConfigLike) {}
+  constructor(
+    private readonly kubeConfig: KubeConfigLike,
+    private readonly retryPolicy: RetryPolicy = defaultRetryPolicy(),
+  ) {}
 
+  /**
+   * One call, repeated on transient failures (see retry-policy.ts) with exponential backoff — at least as
+   * long as a Retry-After asks — until it succeeds, fails for good, or the retry budget would be exceeded;
+   * then the last failure is thrown (its `attempts` says how many tries it took).
+   */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const deadline = Date.now() + this.retryPolicy.budgetMs;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.requestOnce<T>(method, path, options);
+      } catch (error) {
+        if (!(error instanceof KubeApiError) || !error.isTransient || options.signal?.aborted) {
+          throw attempt > 1 && error instanceof KubeApiError ? error.afterAttempts(attempt) : error;
+        }
+        const delay = Math.max(backoffMs(this.retryPolicy, attempt), retryAfterMs(error.retryAfter) ?? 0);
+        if (Date.now() + delay > deadline) throw attempt > 1 ? error.afterAttempts(attempt) : error;
+        await sleep(delay, options.signal);
+        if (options.signal?.aborted) throw attempt > 1 ? error.afterAttempts(attempt) : error;
+      }
+    }
+  }
+
+  private async requestOnce<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     const response = await this.send(method, path, options);
-    const text = await readAll(response);
+    let text: string;
+    try {
+      text = await readAll(response);
+    } catch (error) {
+      // The connection went away mid-answer: as good as no answer.
+      throw new KubeApiError(method, path, 0, 'ConnectionFailed', (error as Error).message, { cause: error });
+    }
     const status = response.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw errorFromResponse(method, path, status, text);
+    if (status < 200 || status >= 300) {
+      throw errorFromResponse(method, path, status, text, headerValue(response.headers['retry-after']));
+    }
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
@@ -117,7 +179,30 @@ async function readAll(response: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function errorFromResponse(method: string, path: string, status: number, text: string): KubeApiError {
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function errorFromResponse(
+  method: string,
+  path: string,
+  status: number,
+  text: string,
+  retryAfter?: string,
+): KubeApiError {
   let reason = http.STATUS_CODES[status] ?? 'Error';
   let message = text.trim();
   try {
@@ -127,5 +212,7 @@ function errorFromResponse(method: string, path: string, status: number, text: s
   } catch {
     // not a Status: keep the body
   }
-  return new KubeApiError(method, path, status, reason, message);
+  return new KubeApiError(method, path, status, reason, message, {
+    ...(retryAfter === undefined ? {} : { retryAfter }),
+  });
 }

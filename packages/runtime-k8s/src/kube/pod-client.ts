@@ -12,12 +12,30 @@ export class PodClient {
     this.pods = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
   }
 
-  /** Creates the pod; undefined when a pod of that name exists already. */
+  /**
+   * Creates the pod; undefined when a pod of that name exists already. When the create had to be retried, a
+   * 409 may be our own first try having landed before its answer was lost: a pod of that name carrying all
+   * of our labels (instance, handle…) is then taken as the one created.
+   */
   async create(pod: Pod): Promise<Pod | undefined> {
     try {
       return await this.api.request<Pod>('POST', this.pods, { body: pod });
     } catch (error) {
-      if (error instanceof KubeApiError && error.isConflict) return undefined;
+      if (!(error instanceof KubeApiError && error.isConflict)) throw error;
+      if (error.attempts > 1 && pod.metadata.name !== undefined) {
+        const existing = await this.get(pod.metadata.name);
+        if (existing && carriesLabels(existing, pod.metadata.labels ?? {})) return existing;
+      }
+      return undefined;
+    }
+  }
+
+  /** The pod, or undefined when there is none of that name. */
+  async get(name: string): Promise<Pod | undefined> {
+    try {
+      return await this.api.request<Pod>('GET', `${this.pods}/${encodeURIComponent(name)}`);
+    } catch (error) {
+      if (error instanceof KubeApiError && error.isNotFound) return undefined;
       throw error;
     }
   }
@@ -82,4 +100,9 @@ export class PodClient {
       return '';
     }
   }
+}
+
+function carriesLabels(pod: Pod, labels: Record<string, string>): boolean {
+  const actual = pod.metadata.labels ?? {};
+  return Object.entries(labels).every(([key, value]) => actual[key] === value);
 }
