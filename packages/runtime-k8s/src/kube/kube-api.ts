@@ -103,9 +103,14 @@ export class KubeApi {
         if (!(error instanceof KubeApiError) || !error.isTransient || options.signal?.aborted) {
           throw attempt > 1 && error instanceof KubeApiError ? error.afterAttempts(attempt) : error;
         }
-        const delay = Math.max(backoffMs(this.retryPolicy, attempt), retryAfterMs(error.retryAfter) ?? 0);
-        if (Date.now() + delay > deadline) throw attempt > 1 ? error.afterAttempts(attempt) : error;
-        await sleep(delay, options.signal);
+        // The backoff is cut short to leave a last try at the deadline; a Retry-After beyond it is not.
+        const remaining = deadline - Date.now();
+        const asked = retryAfterMs(error.retryAfter) ?? 0;
+        if (remaining <= 0 || asked > remaining) throw attempt > 1 ? error.afterAttempts(attempt) : error;
+        await sleep(
+          Math.min(remaining, Math.max(backoffMs(this.retryPolicy, attempt), asked)),
+          options.signal,
+        );
         if (options.signal?.aborted) throw attempt > 1 ? error.afterAttempts(attempt) : error;
       }
     }
