@@ -43,8 +43,9 @@ export class FaultRules {
   private readonly requestFaults: ArmedRequestFault[] = [];
   private readonly execDrops: { afterBytes: number; direction: 'output' | 'stdin'; remaining: number }[] = [];
 
-  failNextRequests(fault: RequestFault): void {
-    this.requestFaults.push({
+  /** Arms the fault; the returned function disarms what is left of it. */
+  failNextRequests(fault: RequestFault): () => void {
+    const armed: ArmedRequestFault = {
       ...(fault.method ? { method: fault.method.toUpperCase() } : {}),
       path: fault.path,
       remaining: fault.count,
@@ -52,7 +53,11 @@ export class FaultRules {
       message: fault.message ?? 'injected failure (kube-test-server fault)',
       ...(fault.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: fault.retryAfterSeconds }),
       reset: fault.reset ?? false,
-    });
+    };
+    this.requestFaults.push(armed);
+    return () => {
+      armed.remaining = 0;
+    };
   }
 
   takeRequestFault(method: string, pathname: string): TakenRequestFault | undefined {

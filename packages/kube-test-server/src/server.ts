@@ -66,8 +66,11 @@ export interface PendingHold {
 
 /** Fault injection for tests. */
 export interface KubeFaults {
-  /** The next `count` requests matching method+path answer `status` (500 by default) with a Status body. */
-  failNextRequests(fault: RequestFault): void;
+  /**
+   * The next `count` requests matching method+path answer `status` (500 by default) with a Status body (or
+   * have their connection cut: `reset`). Returns a function that disarms what is left of the fault.
+   */
+  failNextRequests(fault: RequestFault): () => void;
   /** The next exec socket(s) are cut (no close frame, no status) after `afterBytes`. */
   dropExecSockets(drop: ExecDrop): void;
   /** Ends every open watch cleanly, without an event: the "watch silently stopped" failure. Returns how many. */
