@@ -19,7 +19,11 @@ export function markPrepared(text: string): void {
 export function preparingPool(pool: pg.Pool): PostgresPool {
   // One wrapper per pooled client: Kysely keeps its per-connection state keyed by the client object.
   const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  // pg's Pool keeps its client class at runtime (untyped): Kysely uses it to cancel a query on a connection of
+  // its own, as it did with the bare pool.
+  const { Client } = pool as unknown as Pick<PostgresPool, 'Client'>;
   return {
+    ...(Client === undefined ? {} : { Client }),
     options: pool.options,
     connect: async () => {
       const client = await pool.connect();
