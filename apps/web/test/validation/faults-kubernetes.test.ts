@@ -10,10 +10,13 @@ import { runExecute } from './workloads.js';
 /**
  * Issue #9 item 3 on `--runtime kubernetes` (pvc artifacts), end to end through the web: a real web node on a
  * real PostgreSQL whose steps run as pods on the in-repo Kubernetes API test server, with its fault hooks —
- * API errors, exec streams cut mid-output, watches expiring with 410, a pod evicted mid-step. Each build ends
+ * API errors (transient ones retried, persistent and permanent ones ending the build), exec streams cut mid-output, watches expiring with 410, a pod evicted mid-step. Each build ends
  * in the state the test names, with the output or the reason it shows. (The runtime-level behaviour behind
  * each is tested in packages/runtime-k8s/src/k8s-worker-faults.test.ts; this is the same through the API.)
  */
+/** Mirrors runtime-k8s's kube/retry-policy.ts RETRY_BUDGET_ENV (not part of the package's API). */
+const RETRY_BUDGET_ENV = 'JETBRIDGE_KUBE_API_RETRY_BUDGET_MS';
+const RETRY_BUDGET_MS = 3_000;
 const pvc = ARTIFACT_MODES.find((m) => m.mode === 'pvc');
 const skip = pvc?.skip;
 const describeK8s = skip === undefined ? describe : describe.skip;
@@ -25,6 +28,9 @@ describeK8s(`faults on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`
   let scratch: string;
 
   beforeAll(async () => {
+    // A short Kubernetes API retry budget, so the persistent-failure case ends quickly (read when the node's
+    // Kubernetes runtime connects).
+    process.env[RETRY_BUDGET_ENV] = String(RETRY_BUDGET_MS);
     cluster = await startTestCluster('faults');
     ts = await startTestServer({ env: cluster.env('pvc', { CONCOURSE_LOG_LEVEL: 'info' }) });
     admin = await loginToken(ts.url, ADMIN);
@@ -32,6 +38,7 @@ describeK8s(`faults on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`
   }, 120_000);
 
   afterAll(async () => {
+    delete process.env[RETRY_BUDGET_ENV];
     await ts?.destroy();
     await cluster?.close();
     if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -64,22 +71,83 @@ describeK8s(`faults on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`
     expect(build.log).toBe(expectedLines);
   }, 90_000);
 
-  it('Kubernetes API errors creating the pod: the build ends errored, naming the API failure', async () => {
+  it('transient Kubernetes API errors creating the pod (500, 429 with Retry-After, 503, a reset): retried, build succeeds', async () => {
+    const podsPath = /\/namespaces\/faults\/pods$/;
+    const failed = (): number =>
+      cluster.server
+        .requests()
+        .filter((r) => r.method === 'POST' && podsPath.test(r.path) && r.status !== 201).length;
+    const before = failed();
     cluster.server.faults.failNextRequests({
       method: 'POST',
-      path: /\/namespaces\/faults\/pods$/,
+      path: podsPath,
       count: 1,
       status: 500,
       message: 'etcdserver: request timed out',
     });
-    const build = await runExecute(ts.url, admin, scratch, 'api-error\n', { taskScript: 'true' });
-    expect(build.statuses).toEqual(['started', 'errored']);
-    const errors = build.events.filter((e) => e.event === 'error').map((e) => String(e.data['message']));
-    expect(errors.join('\n')).toMatch(/etcdserver: request timed out/);
+    cluster.server.faults.failNextRequests({
+      method: 'POST',
+      path: podsPath,
+      count: 1,
+      status: 429,
+      retryAfterSeconds: 1,
+    });
+    cluster.server.faults.failNextRequests({ method: 'POST', path: podsPath, count: 1, status: 503 });
+    cluster.server.faults.failNextRequests({ method: 'POST', path: podsPath, count: 1, reset: true });
+    const build = await runExecute(ts.url, admin, scratch, 'api-transient\n');
+    expect(failed() - before).toBe(4);
+    expect(build.statuses).toEqual(['started', 'succeeded']);
+    expect(build.output).toBe('api-transient\nran\n');
+  }, 90_000);
+
+  it('a persistent Kubernetes API 500 creating the pod: the build ends errored with the API message once the retry budget is spent', async () => {
+    const disarm = cluster.server.faults.failNextRequests({
+      method: 'POST',
+      path: /\/namespaces\/faults\/pods$/,
+      count: 10_000,
+      status: 500,
+      message: 'etcdserver: leader changed',
+    });
+    try {
+      const began = Date.now();
+      const build = await runExecute(ts.url, admin, scratch, 'api-error\n', { taskScript: 'true' });
+      expect(build.statuses).toEqual(['started', 'errored']);
+      const errors = build.events.filter((e) => e.event === 'error').map((e) => String(e.data['message']));
+      expect(errors.join('\n')).toMatch(/etcdserver: leader changed \(gave up after \d+ attempts\)/);
+      // The budget (RETRY_BUDGET_MS) was spent, not much more.
+      const took = Date.now() - began;
+      expect(took).toBeGreaterThanOrEqual(RETRY_BUDGET_MS);
+      expect(took).toBeLessThan(RETRY_BUDGET_MS + 20_000);
+    } finally {
+      disarm();
+    }
     // The API answers again: the next build runs.
     const next = await runExecute(ts.url, admin, scratch, 'after-api-error\n');
     expect(next.statuses).toEqual(['started', 'succeeded']);
     expect(next.output).toBe('after-api-error\nran\n');
+  }, 90_000);
+
+  it('a permanent Kubernetes API error creating the pod (403 quota): errored at once, naming the API failure', async () => {
+    const podsPath = /\/namespaces\/faults\/pods$/;
+    const from = cluster.server.requests().length;
+    cluster.server.faults.failNextRequests({
+      method: 'POST',
+      path: podsPath,
+      count: 1,
+      status: 403,
+      message:
+        'pods is forbidden: exceeded quota: compute, requested: pods=1, used: pods=10, limited: pods=10',
+    });
+    const build = await runExecute(ts.url, admin, scratch, 'api-forbidden\n', { taskScript: 'true' });
+    expect(build.statuses).toEqual(['started', 'errored']);
+    const errors = build.events.filter((e) => e.event === 'error').map((e) => String(e.data['message']));
+    expect(errors.join('\n')).toMatch(/HTTP 403 Forbidden: pods is forbidden: exceeded quota: compute/);
+    // Tried once: a 403 is not retried.
+    const creates = cluster.server
+      .requests()
+      .slice(from)
+      .filter((r) => r.method === 'POST' && podsPath.test(r.path));
+    expect(creates.map((r) => r.status)).toEqual([403]);
   }, 90_000);
 
   it('a pod evicted mid-step: the build ends errored with the eviction message', async () => {
@@ -108,7 +176,7 @@ describeK8s(`faults on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`
 
   it('logged nothing at error level but what the faults explain', () => {
     const unexplained = errorLines(ts.logs).filter(
-      (line) => !/etcdserver|Evicted|evict/i.test(JSON.stringify(line)),
+      (line) => !/etcdserver|exceeded quota|Evicted|evict/i.test(JSON.stringify(line)),
     );
     expect(unexplained.map((line) => line['msg'])).toEqual([]);
   });
