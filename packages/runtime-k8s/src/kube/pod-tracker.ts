@@ -128,10 +128,18 @@ export class PodTracker {
       const unsubscribe = this.subscribe((change) => {
         if (change.pod.metadata.name === name) evaluate(change.type === 'delete' ? undefined : change.pod);
       });
+      // One poll at a time: a GET may spend a while retrying (KubeApi's retry budget) while the API is down.
+      let polling = false;
       const poller = setInterval(() => {
-        this.refresh(name).then(evaluate, (error: unknown) =>
-          this.options.logger.warn({ pod: name, err: (error as Error).message }, 'pod poll failed'),
-        );
+        if (polling) return;
+        polling = true;
+        this.refresh(name)
+          .then(evaluate, (error: unknown) =>
+            this.options.logger.warn({ pod: name, err: (error as Error).message }, 'pod poll failed'),
+          )
+          .finally(() => {
+            polling = false;
+          });
       }, options.pollMs);
       const onAbort = (): void => finish(() => reject(options.signal?.reason));
       options.signal?.addEventListener('abort', onAbort, { once: true });
