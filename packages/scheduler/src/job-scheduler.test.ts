@@ -8,6 +8,7 @@ import {
   markBuildAborted,
   pauseJob,
   pausePipeline,
+  requestScheduleForJobs,
   unpauseJob,
   unpausePipeline,
   type VersionJson,
@@ -329,6 +330,40 @@ describe('running the scheduler', () => {
     } finally {
       await scheduler.stop();
     }
+  });
+
+  it('a job that becomes due while its pass runs is scheduled again right after that pass, not a tick later', async () => {
+    const { pipeline, starter } = await setup(TRIGGERED);
+    // The first start waits for the test: meanwhile a new version arrives and a tick finds the job due.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let blocked!: () => void;
+    const startBlocked = new Promise<void>((resolve) => (blocked = resolve));
+    const gated = {
+      startBuild: async (...args: Parameters<RecordingBuildStarter['startBuild']>) => {
+        if (starter.calls.length === 0) {
+          blocked();
+          await released;
+        }
+        return starter.startBuild(...args);
+      },
+    };
+    const scheduler = new JobScheduler({ db: database.db, starter: gated });
+    const jobId = await pipeline.jobId('unit');
+    await pipeline.addVersions('repo', [v('a')]);
+    const firstPass = scheduler.scheduleJob(jobId);
+    await startBlocked;
+    await pipeline.addVersions('repo', [v('b')]);
+    await requestScheduleForJobs(database.db, [jobId]);
+    const tick = scheduler.tick();
+    release();
+    expect((await firstPass).startedBuildIds).toHaveLength(1);
+    // Other tests' jobs may be due too (one database): this job's pass is the one that counts.
+    const reports = (await tick).filter((r) => r.jobId === jobId);
+    expect(reports.map((r) => r.startedBuildIds.length)).toEqual([1]);
+    expect(starter.startedNames('unit')).toEqual(['1', '2']);
+    expect(starter.started.map((s) => s.inputs['repo'])).toEqual([v('a'), v('b')]);
+    await scheduler.stop();
   });
 
   it('two schedulers on one database create and start each build exactly once', async () => {

@@ -126,13 +126,15 @@ export class JobScheduler {
   }
 
   /**
-   * One pass over the jobs whose scheduling was requested since they were last scheduled (jobs this node is
-   * already scheduling are left to that pass), after aborting pending builds of archived pipelines.
+   * One pass over the jobs whose scheduling was requested since they were last scheduled, after aborting
+   * pending builds of archived pipelines. A job this node is scheduling already gets one more pass right
+   * after that one: the pass under way may have read its state before the change that made the job due (a
+   * check it waits for ended), and skipping the job would leave it waiting for the next interval.
    */
   async tick(): Promise<JobScheduleReport[]> {
     await this.abortArchivedPendingBuilds();
     const due = await listJobsToSchedule(this.db);
-    const passes = due.filter((job) => !this.running.has(job.id)).map((job) => this.scheduleJob(job.id));
+    const passes = due.map((job) => this.scheduleJob(job.id));
     const settled = await Promise.allSettled(passes);
     return settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   }
