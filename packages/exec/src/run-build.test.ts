@@ -42,10 +42,14 @@ describe('runBuild', () => {
       ['log', '5.1'],
       ['finish-task', '4.0'],
     ]);
+    // As stored: with output_offset, the raw stdout bytes up to the end of this payload (nothing is redacted
+    // here, so exactly the payload's bytes). The event stream leaves the field out (apps/web build-event-stream).
+    const listing = 'a.txt\nb.txt\n';
     expect(sink.events[3]?.data).toEqual({
       time: expect.any(Number),
       origin: { id: '4', source: 'stdout' },
-      payload: 'a.txt\nb.txt\n',
+      payload: listing,
+      output_offset: Buffer.byteLength(listing),
     });
     expect(sink.events[0]?.data['config']).toEqual({
       platform: 'linux',
