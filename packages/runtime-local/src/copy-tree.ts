@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { cp } from 'node:fs/promises';
+import { cp, lstat, readdir, utimes } from 'node:fs/promises';
+import path from 'node:path';
 import { removeTree } from './remove-tree.js';
 
 /**
@@ -23,6 +24,20 @@ export async function copyTreeWithNode(source: string, target: string): Promise<
     preserveTimestamps: true,
     mode: constants.COPYFILE_FICLONE,
   });
+  // fs.cp keeps files' timestamps but not directories': writing a directory's entries moves its mtime, so
+  // the directories' times are set last, children before parents.
+  await restoreDirectoryTimes(source, target);
+}
+
+/** Give every directory below (and including) `target` the atime/mtime of its twin in `source`, bottom-up. */
+async function restoreDirectoryTimes(source: string, target: string): Promise<void> {
+  for (const entry of await readdir(source, { withFileTypes: true })) {
+    if (entry.isDirectory()) {
+      await restoreDirectoryTimes(path.join(source, entry.name), path.join(target, entry.name));
+    }
+  }
+  const stats = await lstat(source);
+  await utimes(target, stats.atime, stats.mtime);
 }
 
 let probed: Promise<boolean> | undefined;
