@@ -50,17 +50,25 @@ describe('build log retention limits and the build tracker interval', () => {
     return id;
   }
 
+  const reapTimeOf = async (id: number) =>
+    (JSON.parse((await call(`${ts.url}/api/v1/builds/${id}`, token)).text) as { reap_time?: number }).reap_time;
+
   /** The builds whose logs are gone (reap_time set, no log events left). */
   async function reaped(ids: number[]): Promise<number[]> {
     const result: number[] = [];
     for (const id of ids) {
-      const build = JSON.parse((await call(`${ts.url}/api/v1/builds/${id}`, token)).text) as {
-        reap_time?: number;
-      };
-      const { events } = await readBuildEvents(ts.url, token, id);
-      const logged = events.some((event) => event.event === 'log');
-      expect(logged).toBe(build.reap_time === undefined);
-      if (!logged) result.push(id);
+      // The reaper sets reap_time and deletes the events in one transaction, but may run between our reads
+      // of the build and of its events: only a reading with the same reap_time before and after the events
+      // is one state, so read again until it is (reaping happens once, so the second try agrees).
+      for (;;) {
+        const before = await reapTimeOf(id);
+        const { events } = await readBuildEvents(ts.url, token, id);
+        if ((await reapTimeOf(id)) !== before) continue;
+        const logged = events.some((event) => event.event === 'log');
+        expect(logged).toBe(before === undefined);
+        if (!logged) result.push(id);
+        break;
+      }
     }
     return result;
   }
