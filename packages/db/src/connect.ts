@@ -50,6 +50,11 @@ export function connectDatabase(conn: PostgresConnection, onError?: (err: Error)
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', (err) => onError?.(err));
+  // Nor may a checked-out one: pg-pool takes its own listener off a client while it is lent, so a connection
+  // cut between two queries (a transaction's, a lock holder's) would emit 'error' with nobody listening. The
+  // holder learns of it anyway (its next query fails: the client is no longer queryable, and pg-pool destroys
+  // it on release), so this listener only keeps the event from being fatal.
+  pool.on('connect', (client) => client.on('error', ignoreLentClientError));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
   return {
     db,
@@ -59,6 +64,8 @@ export function connectDatabase(conn: PostgresConnection, onError?: (err: Error)
     },
   };
 }
+
+function ignoreLentClientError(): void {}
 
 /** Wait until the database answers, retrying for a while (a freshly started or restarting server). */
 export async function waitForDatabase(pool: pg.Pool, timeoutMs = 30_000): Promise<void> {
