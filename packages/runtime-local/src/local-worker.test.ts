@@ -206,8 +206,15 @@ describe('LocalWorker', () => {
         metadata: taskMetadata,
       });
       const stdout = new Collector();
+      // The shell waits with the `wait` builtin, which a trapped signal interrupts at once. A foreground
+      // `sleep 1` would not do: sh runs a trap only once its foreground command is over, and a SIGTERM that
+      // lands while sh is starting the next sleep can miss that sleep (not exec'd yet), and then the trap
+      // waits up to a whole second, past the grace period: seen under load.
       const stubborn = await container.run(
-        { path: 'sh', args: ['-c', "trap 'echo got-term' TERM; echo ready; while :; do sleep 1; done"] },
+        {
+          path: 'sh',
+          args: ['-c', "trap 'echo got-term' TERM; echo ready; while :; do sleep 1 & wait $!; done"],
+        },
         { stdout },
       );
       await eventually(() => stdout.text().includes('ready'), 10_000, 'the trap to be set');
