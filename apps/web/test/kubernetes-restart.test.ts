@@ -246,9 +246,20 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
           return states.every((state) => !state.running) ? true : undefined;
         });
 
-        second = await startQuietNode();
-        expect(second.runtime.kubernetes!.recovery.buildIds).toEqual([build.id]);
+        // The step is over, so the new node may have collected it already when startJetBridge returns
+        // (recovery.buildIds lists the builds being collected *now*): its log tells which builds its
+        // start-up recovery took up, and the build's events what was collected.
+        const logs: Array<Record<string, unknown>> = [];
+        second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
+          logDestination: jsonLogSink(logs),
+        });
+        expect(
+          logs
+            .filter((line) => line['msg'] === 'collecting the steps of a build interrupted by a restart')
+            .map((line) => line['buildId']),
+        ).toEqual([build.id]);
         const stream = await readBuildEvents(second.url, await loginToken(second.url, ADMIN), build.id);
+        expect(stream.ended).toBe(true);
         expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
         expect(logText(stream.events, 'stdout')).toBe(
           Array.from({ length: 30 }, (_, i) => `n ${i + 1}\n`).join(''),
@@ -259,6 +270,18 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
           "build interrupted: the web node running it restarted; collected from their pods without running them again: 'one-off' (exit status 4); the rest of the build did not run",
         ]);
         expect(cluster.execCommands(pod!).filter((command) => command.includes('spawn')).length).toBe(1);
+        // The collected log events are stored with output_offset (where a later collection would resume);
+        // the event stream, Concourse's shape, never shows it.
+        const stored = await second.ctx.db
+          .selectFrom('build_events')
+          .select('payload')
+          .where('build_id', '=', build.id)
+          .where('type', '=', 'log')
+          .execute();
+        expect(stored.some((row) => row.payload.includes('"output_offset"'))).toBe(true);
+        const streamedLogs = stream.events.filter((e) => e.event === 'log');
+        expect(streamedLogs.length).toBeGreaterThan(0);
+        expect(streamedLogs.filter((e) => 'output_offset' in e.data)).toEqual([]);
         await new Promise((resolve) => setTimeout(resolve, 1_500));
         expect(await second.runtime.kubernetes!.reapOnce()).toHaveLength(1);
       });
