@@ -51,7 +51,8 @@ describe('build log retention limits and the build tracker interval', () => {
   }
 
   const reapTimeOf = async (id: number) =>
-    (JSON.parse((await call(`${ts.url}/api/v1/builds/${id}`, token)).text) as { reap_time?: number }).reap_time;
+    (JSON.parse((await call(`${ts.url}/api/v1/builds/${id}`, token)).text) as { reap_time?: number })
+      .reap_time;
 
   /** The builds whose logs are gone (reap_time set, no log events left). */
   async function reaped(ids: number[]): Promise<number[]> {
