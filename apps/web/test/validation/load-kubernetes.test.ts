@@ -79,6 +79,27 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
     await collectGarbage();
     const before = await settledCensus(census, (c) => c.pods === 0, 30_000);
     const started = Date.now();
+    // How starved the node's DB pool gets under the load (clients waiting for a connection), sampled.
+    const { pool } = ts.server.ctx;
+    const poolSamples: Array<{ waiting: number; total: number; idle: number }> = [];
+    const sampler = setInterval(
+      () => poolSamples.push({ waiting: pool.waitingCount, total: pool.totalCount, idle: pool.idleCount }),
+      100,
+    );
+    // If the load stalls, say every 30 s where it stands (printed even when the test then times out).
+    const logsBefore = ts.logs.length;
+    const progress = setInterval(() => {
+      const lines = ts.logs.slice(logsBefore);
+      const count = (msg: string) => lines.filter((line) => line['msg'] === msg).length;
+      console.log(
+        `kubernetes load still running after ${Math.round((Date.now() - started) / 1000)} s: ` +
+          `${count('starting job build')} job builds started, pool waiting ${pool.waitingCount}/${pool.totalCount}, ` +
+          `${lines.filter((line) => Number(line['level']) >= 40).length} warnings; last lines: ` +
+          JSON.stringify(lines.slice(-8).map((line) => `${String(line['component'])}: ${String(line['msg'])}`)),
+      );
+    }, 30_000);
+    sampler.unref();
+    progress.unref();
 
     const [pipelineRuns, executeRuns] = await Promise.all([
       Promise.all(Array.from({ length: BUILDS }, (_, i) => runChainJob(ts.url, admin, 'load', `job-${i}`))),
@@ -89,6 +110,13 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
       ),
     ]);
     const elapsedMs = Date.now() - started;
+    clearInterval(sampler);
+    clearInterval(progress);
+    const maxWaiting = Math.max(0, ...poolSamples.map((sample) => sample.waiting));
+    const starvedSamples = poolSamples.filter((sample) => sample.waiting > 0).length;
+    console.log(
+      `kubernetes load: pool of ${pool.options.max}: at most ${maxWaiting} waiting, ${starvedSamples}/${poolSamples.length} samples with waiters`,
+    );
     pipelineRuns.forEach((run, i) => {
       expect({ job: `job-${i}`, status: run.build.status }).toEqual({ job: `job-${i}`, status: 'succeeded' });
       expect(statusesOf(run.events)).toEqual(['started', 'succeeded']);
