@@ -2,6 +2,7 @@
 export type * from './schema.js';
 export { connectDatabase, waitForDatabase, type PostgresConnection, type DatabaseHandle } from './connect.js';
 export { migrateToLatest, MigrationError } from './migrate.js';
+export { isDatabaseUnavailable } from './database-unavailable.js';
 export { migrations } from './migrations/index.js';
 export {
   startEmbeddedPostgres,

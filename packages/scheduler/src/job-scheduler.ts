@@ -22,6 +22,7 @@ import {
   requestScheduleAfterBuildFinished,
   requestScheduleForJobs,
   saveNextInputMapping,
+  isDatabaseUnavailable,
   scheduleJobBuild,
   setJobHasNewInputs,
   type AdoptedBuildInput,
@@ -187,7 +188,12 @@ export class JobScheduler {
     if (this.stopped) return;
     const began = performance.now();
     this.tick()
-      .catch((err: unknown) => this.logger.error({ err }, 'scheduler tick failed'))
+      .catch((err: unknown) =>
+        // A database restart is not a scheduler bug: the next tick tries again.
+        isDatabaseUnavailable(err)
+          ? this.logger.warn({ err }, 'scheduler tick failed: the database is unavailable')
+          : this.logger.error({ err }, 'scheduler tick failed'),
+      )
       .finally(() => this.onTickDone?.((performance.now() - began) / 1000));
   }
 
