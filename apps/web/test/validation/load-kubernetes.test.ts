@@ -73,6 +73,22 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
   }
 
   it(`runs ${BUILDS} pipeline builds and ${BUILDS} fly-execute builds at once as pods, leaking nothing`, async () => {
+    // If the test stalls (warm-up or load), say every 30 s where it stands (printed even if it then times out).
+    const began = Date.now();
+    const logsBefore = ts.logs.length;
+    const progress = setInterval(() => {
+      const lines = ts.logs.slice(logsBefore);
+      const count = (msg: string) => lines.filter((line) => line['msg'] === msg).length;
+      console.log(
+        `kubernetes load test still running after ${Math.round((Date.now() - began) / 1000)} s: ` +
+          `${count('starting job build')} job builds started, pool waiting ${ts.server.ctx.pool.waitingCount}/${ts.server.ctx.pool.totalCount}, ` +
+          `${lines.filter((line) => Number(line['level']) >= 40).length} warnings; last lines: ` +
+          JSON.stringify(
+            lines.slice(-8).map((line) => `${String(line['component'])}: ${String(line['msg'])}`),
+          ),
+      );
+    }, 30_000);
+    progress.unref();
     await setChainPipeline(ts.url, admin, 'load', BUILDS, 1);
     expect((await runChainJob(ts.url, admin, 'load', 'job-0')).build.status).toBe('succeeded');
     expect((await runExecute(ts.url, admin, scratch, 'warm-up')).statuses).toEqual(['started', 'succeeded']);
@@ -86,20 +102,7 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
       () => poolSamples.push({ waiting: pool.waitingCount, total: pool.totalCount, idle: pool.idleCount }),
       100,
     );
-    // If the load stalls, say every 30 s where it stands (printed even when the test then times out).
-    const logsBefore = ts.logs.length;
-    const progress = setInterval(() => {
-      const lines = ts.logs.slice(logsBefore);
-      const count = (msg: string) => lines.filter((line) => line['msg'] === msg).length;
-      console.log(
-        `kubernetes load still running after ${Math.round((Date.now() - started) / 1000)} s: ` +
-          `${count('starting job build')} job builds started, pool waiting ${pool.waitingCount}/${pool.totalCount}, ` +
-          `${lines.filter((line) => Number(line['level']) >= 40).length} warnings; last lines: ` +
-          JSON.stringify(lines.slice(-8).map((line) => `${String(line['component'])}: ${String(line['msg'])}`)),
-      );
-    }, 30_000);
     sampler.unref();
-    progress.unref();
 
     const [pipelineRuns, executeRuns] = await Promise.all([
       Promise.all(Array.from({ length: BUILDS }, (_, i) => runChainJob(ts.url, admin, 'load', `job-${i}`))),
