@@ -4,13 +4,23 @@
 // whose job does get → task → put, and triggers it over and over (two builds at a time, each followed on its
 // event stream) for N minutes, plus a `fly execute`-style one-off with an upload now and then. Every
 // --sample-seconds it prints the node's RSS, its open file descriptors, its live handles (nodejs_active_handles
-// from /metrics) and its step processes, each time with no build in flight. At the end it fits a least-squares
-// line to each series (to RSS's lower envelope: see below), after a warm-up of the first 25% (at least 30 s),
-// and fails when one grows faster than the stated slope:
+// from /metrics) and its step processes, each time with no build in flight, plus the node's own
+// process.memoryUsage() (heapUsed, external, arrayBuffers) read right after a full collection (a preload, see
+// MEMORY_PRELOAD). At the end it fits a least-squares line to each series after a warm-up of the first half of
+// the run (at least 1 min), and fails when one grows faster than the stated slope:
 //
-//   RSS            --max-rss-slope     MB per minute      (default 8)
+//   JS memory      --max-js-slope      MB per minute      (default 2)   heapUsed + external after a full GC
+//   RSS            --max-rss-slope     MB per minute      (default 10)  lower envelope, see below
 //   file descriptors --max-fd-slope    per minute         (default 3)
 //   active handles --max-handle-slope  per minute         (default 3)
+//
+// Why two memory limits: RSS keeps rising for a minute or two after start while heap and external stay flat
+// (a 6-minute run: RSS +25 MB in the first minute, then under 1 MB/min, converging near 170 MB; live heap
+// 53-55 MB throughout). That is the allocator and V8's code space warming up, not a leak, and on a loaded CI
+// machine it lasts longer (a CI run failed at 8.1 MB/min with a 30 s warm-up). So the tight check is on what a
+// JS leak raises (objects kept alive, buffers, streams not destroyed): the live heap plus external memory,
+// measured after a forced full collection so the GC sawtooth is out of it. RSS keeps a looser limit as a
+// backstop for native leaks, which a longer `pnpm soak --minutes N --max-rss-slope M` judges more finely.
 //
 // The node runs with --max-old-space-size=<--heap-limit> (128 MB by default), so its collector keeps RSS near
 // what is alive rather than letting the heap grow toward a far limit between collections.
@@ -35,19 +45,23 @@ function parseArgs(argv) {
     minutes: 5,
     sampleSeconds: 10,
     concurrency: 2,
-    maxRssSlope: 8,
+    maxJsSlope: 2,
+    maxRssSlope: 10,
     maxFdSlope: 3,
     maxHandleSlope: 3,
     heapLimitMb: 128,
+    leakKbPerMin: 0,
   };
   const names = {
     '--minutes': 'minutes',
     '--sample-seconds': 'sampleSeconds',
     '--concurrency': 'concurrency',
+    '--max-js-slope': 'maxJsSlope',
     '--max-rss-slope': 'maxRssSlope',
     '--max-fd-slope': 'maxFdSlope',
     '--max-handle-slope': 'maxHandleSlope',
     '--heap-limit': 'heapLimitMb',
+    '--leak-kb-per-min': 'leakKbPerMin',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -55,8 +69,9 @@ function parseArgs(argv) {
     if (arg === '--help' || arg === '-h') {
       process.stdout.write(
         'usage: pnpm soak [--minutes N] [--sample-seconds S] [--concurrency C]\n' +
-          '                 [--max-rss-slope MB/min] [--max-fd-slope per-min] [--max-handle-slope per-min]\n' +
-          '                 [--heap-limit MB]\n',
+          '                 [--max-js-slope MB/min] [--max-rss-slope MB/min]\n' +
+          '                 [--max-fd-slope per-min] [--max-handle-slope per-min]\n' +
+          '                 [--heap-limit MB] [--leak-kb-per-min KB (a deliberate leak, to check the soak)]\n',
       );
       process.exit(0);
     }
@@ -302,7 +317,47 @@ async function descendants(pid) {
   return count;
 }
 
-async function sample(node, client, startedAt) {
+/**
+ * A preload for the node (`--require`): on SIGUSR2 it writes process.memoryUsage() to a file beside it, so the
+ * soak sees heapUsed, external and arrayBuffers (JS-visible memory) next to RSS. A signal rather than a timer,
+ * so it adds no handle that comes and goes between samples.
+ */
+const MEMORY_PRELOAD = `
+const { writeFileSync, renameSync } = require('node:fs');
+const file = process.env.JETBRIDGE_SOAK_MEMORY_FILE;
+process.on('SIGUSR2', () => {
+  // A full collection first (the node runs with --expose-gc), so heapUsed is what is alive, not the sawtooth.
+  if (typeof gc === 'function') gc();
+  writeFileSync(file + '.tmp', JSON.stringify({ at: Date.now(), ...process.memoryUsage() }));
+  renameSync(file + '.tmp', file);
+});
+// --leak-kb-per-min (checking the soak itself): retain that much memory every minute, a leak it must report.
+const leakKbPerMin = Number(process.env.JETBRIDGE_SOAK_LEAK_KB_PER_MIN ?? 0);
+if (leakKbPerMin > 0) {
+  const kept = [];
+  setInterval(() => kept.push(Buffer.alloc(Math.ceil((leakKbPerMin * 1024) / 60), 1)), 1000);
+}
+`;
+
+/** Ask the node for its process.memoryUsage() (see MEMORY_PRELOAD); undefined when it does not answer. */
+async function memoryUsage(node, file) {
+  const asked = Date.now();
+  node.kill('SIGUSR2');
+  for (let i = 0; i < 40; i++) {
+    await sleep(25);
+    try {
+      const usage = JSON.parse(await readFile(file, 'utf8'));
+      if (usage.at >= asked) return usage;
+    } catch {
+      // not written yet
+    }
+  }
+  return undefined;
+}
+
+async function sample(node, client, startedAt, memoryFile) {
+  const usage = await memoryUsage(node, memoryFile);
+  const mb = (bytes) => (bytes === undefined ? NaN : bytes / 1024 / 1024);
   const status = await readFile(`/proc/${node.pid}/status`, 'utf8');
   const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
   const fds = (await readdir(`/proc/${node.pid}/fd`)).length;
@@ -311,12 +366,14 @@ async function sample(node, client, startedAt) {
     () => '',
   );
   const handles = Number(/^nodejs_active_handles_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
-  const heapMb =
-    Number(/^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(metrics)?.[1] ?? NaN) / 1024 / 1024;
   return {
     minute: (Date.now() - startedAt) / 60_000,
     rssMb: rssKb / 1024,
-    heapMb,
+    heapMb: mb(usage?.heapUsed),
+    externalMb: mb(usage?.external),
+    arrayBuffersMb: mb(usage?.arrayBuffers),
+    // JS-visible memory: the live heap plus memory held by JS objects outside it (buffers, zlib, ...).
+    jsMb: mb(usage?.heapUsed) + mb(usage?.external),
     fds,
     handles,
     processes: await descendants(node.pid),
@@ -343,6 +400,10 @@ async function main() {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-soak-'));
   const scratch = path.join(dataDir, 'scratch');
   const port = await freePort();
+  await mkdir(scratch, { recursive: true });
+  const preload = path.join(scratch, 'soak-memory-preload.cjs');
+  const memoryFile = path.join(scratch, 'memory.json');
+  await writeFile(preload, MEMORY_PRELOAD);
   const node = spawn(process.execPath, [CLI, 'web'], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -359,7 +420,9 @@ async function main() {
       JETBRIDGE_DATA_DIR: dataDir,
       // A bounded old generation makes the collector run often, so RSS shows what stays alive (a leak then
       // also ends in an out-of-memory exit, which fails the soak) instead of a heap growing toward its limit.
-      NODE_OPTIONS: `--max-old-space-size=${options.heapLimitMb}`,
+      NODE_OPTIONS: `--max-old-space-size=${options.heapLimitMb} --expose-gc --require ${preload}`,
+      JETBRIDGE_SOAK_MEMORY_FILE: memoryFile,
+      JETBRIDGE_SOAK_LEAK_KB_PER_MIN: String(options.leakKbPerMin),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -396,7 +459,7 @@ async function main() {
     process.stdout.write(
       `soak: ${options.minutes} min against pid ${node.pid}, sampling every ${options.sampleSeconds} s\n`,
     );
-    process.stdout.write('minute   rss(MB)  heap(MB)  fds  handles  steps  builds\n');
+    process.stdout.write('minute   rss(MB)  heap(MB)  ext(MB)  abuf(MB)  fds  handles  steps  builds\n');
     // Samples are taken with no build in flight: the drivers hold off while the sampler waits for the running
     // builds to end (and their sockets to close), so descriptors and handles are counted at rest.
     let holdOff;
@@ -415,7 +478,7 @@ async function main() {
     const sampler = (async () => {
       while (Date.now() < endAt && !exited) {
         const resume = await quiesce();
-        const point = await sample(node, client, startedAt).catch((err) => {
+        const point = await sample(node, client, startedAt, memoryFile).catch((err) => {
           failures.push(`sampling failed: ${err.message}`);
           return undefined;
         });
@@ -423,7 +486,7 @@ async function main() {
         if (point) {
           samples.push(point);
           process.stdout.write(
-            `${point.minute.toFixed(2).padStart(6)}  ${point.rssMb.toFixed(1).padStart(8)}  ${point.heapMb.toFixed(1).padStart(8)}  ${String(point.fds).padStart(3)}  ${String(point.handles).padStart(7)}  ${String(point.processes).padStart(5)}  ${String(builds).padStart(6)}\n`,
+            `${point.minute.toFixed(2).padStart(6)}  ${point.rssMb.toFixed(1).padStart(8)}  ${point.heapMb.toFixed(1).padStart(8)}  ${point.externalMb.toFixed(1).padStart(7)}  ${point.arrayBuffersMb.toFixed(1).padStart(8)}  ${String(point.fds).padStart(3)}  ${String(point.handles).padStart(7)}  ${String(point.processes).padStart(5)}  ${String(builds).padStart(6)}\n`,
           );
         }
         await sleep(options.sampleSeconds * 1000);
@@ -452,24 +515,36 @@ async function main() {
     ]);
     if (exited) failures.push(`the web node exited during the soak:\n${nodeLog}`);
 
-    const warmUp = Math.max(0.5, options.minutes * 0.25);
+    const warmUp = Math.max(1, options.minutes * 0.5);
     const steady = samples.filter((p) => p.minute >= warmUp);
-    // Descriptors and handles are counted at rest: a plain fit. RSS follows the garbage collector's sawtooth,
-    // so it is fitted to its lower envelope (each sample replaced by the least of it and the samples of the
-    // next 30 s, over the samples that have 30 s after them): only a leak raises the floor it returns to.
+    // Descriptors and handles are counted at rest: a plain fit. Memory is fitted to its lower envelope (each
+    // sample replaced by the least of it and the samples of the next 30 s, over the samples that have 30 s after
+    // them): RSS follows the collector's sawtooth and external memory what the last builds left for the next
+    // collection, so only a leak raises the floor they return to.
     const fit = (key) => slope(steady.map((p) => ({ x: p.minute, y: p[key] })));
     const lastMinute = samples.at(-1)?.minute ?? 0;
-    const envelope = steady
-      .filter((p) => p.minute <= lastMinute - 0.5)
-      .map((p) => ({
-        x: p.minute,
-        y: Math.min(
-          ...steady.filter((q) => q.minute >= p.minute && q.minute <= p.minute + 0.5).map((q) => q.rssMb),
-        ),
-      }));
-    const slopes = { rssMbPerMin: slope(envelope), fdsPerMin: fit('fds'), handlesPerMin: fit('handles') };
-    if (envelope.length < 3)
+    const envelope = (key) =>
+      steady
+        .filter((p) => p.minute <= lastMinute - 0.5)
+        .map((p) => ({
+          x: p.minute,
+          y: Math.min(
+            ...steady.filter((q) => q.minute >= p.minute && q.minute <= p.minute + 0.5).map((q) => q[key]),
+          ),
+        }));
+    const jsEnvelope = envelope('jsMb');
+    const slopes = {
+      jsMbPerMin: slope(jsEnvelope),
+      rssMbPerMin: slope(envelope('rssMb')),
+      fdsPerMin: fit('fds'),
+      handlesPerMin: fit('handles'),
+    };
+    if (jsEnvelope.some((p) => !Number.isFinite(p.y)))
+      failures.push('the node did not report its memory usage (the soak preload did not answer SIGUSR2)');
+    if (jsEnvelope.length < 3)
       failures.push(`too few samples after the warm-up (${steady.length}); soak longer`);
+    if (slopes.jsMbPerMin > options.maxJsSlope)
+      failures.push(`JS memory grows ${slopes.jsMbPerMin.toFixed(2)} MB/min > ${options.maxJsSlope}`);
     if (slopes.rssMbPerMin > options.maxRssSlope)
       failures.push(`RSS grows ${slopes.rssMbPerMin.toFixed(2)} MB/min > ${options.maxRssSlope}`);
     if (slopes.fdsPerMin > options.maxFdSlope)
@@ -485,6 +560,7 @@ async function main() {
       warmUpMinutes: warmUp,
       slopes,
       limits: {
+        jsMbPerMin: options.maxJsSlope,
         rssMbPerMin: options.maxRssSlope,
         fdsPerMin: options.maxFdSlope,
         handlesPerMin: options.maxHandleSlope,
@@ -493,7 +569,8 @@ async function main() {
       failures,
     };
     process.stdout.write(
-      `soak: ${builds} builds; slopes after ${warmUp} min: RSS ${slopes.rssMbPerMin.toFixed(2)} MB/min ` +
+      `soak: ${builds} builds; slopes after ${warmUp} min: JS memory ${slopes.jsMbPerMin.toFixed(2)} MB/min ` +
+        `(limit ${options.maxJsSlope}), RSS ${slopes.rssMbPerMin.toFixed(2)} MB/min ` +
         `(limit ${options.maxRssSlope}), fds ${slopes.fdsPerMin.toFixed(2)}/min (limit ${options.maxFdSlope}), ` +
         `handles ${slopes.handlesPerMin.toFixed(2)}/min (limit ${options.maxHandleSlope})\n`,
     );
