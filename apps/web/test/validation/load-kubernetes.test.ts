@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sql } from '@jetbridge/db';
 import { statusesOf } from '../execute-client.js';
 import { ADMIN, loginToken, startTestServer, type TestServer } from '../harness.js';
 import { ARTIFACT_MODES, startTestCluster, type TestCluster } from '../kubernetes-cluster.js';
@@ -76,12 +77,20 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
     // If the test stalls (warm-up or load), say every 30 s where it stands (printed even if it then times out).
     const began = Date.now();
     const logsBefore = ts.logs.length;
-    const progress = setInterval(() => {
+    const progress = setInterval(async () => {
+      // Builds by kind and status: tells a server that stopped working from a client that stopped reading.
+      const { rows } = await sql<{ kind: string; status: string; n: number }>`
+        select case when job_id is not null then 'job' when resource_id is not null then 'check' else 'one-off' end
+                 as kind, status, count(*)::int as n
+          from builds group by 1, 2 order by 1, 2`
+        .execute(ts.server.ctx.db)
+        .catch(() => ({ rows: [] }));
+      const builds = rows.map((row) => `${row.kind} ${row.status}: ${row.n}`).join(', ');
       const lines = ts.logs.slice(logsBefore);
       const count = (msg: string) => lines.filter((line) => line['msg'] === msg).length;
       console.log(
         `kubernetes load test still running after ${Math.round((Date.now() - began) / 1000)} s: ` +
-          `${count('starting job build')} job builds started, pool waiting ${ts.server.ctx.pool.waitingCount}/${ts.server.ctx.pool.totalCount}, ` +
+          `${count('starting job build')} job builds started (builds: ${builds}), pool waiting ${ts.server.ctx.pool.waitingCount}/${ts.server.ctx.pool.totalCount}, ` +
           `${lines.filter((line) => Number(line['level']) >= 40).length} warnings; last lines: ` +
           JSON.stringify(
             lines.slice(-8).map((line) => `${String(line['component'])}: ${String(line['msg'])}`),
