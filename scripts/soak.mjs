@@ -518,20 +518,16 @@ async function main() {
     const warmUp = Math.max(1, options.minutes * 0.5);
     const steady = samples.filter((p) => p.minute >= warmUp);
     // Descriptors and handles are counted at rest: a plain fit. Memory is fitted to its lower envelope (each
-    // sample replaced by the least of it and the samples of the next 30 s, over the samples that have 30 s after
-    // them): RSS follows the collector's sawtooth and external memory what the last builds left for the next
-    // collection, so only a leak raises the floor they return to.
+    // sample replaced by the least of the samples within 15 s either side of it): RSS follows the collector's
+    // sawtooth and external memory what the last builds left for the next collection, so only a leak raises
+    // the floor they return to. A centred window keeps the whole steady part in the fit (with a 1-minute
+    // steady part, a window looking 30 s ahead left half a minute to fit, and a 3 MB/min leak read 1.1 MB/min).
     const fit = (key) => slope(steady.map((p) => ({ x: p.minute, y: p[key] })));
-    const lastMinute = samples.at(-1)?.minute ?? 0;
     const envelope = (key) =>
-      steady
-        .filter((p) => p.minute <= lastMinute - 0.5)
-        .map((p) => ({
-          x: p.minute,
-          y: Math.min(
-            ...steady.filter((q) => q.minute >= p.minute && q.minute <= p.minute + 0.5).map((q) => q[key]),
-          ),
-        }));
+      steady.map((p) => ({
+        x: p.minute,
+        y: Math.min(...steady.filter((q) => Math.abs(q.minute - p.minute) <= 0.25).map((q) => q[key])),
+      }));
     const jsEnvelope = envelope('jsMb');
     const slopes = {
       jsMbPerMin: slope(jsEnvelope),
