@@ -36,6 +36,7 @@ describe('migrations on a real PostgreSQL', () => {
           'access_tokens',
           'artifacts',
           'build_events',
+          'build_step_results',
           'builds',
           'settings',
           'teams',

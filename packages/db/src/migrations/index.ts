@@ -3,6 +3,7 @@ import * as foundation from './0001_foundation.js';
 import * as pipelines from './0002_pipelines.js';
 import * as scheduling from './0003_scheduling.js';
 import * as buildVarRefs from './0004_build_var_refs.js';
+import * as buildStepResults from './0005_build_step_results.js';
 
 /**
  * Every migration, in order. Names sort lexically (kysely requires it); never edit a released one,
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '0002_pipelines': pipelines,
   '0003_scheduling': scheduling,
   '0004_build_var_refs': buildVarRefs,
+  '0005_build_step_results': buildStepResults,
 };
