@@ -1,6 +1,7 @@
 // @jetbridge/exec: executes build plans step by step against a Worker and emits build events.
 export { runBuild, type BuildOutcome, type RunBuildOptions } from './run-build.js';
 export type { BuildIdentity } from './run-state.js';
+export { ReplayedArtifactGoneError, type StepJournal, type StepRecord } from './step-journal.js';
 export type { BuildEvent, BuildEventSink, EventOrigin, ShadowTaskConfig } from './events.js';
 export type { ArtifactCatalog } from './artifact-catalog.js';
 export type {

@@ -13,6 +13,7 @@ import { RunState, type BuildIdentity } from './run-state.js';
 import { childSignal } from './signals.js';
 import { planStepBuilder } from './step-builder.js';
 import { StepInterruptedError, isInterruption } from './step-errors.js';
+import type { StepJournal } from './step-journal.js';
 import { errorMessage } from './steps/log-error-step.js';
 import type { VarsResolver } from './vars/build-vars.js';
 
@@ -52,6 +53,11 @@ export interface RunBuildOptions extends BuildRecorder {
    * destroy it later. Without it, containers are destroyed when the build ends.
    */
   onContainerDone?: (container: Container) => void | Promise<void>;
+  /**
+   * Where task, get and put steps record how they ended; steps it has finished already (an earlier run of
+   * this build, on a web node that died) are replayed instead of run (step-journal.ts).
+   */
+  journal?: StepJournal;
 }
 
 /** Run a build plan against a worker and tell how it ended. Never rejects because of the plan's steps. */
@@ -76,6 +82,7 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildOutcome> 
     vars: options.vars,
     resourceTypes: options.resourceTypes,
     recorder: options,
+    journal: options.journal,
   });
 
   // Steps see their own signal whose reason tells an abort from a timeout, whatever the caller aborts with.

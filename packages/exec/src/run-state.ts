@@ -10,6 +10,7 @@ import { errorEvent, type BuildEvent, type BuildEventSink, type EventOrigin } fr
 import type { Logger } from './logger.js';
 import type { Redactor } from './redactor.js';
 import type { ResourceTypeResolver } from './resource-type-resolver.js';
+import type { StepJournal } from './step-journal.js';
 import { BuildVars, type VarsResolver } from './vars/build-vars.js';
 
 /** Who the build is; container metadata, volume owners and resource env vars are derived from it. */
@@ -51,6 +52,7 @@ export interface RunStateOptions {
   vars?: VarsResolver;
   resourceTypes?: ResourceTypeResolver;
   recorder?: BuildRecorder;
+  journal?: StepJournal;
 }
 
 /** What every scope of one build shares. */
@@ -76,6 +78,8 @@ export class RunState {
   readonly partialLineFlushMs: number | undefined;
   readonly resourceTypes: ResourceTypeResolver | undefined;
   readonly recorder: BuildRecorder;
+  /** Where leaf steps record their results, and find those of an earlier run of the build to replay. */
+  readonly journal: StepJournal | undefined;
 
   private readonly shared: SharedState;
 
@@ -94,6 +98,7 @@ export class RunState {
     this.partialLineFlushMs = options.partialLineFlushMs;
     this.resourceTypes = options.resourceTypes;
     this.recorder = options.recorder ?? {};
+    this.journal = options.journal;
     this.shared = scope?.shared ?? new SharedState();
     this.artifacts = scope?.artifacts ?? new BuildArtifactRepository();
     this.vars = scope?.vars ?? new BuildVars(options.vars, options.redactor);

@@ -15,6 +15,7 @@ import type { Step } from '../step.js';
 import type { StepBuilder } from '../step-builder.js';
 import { resourceStepEnv, type HookBuildStatus } from '../step-env.js';
 import { StepError } from '../step-errors.js';
+import { journalWrite, replayStep } from '../step-journal.js';
 import { stepTimeoutMs } from '../step-timeout.js';
 import { interpolate } from '../vars/interpolate.js';
 
@@ -44,6 +45,9 @@ export class GetStep implements Step {
     const origin: EventOrigin = { id: this.planId };
     const plan = this.plan;
     const name = plan.name ?? plan.resource ?? '';
+    // Fetched before a restart: its volume, version and metadata as recorded, nothing run or emitted again.
+    const replayed = await replayStep(state, this.planId, name);
+    if (replayed !== undefined) return replayed.succeeded;
     await state.emit(initializeGetEvent(state.now(), origin));
 
     const source = await interpolate(plan.source ?? {}, state.vars.lookup, { expectAllKeys: true });
@@ -76,9 +80,15 @@ export class GetStep implements Step {
       timeoutMs,
       signal,
     });
-    if (result === undefined) return false;
+    const failed = () =>
+      journalWrite(state, (journal) => journal.finish(this.planId, { succeeded: false, artifacts: {} }));
+    if (result === undefined) {
+      await failed();
+      return false;
+    }
     if (result.exitStatus !== 0) {
       await state.emit(finishGetEvent(state.now(), origin, result.exitStatus));
+      await failed();
       return false;
     }
 
@@ -106,6 +116,14 @@ export class GetStep implements Step {
     // [v8.1+] the metadata becomes `((.:<name>.<key>))`, not redacted.
     state.vars.addLocalVar(name, Object.fromEntries(fetched.metadata.map((m) => [m.name, m.value])), false);
     await state.emit(finishGetEvent(state.now(), origin, 0, fetched));
+    await journalWrite(state, (journal) =>
+      journal.finish(this.planId, {
+        succeeded: true,
+        artifacts: { [name]: volume.handle },
+        result: { name, version: fetched.version } satisfies GetResult,
+        metadata: { name, fields: fetched.metadata },
+      }),
+    );
     return true;
   }
 

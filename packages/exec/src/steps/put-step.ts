@@ -18,6 +18,7 @@ import type { Step } from '../step.js';
 import type { StepBuilder } from '../step-builder.js';
 import { resourceStepEnv, type HookBuildStatus } from '../step-env.js';
 import { StepError } from '../step-errors.js';
+import { journalWrite, replayStep } from '../step-journal.js';
 import { stepTimeoutMs } from '../step-timeout.js';
 import { interpolate } from '../vars/interpolate.js';
 
@@ -40,6 +41,9 @@ export class PutStep implements Step {
   async run(state: RunState, signal: AbortSignal): Promise<boolean> {
     const origin: EventOrigin = { id: this.planId };
     const plan = this.plan;
+    // Done before a restart: its version as recorded (for `version_from`), nothing run or emitted again.
+    const replayed = await replayStep(state, this.planId, plan.name);
+    if (replayed !== undefined) return replayed.succeeded;
     await state.emit(initializePutEvent(state.now(), origin));
 
     const source = await interpolate(plan.source ?? {}, state.vars.lookup, { expectAllKeys: true });
@@ -71,9 +75,15 @@ export class PutStep implements Step {
       signal,
       beforeRun: () => state.emit(startPutEvent(state.now(), origin)),
     });
-    if (result === undefined) return false;
+    const failed = () =>
+      journalWrite(state, (journal) => journal.finish(this.planId, { succeeded: false, artifacts: {} }));
+    if (result === undefined) {
+      await failed();
+      return false;
+    }
     if (result.exitStatus !== 0) {
       await state.emit(finishPutEvent(state.now(), origin, result.exitStatus));
+      await failed();
       return false;
     }
 
@@ -91,6 +101,9 @@ export class PutStep implements Step {
     }
     state.storeResult(this.planId, created.version);
     await state.emit(finishPutEvent(state.now(), origin, 0, created));
+    await journalWrite(state, (journal) =>
+      journal.finish(this.planId, { succeeded: true, artifacts: {}, result: created.version }),
+    );
     return true;
   }
 }

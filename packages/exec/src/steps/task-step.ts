@@ -24,6 +24,7 @@ import type { RunState } from '../run-state.js';
 import { deadlineSignal, whenAborted } from '../signals.js';
 import type { Step } from '../step.js';
 import { StepError, abortReason, isTimeout, throwIfAborted } from '../step-errors.js';
+import { journalWrite, replayStep } from '../step-journal.js';
 import { stepTimeoutMs } from '../step-timeout.js';
 import { resolveTaskConfig } from './task-config-source.js';
 
@@ -64,6 +65,9 @@ export class TaskStep implements Step {
 
   async run(state: RunState, signal: AbortSignal): Promise<boolean> {
     const origin: EventOrigin = { id: this.planId };
+    // Finished before a restart: its outputs and outcome as recorded, nothing run or emitted again.
+    const replayed = await replayStep(state, this.planId, this.task.name);
+    if (replayed !== undefined) return replayed.succeeded;
     const config = await resolveTaskConfig(this.task, state.artifacts, state.vars.lookup);
     throwIfAborted(signal);
     const redact = (text: string): string => state.redactor.redact(text);
@@ -80,6 +84,9 @@ export class TaskStep implements Step {
     try {
       const outputs = await this.outputVolumes(config, inputs, state);
       throwIfAborted(runSignal);
+      // Recorded before the process starts: a node collecting it after a restart registers these outputs.
+      const artifacts = this.outputArtifacts(config, outputs);
+      await journalWrite(state, (journal) => journal.starting(this.planId, artifacts));
       const container = await state.worker.createContainer(
         this.containerSpec(config, image, inputs, outputs, state),
       );
@@ -96,10 +103,17 @@ export class TaskStep implements Step {
           const reason = abortReason(runSignal);
           if (!isTimeout(reason)) throw reason;
           await state.emitError(origin, 'timeout exceeded');
+          await journalWrite(state, (journal) =>
+            journal.finish(this.planId, { succeeded: false, artifacts }),
+          );
           return false;
         }
         await state.emit(finishTaskEvent(state.now(), origin, exitStatus));
-        return exitStatus === 0;
+        const succeeded = exitStatus === 0;
+        await journalWrite(state, (journal) =>
+          journal.finish(this.planId, { succeeded, exitStatus, artifacts }),
+        );
+        return succeeded;
       } finally {
         await state.containerDone(container);
       }
@@ -297,6 +311,20 @@ export class TaskStep implements Step {
         workingDirectory,
       },
     };
+  }
+
+  /** The artifacts registerOutputs registers: name (after `output_mapping`) → volume handle. */
+  private outputArtifacts(
+    config: TaskConfig,
+    outputs: Map<string, { volume: Volume }>,
+  ): Record<string, string> {
+    const artifacts: Record<string, string> = {};
+    for (const output of config.outputs ?? []) {
+      const volume = outputs.get(output.name)?.volume;
+      if (volume !== undefined)
+        artifacts[this.task.output_mapping?.[output.name] ?? output.name] = volume.handle;
+    }
+    return artifacts;
   }
 
   private registerOutputs(
