@@ -21,6 +21,12 @@ export const V4_PROTOCOL = 'v4.channel.k8s.io';
 /** Output bytes queued on the socket before the process's pipes are paused (the server's own backpressure). */
 const OUTPUT_HIGH_WATER = 1024 * 1024;
 const OUTPUT_LOW_WATER = 256 * 1024;
+/**
+ * Output read in one turn of the event loop is sent as one message of up to this many bytes: at the pipe's
+ * 64 KiB reads, a 200 MB transfer is otherwise 3,200 messages, each a copy, a send and a callback here and a
+ * message event (and stream write) in the client. The API server's frames are not 64 KiB either.
+ */
+const MAX_OUTPUT_FRAME = 1024 * 1024;
 
 export interface ExecSessionInfo {
   id: number;
@@ -55,6 +61,36 @@ function frame(channel: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   out[0] = channel;
   payload.copy(out, 1);
   return out;
+}
+
+/** Output of one channel waiting to be sent, joined into one channel-protocol message when taken. */
+class PendingOutput {
+  #channel = STDOUT;
+  #parts: Buffer[] = [];
+  bytes = 0;
+
+  accepts(channel: number): boolean {
+    return this.#parts.length === 0 || channel === this.#channel;
+  }
+
+  add(channel: number, payload: Buffer): void {
+    this.#channel = channel;
+    this.#parts.push(payload);
+    this.bytes += payload.length;
+  }
+
+  /** The message (channel byte, then the payload: one copy, as a lone chunk's frame costs anyway). */
+  take(): { frame: Buffer; bytes: number } | undefined {
+    if (this.#parts.length === 0) return undefined;
+    const frame = Buffer.allocUnsafe(this.bytes + 1);
+    frame[0] = this.#channel;
+    let offset = 1;
+    for (const part of this.#parts) offset += part.copy(frame, offset);
+    const taken = { frame, bytes: this.bytes };
+    this.#parts = [];
+    this.bytes = 0;
+    return taken;
+  }
 }
 
 function flag(query: URLSearchParams, name: string): boolean {
@@ -159,7 +195,9 @@ export class ExecEndpoint {
     const dispatch: { onMessage?: (data: Buffer) => void } = {};
     ws.on('message', (data: Buffer) => (dispatch.onMessage ? dispatch.onMessage(data) : early.push(data)));
     let finished = false;
+    const beforeStatus: { flush?: () => void } = {};
     const sendStatus = (status: Record<string, unknown>): void => {
+      beforeStatus.flush?.();
       finished = true;
       ws.send(frame(STATUS, Buffer.from(JSON.stringify({ metadata: {}, ...status }))), () => ws.close(1000));
     };
@@ -191,6 +229,19 @@ export class ExecEndpoint {
       finished = true;
       ws.terminate();
     };
+    const pending = new PendingOutput();
+    let dropAfterFlush = false;
+    const flush = (): void => {
+      const taken = pending.take();
+      if (!taken || ws.readyState !== ws.OPEN) return;
+      const dropNow = dropAfterFlush;
+      ws.send(taken.frame, () => {
+        queued -= taken.bytes;
+        if (dropNow) cut();
+        else if (queued <= OUTPUT_LOW_WATER) for (const stream of outputs) stream.resume();
+      });
+    };
+    let flushScheduled = false;
     const forward = (channel: number, data: Buffer): void => {
       if (finished) return;
       let payload = data;
@@ -203,15 +254,27 @@ export class ExecEndpoint {
       else info.stderrBytes += payload.length;
       queued += payload.length;
       info.maxQueuedOutputBytes = Math.max(info.maxQueuedOutputBytes, queued);
-      const dropNow = drop?.direction === 'output' && info.stdoutBytes + info.stderrBytes >= drop.afterBytes;
-      if (dropNow) finished = true;
-      ws.send(frame(channel, payload), () => {
-        queued -= payload.length;
-        if (dropNow) cut();
-        else if (queued <= OUTPUT_LOW_WATER) for (const stream of outputs) stream.resume();
-      });
+      // Output of the other channel goes out first: the order of what the process wrote is kept.
+      if (!pending.accepts(channel)) flush();
+      pending.add(channel, payload);
+      if (drop?.direction === 'output' && info.stdoutBytes + info.stderrBytes >= drop.afterBytes) {
+        finished = true;
+        dropAfterFlush = true;
+        flush();
+      } else if (pending.bytes >= MAX_OUTPUT_FRAME) {
+        flush();
+      } else if (!flushScheduled) {
+        // libuv reads a busy pipe several times per poll: what arrived in this turn of the loop goes out
+        // as one message, and a lone line of output is not held back.
+        flushScheduled = true;
+        setImmediate(() => {
+          flushScheduled = false;
+          flush();
+        });
+      }
       if (queued >= OUTPUT_HIGH_WATER) for (const stream of outputs) stream.pause();
     };
+    beforeStatus.flush = flush;
     child.stdout?.on('data', (data: Buffer) => forward(STDOUT, data));
     child.stderr?.on('data', (data: Buffer) => forward(info.tty ? STDOUT : STDERR, data));
     child.stdin?.on('error', () => {
