@@ -213,9 +213,25 @@ func writeTarEntry(writer *tar.Writer, name, entryName string, info fs.FileInfo)
 	}
 	defer file.Close()
 	// Exactly the size announced in the header, even if the file grows meanwhile.
-	_, err = io.Copy(writer, io.LimitReader(file, header.Size))
+	_, err = io.CopyBuffer(writer, io.LimitReader(file, header.Size), copyBuffer())
 	return err
 }
+
+// copyBuffer is the one buffer file data moves through (tar runs one entry at a time). At 1 MiB, against
+// io.Copy's 32 KiB, a large file takes 32 times fewer reads and writes, and the buffered reader/writer of
+// the archive hand it over without copying it once more (their own buffers are smaller).
+var sharedCopyBuffer []byte
+
+func copyBuffer() []byte {
+	if sharedCopyBuffer == nil {
+		sharedCopyBuffer = make([]byte, 1<<20)
+	}
+	return sharedCopyBuffer
+}
+
+// writerOnly hides an *os.File's ReadFrom, which would otherwise fall back to io.Copy's 32 KiB buffer when
+// its source is not a file (a tar reader never is).
+type writerOnly struct{ io.Writer }
 
 type pendingDir struct {
 	path    string
@@ -301,7 +317,7 @@ func runTarIn(args []string) error {
 			if err != nil {
 				return err
 			}
-			_, copyErr := io.Copy(file, reader)
+			_, copyErr := io.CopyBuffer(writerOnly{file}, reader, copyBuffer())
 			closeErr := file.Close()
 			if copyErr != nil {
 				return exitError{exitUnsafeArchive, "corrupt archive: " + copyErr.Error()}

@@ -111,8 +111,8 @@ export interface ExecResult {
 
 const DEFAULT_PING_INTERVAL_MS = 30_000;
 const DEFAULT_SEND_HIGH_WATER = 1024 * 1024;
-/** Large stdin chunks are cut so that one frame never monopolises the socket. */
-const MAX_FRAME_PAYLOAD = 256 * 1024;
+/** Large stdin chunks are cut so that one frame never monopolises the socket (1 MiB: a file read's chunk). */
+const MAX_FRAME_PAYLOAD = 1024 * 1024;
 
 function execPath(options: ExecInPodOptions, command: readonly string[]): string {
   const query = new URLSearchParams();
