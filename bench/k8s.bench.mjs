@@ -23,7 +23,8 @@
 // Modes: pvc, stream, node-local (issue #6: the test server simulates 3 nodes, each with an artifact daemon —
 // packages/artifact-daemon/dist/cli.js in its own process — on its own hostPath root; B lands on A's node).
 // `BENCH_K8S_MB`, `BENCH_K8S_RUNS` (handoff and transfer runs), `BENCH_K8S_SMALL_FILES` (files in the tree;
-// 0 leaves it out), `BENCH_K8S_SMALL_RUNS` (its handoff runs) and `BENCH_K8S_STEPS` override the sizes.
+// 0 leaves it out), `BENCH_K8S_SMALL_RUNS` (its handoff runs) and `BENCH_K8S_STEPS` override the sizes;
+// `BENCH_K8S_MODES` (comma-separated, e.g. `stream`) runs only those modes.
 // Needs Go (the helper is built with it); without Go the bench says so and prints no figure.
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -527,7 +528,8 @@ async function main() {
     }
     env = await startEnvironment(helper.path, scratch);
     const results = [];
-    for (const mode of MODES)
+    const wanted = process.env.BENCH_K8S_MODES?.split(',').map((name) => name.trim());
+    for (const mode of MODES.filter((each) => !wanted || wanted.includes(each.name)))
       results.push([mode.name, await benchMode(mode, env, source, treeSource, scratch)]);
     printHandoffs(results);
   } finally {
