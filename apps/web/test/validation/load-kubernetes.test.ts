@@ -77,7 +77,19 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
     // If the test stalls (warm-up or load), say every 30 s where it stands (printed even if it then times out).
     const began = Date.now();
     const logsBefore = ts.logs.length;
-    const progress = setInterval(async () => {
+    // Where each client run of the load stands ('done' once it returned), for the progress report.
+    const stages = new Map<string, string>();
+    const stageOf = (run: string) => (what: string) => stages.set(run, what);
+    const progress = setInterval(() => {
+      void progressReport().then(
+        (report) =>
+          console.log(
+            `kubernetes load test still running after ${Math.round((Date.now() - began) / 1000)} s: ${report}`,
+          ),
+        (err: unknown) => console.log(`kubernetes load test progress report failed: ${String(err)}`),
+      );
+    }, 30_000);
+    async function progressReport(): Promise<string> {
       // Builds by kind and status: tells a server that stopped working from a client that stopped reading.
       const { rows } = await sql<{ kind: string; status: string; n: number }>`
         select case when job_id is not null then 'job' when resource_id is not null then 'check' else 'one-off' end
@@ -86,21 +98,47 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
         .execute(ts.server.ctx.db)
         .catch(() => ({ rows: [] }));
       const builds = rows.map((row) => `${row.kind} ${row.status}: ${row.n}`).join(', ');
+      const unfinished = await sql<{ id: number; name: string; status: string }>`
+        select id, name, status from builds
+         where status not in ('succeeded', 'failed', 'errored', 'aborted') order by id`
+        .execute(ts.server.ctx.db)
+        .then((result) => result.rows.map((b) => `${b.id} ${b.name} ${b.status}`))
+        .catch((err: unknown) => [String(err)]);
       const lines = ts.logs.slice(logsBefore);
       const count = (msg: string) => lines.filter((line) => line['msg'] === msg).length;
-      console.log(
-        `kubernetes load test still running after ${Math.round((Date.now() - began) / 1000)} s: ` +
-          `${count('starting job build')} job builds started (builds: ${builds}), pool waiting ${ts.server.ctx.pool.waitingCount}/${ts.server.ctx.pool.totalCount}, ` +
-          `${lines.filter((line) => Number(line['level']) >= 40).length} warnings; last lines: ` +
-          JSON.stringify(
-            lines.slice(-8).map((line) => `${String(line['component'])}: ${String(line['msg'])}`),
-          ),
+      // The pods still there with their phase, and exec sessions the test server still counts as running.
+      const pods = (await cluster.podNames().catch(() => [])).map((name) => {
+        const pod = cluster.server.pod(cluster.namespace, name);
+        const build = pod?.metadata.labels?.['jetbridge.io/build'];
+        return `${name} (build ${build ?? '?'}): ${pod?.status.phase ?? 'gone'}`;
+      });
+      const execs = cluster.server
+        .execSessions()
+        .filter((session) => session.state === 'running')
+        .map(
+          (session) => `${session.pod} pid ${session.pid ?? '?'}: ${session.command.join(' ').slice(0, 60)}`,
+        );
+      const clients = [...stages]
+        .filter(([, stage]) => stage !== 'done')
+        .map(([run, stage]) => `${run}: ${stage}`);
+      return (
+        `${count('starting job build')} job builds started (builds: ${builds}), pool waiting ${ts.server.ctx.pool.waitingCount}/${ts.server.ctx.pool.totalCount}, ` +
+        `${lines.filter((line) => Number(line['level']) >= 40).length} warnings; ` +
+        `unfinished builds ${JSON.stringify(unfinished)}; clients not done ${JSON.stringify(clients)}; ` +
+        `pods ${JSON.stringify(pods)}; running execs ${JSON.stringify(execs)}; last lines: ` +
+        JSON.stringify(lines.slice(-8).map((line) => `${String(line['component'])}: ${String(line['msg'])}`))
       );
-    }, 30_000);
+    }
     progress.unref();
     await setChainPipeline(ts.url, admin, 'load', BUILDS, 1);
-    expect((await runChainJob(ts.url, admin, 'load', 'job-0')).build.status).toBe('succeeded');
-    expect((await runExecute(ts.url, admin, scratch, 'warm-up')).statuses).toEqual(['started', 'succeeded']);
+    expect((await runChainJob(ts.url, admin, 'load', 'job-0', stageOf('warm-up job-0'))).build.status).toBe(
+      'succeeded',
+    );
+    stages.set('warm-up job-0', 'done');
+    expect(
+      (await runExecute(ts.url, admin, scratch, 'warm-up', { stage: stageOf('warm-up execute') })).statuses,
+    ).toEqual(['started', 'succeeded']);
+    stages.set('warm-up execute', 'done');
     await collectGarbage();
     const before = await settledCensus(census, (c) => c.pods === 0, 30_000);
     const started = Date.now();
@@ -114,11 +152,20 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
     sampler.unref();
 
     const [pipelineRuns, executeRuns] = await Promise.all([
-      Promise.all(Array.from({ length: BUILDS }, (_, i) => runChainJob(ts.url, admin, 'load', `job-${i}`))),
       Promise.all(
-        Array.from({ length: BUILDS }, (_, i) =>
-          runExecute(ts.url, admin, scratch, `execute-${i}\n`, { taskSeconds: 1 }),
-        ),
+        Array.from({ length: BUILDS }, async (_, i) => {
+          const run = await runChainJob(ts.url, admin, 'load', `job-${i}`, stageOf(`job-${i}`));
+          stages.set(`job-${i}`, 'done');
+          return run;
+        }),
+      ),
+      Promise.all(
+        Array.from({ length: BUILDS }, async (_, i) => {
+          const stage = stageOf(`execute-${i}`);
+          const run = await runExecute(ts.url, admin, scratch, `execute-${i}\n`, { taskSeconds: 1, stage });
+          stage('done');
+          return run;
+        }),
       ),
     ]);
     const elapsedMs = Date.now() - started;

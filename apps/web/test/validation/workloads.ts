@@ -124,14 +124,23 @@ export async function runChainJob(
   token: string,
   pipeline: string,
   job: string,
+  /** Told where the run stands (for a stalled test's progress report). */
+  stage: (what: string) => void = () => undefined,
 ): Promise<{
   build: BuildJson;
   events: EnvelopeEvent[];
   outputs: Array<{ name: string; version: unknown }>;
 }> {
+  stage('triggering');
   const created = await triggerJob(url, token, pipeline, job);
-  const { events } = await readBuildEvents(url, token, created.id);
+  let seen = 0;
+  stage(`build ${created.id}: reading events`);
+  const { events } = await readBuildEvents(url, token, created.id, {
+    onEvent: (event) => stage(`build ${created.id}: reading events (${++seen}, last ${event.event})`),
+  });
+  stage(`build ${created.id}: waiting for a final status`);
   const build = await waitForBuild(url, token, created.id);
+  stage(`build ${created.id}: reading resources`);
   const resources = (await call(`${url}/api/v1/builds/${created.id}/resources`, token)).json<{
     outputs: Array<{ name: string; version: unknown }>;
   }>();
@@ -153,8 +162,11 @@ export async function runExecute(
     /** Run instead of copying the marker (the output is then not downloaded unless the build succeeds). */
     taskScript?: string;
     onEvent?: (event: EnvelopeEvent) => void | Promise<void>;
+    /** Told where the run stands (for a stalled test's progress report). */
+    stage?: (what: string) => void;
   } = {},
 ): Promise<{ buildId: number; statuses: string[]; output: string; log: string; events: EnvelopeEvent[] }> {
+  const stage = options.stage ?? (() => undefined);
   const dir = await mkdtemp(path.join(scratch, 'exec-'));
   try {
     const inputDir = path.join(dir, 'input');
@@ -162,9 +174,11 @@ export async function runExecute(
     await mkdir(inputDir);
     await mkdir(outputDir);
     await writeFile(path.join(inputDir, 'marker'), marker);
+    stage('uploading the input');
     const upload = await uploadArtifact(url, token, 'main', tarGzOf(inputDir));
     if (upload.status !== 201) throw new Error(`upload: ${upload.status} ${await upload.text()}`);
     const artifact = (await upload.json()) as { id: number };
+    stage('creating the build');
     const plan = executePlan(
       {
         platform: 'linux',
@@ -185,12 +199,18 @@ export async function runExecute(
     const created = await createBuild(url, token, 'main', plan);
     if (created.status !== 201) throw new Error(`create build: ${created.status} ${await created.text()}`);
     const build = (await created.json()) as { id: number };
+    let seen = 0;
+    stage(`build ${build.id}: reading events`);
     const { events } = await readBuildEvents(url, token, build.id, {
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      onEvent: async (event) => {
+        stage(`build ${build.id}: reading events (${++seen}, last ${event.event})`);
+        await options.onEvent?.(event);
+      },
     });
     const statuses = statusesOf(events);
     let output = '';
     if (statuses.at(-1) === 'succeeded' && options.taskScript === undefined) {
+      stage(`build ${build.id}: downloading the output`);
       const listed = await fetch(`${url}/api/v1/builds/${build.id}/artifacts`, {
         headers: authHeaders(token),
       });
