@@ -122,9 +122,9 @@ describe('a journaled build', () => {
     const plan: Plan = {
       id: 'seq',
       do: [
-        { id: 'g', get: { name: 'src', type: 'counted', source: {}, version: { v: '7' } } },
-        { id: 'p', put: { name: 'out', type: 'counted', source: {} } },
-        { id: 'g2', get: { name: 'again', type: 'counted', source: {}, version_from: 'p' } },
+        { id: 'g', get: { name: 'src', type: 'counted', source: {}, image: {}, version: { v: '7' } } },
+        { id: 'p', put: { name: 'out', type: 'counted', source: {}, image: {} } },
+        { id: 'g2', get: { name: 'again', type: 'counted', source: {}, image: {}, version_from: 'p' } },
         counted('T', 'cat src/file; echo "who=((.:src.who))"', { inputs: [{ name: 'src' }] }),
       ],
     };
