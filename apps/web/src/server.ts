@@ -18,6 +18,7 @@ import { usePipelineBuilds } from './checking/checker-plugin.js';
 import type { AppContext } from './app-context.js';
 import { startArtifactReaper } from './artifacts/artifact-collection.js';
 import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './auth/bootstrap.js';
+import { resumedBuildRun } from './builds/build-resumption.js';
 import type { WebConfig } from './config/index.js';
 import { stdoutLogDestination } from './observability/log-destination.js';
 import { createMetricsRegistry } from './observability/metrics.js';
@@ -148,6 +149,15 @@ export async function startJetBridge(
     runtime.attachApp(app);
     // Resource checking and job builds: they run through the build tracker, next to the API.
     await usePipelineBuilds(app, ctx);
+    // Builds a killed node left running go on here once their running steps are collected (job builds need
+    // the job build starter usePipelineBuilds made).
+    if (runtime.kubernetes) {
+      const tracker = app.buildTracker;
+      runtime.kubernetes.recovery.useResumer(async (build, releaseLock) => {
+        const run = await resumedBuildRun(ctx, build);
+        return run !== undefined && tracker.resumeBuild(build, run, releaseLock);
+      });
+    }
     // Job scheduling; stopped before the app closes (cleanups run in reverse), so nothing starts meanwhile.
     const scheduler = await useJobScheduling(app, ctx, {
       ...(ctx.jobBuildStarter ? { starter: ctx.jobBuildStarter } : {}),

@@ -1,10 +1,11 @@
 // A web node running steps as pods is killed (SIGKILL) in the middle of a step, then a new one starts on the
 // same database and cluster: the step, still running in its pod, is followed to its end and its result
-// collected — never run a second time — and the build ends with a final status saying what happened. Its
-// output resumes where the stored build log stands: every line printed before, during and after the outage
-// is in the log exactly once, in order. The
-// first web node is the built CLI in a child process (what `pnpm start` runs; the test script builds before
-// jest runs), so it really dies; the second one runs in this process.
+// collected — never run a second time — and the build goes on: the steps it finished before are replayed
+// (not run, not logged again), the rest of the plan and its hooks run, and the build ends as it would have
+// without the restart. Its output resumes where the stored build log stands: every line printed before,
+// during and after the outage is in the log exactly once, in order. The first web node is the built CLI in a
+// child process (what `pnpm start` runs; the test script builds before jest runs), so it really dies; the
+// second one runs in this process.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,7 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
 import { parseWebConfig } from '../src/config/index.js';
 import { startJetBridge, type RunningJetBridge } from '../src/server.js';
-import { executePlan, logText, readBuildEvents, statusesOf, type EnvelopeEvent } from './execute-client.js';
+import {
+  executePlan,
+  logText,
+  readBuildEvents,
+  statusesOf,
+  type EnvelopeEvent,
+  type TaskConfigJson,
+} from './execute-client.js';
 import { getJson, shTask, startBuild } from './execute-flow.js';
 import { ADMIN, jsonLogSink, loginToken, spawnWebNode, until, webCliMissing, webNodeEnv } from './harness.js';
 import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
@@ -145,16 +153,15 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
 
         const stream = await streaming;
         expect(stream.ended).toBe(true);
-        expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
+        // Its exit status counts: the build goes on from it and fails, as it would have without the restart.
+        expect(statusesOf(stream.events)).toEqual(['started', 'failed']);
         const log = logText(stream.events);
         expect(log).toContain('before-restart');
         expect(log).toContain('not running it again');
         expect(log).toContain('after-restart');
         expect(stream.events.find((e) => e.event === 'finish-task')?.data['exit_status']).toBe(7);
-        const error = stream.events.find((e) => e.event === 'error');
-        expect(error?.data['message']).toBe(
-          "build interrupted: the web node running it restarted; collected from their pods without running them again: 'one-off' (exit status 7); the rest of the build did not run",
-        );
+        expect(stream.events.filter((e) => e.event === 'error')).toEqual([]);
+        expect(stream.events.filter((e) => e.event === 'initialize-task')).toHaveLength(1);
         stream.events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
         // Started exactly once across both web nodes: one helper `spawn` into its pod, ever.
         const spawns = cluster.execCommands(pod!).filter((command) => command.includes('spawn'));
@@ -209,7 +216,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         const token2 = await loginToken(second.url, ADMIN);
         const stream = await readBuildEvents(second.url, token2, build.id);
         expect(stream.ended).toBe(true);
-        expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
+        expect(statusesOf(stream.events)).toEqual(['started', 'succeeded']);
         expect(logText(stream.events, 'stdout')).toBe(
           `sleeping\n${Array.from({ length: 40 }, (_, i) => `n ${i + 1}\n`).join('')}done\n`,
         );
@@ -219,9 +226,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
             .filter((line) => line !== '' && !line.startsWith('jetbridge: ')),
         ).toEqual(Array.from({ length: 40 }, (_, i) => `e ${i + 1}`));
         expect(stream.events.find((e) => e.event === 'finish-task')?.data['exit_status']).toBe(0);
-        expect(stream.events.filter((e) => e.event === 'error').map((e) => e.data['message'])).toEqual([
-          "build interrupted: the web node running it restarted; collected from their pods without running them again: 'one-off' (exit status 0); the rest of the build did not run",
-        ]);
+        expect(stream.events.filter((e) => e.event === 'error')).toEqual([]);
         stream.events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
         expect(cluster.execCommands(pod!).filter((command) => command.includes('spawn')).length).toBe(1);
 
@@ -260,15 +265,13 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         ).toEqual([build.id]);
         const stream = await readBuildEvents(second.url, await loginToken(second.url, ADMIN), build.id);
         expect(stream.ended).toBe(true);
-        expect(statusesOf(stream.events)).toEqual(['started', 'errored']);
+        expect(statusesOf(stream.events)).toEqual(['started', 'failed']);
         expect(logText(stream.events, 'stdout')).toBe(
           Array.from({ length: 30 }, (_, i) => `n ${i + 1}\n`).join(''),
         );
         expect(logText(stream.events, 'stderr')).toContain('collecting the result of this step from its pod');
         expect(stream.events.find((e) => e.event === 'finish-task')?.data['exit_status']).toBe(4);
-        expect(stream.events.filter((e) => e.event === 'error').map((e) => e.data['message'])).toEqual([
-          "build interrupted: the web node running it restarted; collected from their pods without running them again: 'one-off' (exit status 4); the rest of the build did not run",
-        ]);
+        expect(stream.events.filter((e) => e.event === 'error')).toEqual([]);
         expect(cluster.execCommands(pod!).filter((command) => command.includes('spawn')).length).toBe(1);
         // The collected log events are stored with output_offset (where a later collection would resume);
         // the event stream, Concourse's shape, never shows it.
@@ -284,6 +287,166 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         expect(streamedLogs.filter((e) => 'output_offset' in e.data)).toEqual([]);
         await new Promise((resolve) => setTimeout(resolve, 1_500));
         expect(await second.runtime.kubernetes!.reapOnce()).toHaveLength(1);
+      });
+
+      /**
+       * A 3-step build — step-a writes `a`, step-b reads it, writes `b` and prints numbered lines until /tmp/go
+       * exists in its pod, then ends with `bEnd`; step-c prints `b` — under on_success/on_failure/ensure hooks,
+       * started on a CLI web node that is killed (SIGKILL) while step-b runs; a second node takes it over.
+       */
+      async function threeStepsAcrossAKill(bEnd: string): Promise<{
+        build: { id: number };
+        events: EnvelopeEvent[];
+        /** Helper `spawn`s (each starts one step's process) into each pod of the build, by pod. */
+        spawns: Map<string, number>;
+        logs: Array<Record<string, unknown>>;
+      }> {
+        await second?.close();
+        second = undefined;
+        const node = await spawnWebNode(env, 'the first web node');
+        child = node.child;
+        const token = await loginToken(node.url, ADMIN);
+        const task = (id: string, name: string, script: string, extra: Partial<TaskConfigJson> = {}) => ({
+          id,
+          task: { name, privileged: false, hermetic: false, config: shTask(script, extra) },
+        });
+        const steps = {
+          id: 'steps',
+          do: [
+            task('a', 'step-a', 'echo from-a > a/file; echo a-ran', { outputs: [{ name: 'a' }] }),
+            task(
+              'b',
+              'step-b',
+              [
+                'cat a/file > b/file; echo and-b >> b/file',
+                'i=0',
+                'while [ ! -f /tmp/go ]; do i=$((i+1)); echo "b $i"; sleep 0.05; done',
+                'echo b-done',
+                bEnd,
+              ].join('\n'),
+              { inputs: [{ name: 'a' }], outputs: [{ name: 'b' }] },
+            ),
+            task('c', 'step-c', 'cat b/file', { inputs: [{ name: 'b' }] }),
+          ],
+        };
+        const plan = {
+          id: 'fin-hook',
+          ensure: {
+            step: {
+              id: 'fail-hook',
+              on_failure: {
+                step: {
+                  id: 'ok-hook',
+                  on_success: { step: steps, on_success: task('yay', 'yay', 'echo yay') },
+                },
+                on_failure: task('boo', 'boo', 'echo boo'),
+              },
+            },
+            ensure: task('fin', 'fin', 'echo fin'),
+          },
+        };
+        const build = await startBuild(node.url, token, plan);
+        const firstEvents: EnvelopeEvent[] = [];
+        const firstStream = readBuildEvents(node.url, token, build.id, {
+          onEvent: (event) => void firstEvents.push(event),
+        }).catch(() => undefined);
+        await until('step-b to print a few lines', () =>
+          logText(firstEvents).includes('b 5\n') ? true : undefined,
+        );
+        child.kill('SIGKILL');
+        expect(await node.exited).toBe('SIGKILL');
+        await firstStream;
+        await new Promise((resolve) => setTimeout(resolve, 300)); // lines printed while no node runs
+
+        const logs: Array<Record<string, unknown>> = [];
+        second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
+          logDestination: jsonLogSink(logs),
+        });
+        const token2 = await loginToken(second.url, ADMIN);
+        const events: EnvelopeEvent[] = [];
+        const streaming = readBuildEvents(second.url, token2, build.id, {
+          onEvent: (event) => void events.push(event),
+        });
+        await until('the new node to follow step-b', () =>
+          logText(events, 'stderr').includes('following this step') ? true : undefined,
+        );
+        const podOfB = (await cluster.podNames()).find((pod) => pod.includes('step-b'));
+        expect(podOfB).toBeDefined();
+        await cluster.exec(podOfB!, ['touch', '/tmp/go']);
+        const stream = await streaming;
+        expect(stream.ended).toBe(true);
+        const spawns = new Map<string, number>();
+        for (const session of cluster.server.execSessions()) {
+          if (session.namespace !== cluster.namespace || !session.command.includes('spawn')) continue;
+          spawns.set(session.pod, (spawns.get(session.pod) ?? 0) + 1);
+        }
+        for (const pod of spawns.keys()) if (!pod.includes(`-b${build.id}-`)) spawns.delete(pod);
+        return { build, events: stream.events, spawns, logs };
+      }
+
+      /** The plan ids of the tasks initialized in `events`, in order. */
+      const tasksRun = (events: EnvelopeEvent[]): string[] =>
+        events
+          .filter((e) => e.event === 'initialize-task')
+          .map((e) => (e.data['origin'] as { id: string }).id);
+
+      /** A step's log (one stream), by plan id. */
+      const stepLog = (events: EnvelopeEvent[], id: string, source: 'stdout' | 'stderr' = 'stdout') =>
+        logText(
+          events.filter((e) => (e.data['origin'] as { id?: string } | undefined)?.id === id),
+          source,
+        );
+
+      it('a 3-step build killed during its 2nd step goes on: the finished step is not run again, the rest runs, the build succeeds', async () => {
+        const { build, events, spawns, logs } = await threeStepsAcrossAKill('exit 0');
+        expect(statusesOf(events)).toEqual(['started', 'succeeded']);
+        // Every step and hook ran once: step-a and step-b on the first node (step-b finished in its pod and was
+        // collected), step-c and the hooks on the second.
+        expect(tasksRun(events)).toEqual(['a', 'b', 'c', 'yay', 'fin']);
+        expect([...spawns.values()]).toEqual([1, 1, 1, 1, 1]);
+        expect([...spawns.keys()].filter((pod) => pod.includes('step-a'))).toHaveLength(1);
+        expect([...spawns.keys()].filter((pod) => pod.includes('step-b'))).toHaveLength(1);
+        expect(stepLog(events, 'a')).toBe('a-ran\n');
+        // step-c read what step-b wrote from what step-a wrote: the artifacts outlived the restart.
+        expect(stepLog(events, 'c')).toBe('from-a\nand-b\n');
+        expect(stepLog(events, 'yay')).toBe('yay\n');
+        expect(stepLog(events, 'fin')).toBe('fin\n');
+        // step-b's lines: each once, in order, across the kill.
+        const bLines = stepLog(events, 'b').split('\n');
+        expect(bLines.pop()).toBe('');
+        expect(bLines.pop()).toBe('b-done');
+        expect(bLines.length).toBeGreaterThan(5);
+        expect(bLines).toEqual(Array.from({ length: bLines.length }, (_, i) => `b ${i + 1}`));
+        expect(
+          events.filter((e) => e.event === 'finish-task').map((e) => (e.data['origin'] as { id: string }).id),
+        ).toEqual(['a', 'b', 'c', 'yay', 'fin']);
+        expect(events.filter((e) => e.event === 'error')).toEqual([]);
+        events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+        expect(logs.filter((line) => typeof line['level'] === 'number' && line['level'] >= 50)).toEqual([]);
+        expect(
+          logs.filter((line) => line['msg'] === 'replayed a finished step').map((line) => line['planId']),
+        ).toEqual(['a', 'b']);
+        expect(build.id).toBeGreaterThan(0);
+      });
+
+      it('a 2nd step that fails across the kill fails the build: on_failure and ensure run, the 3rd step does not', async () => {
+        const { events, spawns } = await threeStepsAcrossAKill('exit 3');
+        expect(statusesOf(events)).toEqual(['started', 'failed']);
+        expect(tasksRun(events)).toEqual(['a', 'b', 'boo', 'fin']);
+        expect([...spawns.values()]).toEqual([1, 1, 1, 1]);
+        expect(
+          events
+            .filter((e) => e.event === 'finish-task')
+            .map((e) => [(e.data['origin'] as { id: string }).id, e.data['exit_status']]),
+        ).toEqual([
+          ['a', 0],
+          ['b', 3],
+          ['boo', 0],
+          ['fin', 0],
+        ]);
+        expect(stepLog(events, 'boo')).toBe('boo\n');
+        expect(events.filter((e) => e.event === 'error')).toEqual([]);
+        events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
       });
     },
   );

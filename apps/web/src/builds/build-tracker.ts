@@ -48,6 +48,7 @@ import { BuildEventLog, type BuildEventInput } from './build-event-log.js';
 import { BuildTrackingLocks } from './build-tracking-locks.js';
 import { ContainerRetention } from './container-retention.js';
 import { DatabaseArtifactCatalog } from './database-artifact-catalog.js';
+import { DatabaseStepJournal } from './step-journal.js';
 
 export interface BuildTrackerOptions {
   db: Kysely<Database>;
@@ -120,6 +121,12 @@ interface RunningBuild {
   engineDone: Promise<void>;
   pipelineRun?: PipelineBuildRun;
   measurement?: BuildMeasurement;
+  /** Where its steps record their results; a resumed build's finished steps are replayed from it. */
+  journal: DatabaseStepJournal;
+  /** Taken over after a restart (`resumeBuild`): its `started` event is in its log already. */
+  resumed?: boolean;
+  /** Frees its tracking lock; a resumed build's lock was taken by whoever handed it over. */
+  releaseLock: () => Promise<void>;
 }
 
 const SHUTDOWN_MESSAGE = 'build interrupted: the web node running it is shutting down';
@@ -313,7 +320,7 @@ export class BuildTracker {
               { buildId: run.build.id },
               'some events of the build could not be stored',
             );
-          await this.locks.release(run.build.id);
+          await run.releaseLock();
           this.options.logger.info({ buildId: run.build.id }, 'left the build running for the next web node');
         }),
     );
@@ -358,9 +365,39 @@ export class BuildTracker {
     await this.locks.close();
   }
 
-  private startRun(build: BuildRecord, plan: Plan, pipelineRun?: PipelineBuildRun): void {
+  /**
+   * Go on with a build interrupted by a restart (its node died; step recovery collected the steps that were
+   * running in pods): its plan runs again from the top here, the steps it finished — recorded in its step
+   * journal — replayed without running or logging them again, the rest run as usual. `releaseLock` frees the
+   * build's tracking lock, held by the caller, once it is over. False (nothing done) when this node is
+   * shutting down.
+   */
+  async resumeBuild(
+    build: BuildRecord,
+    pipelineRun: PipelineBuildRun,
+    releaseLock: () => Promise<void>,
+  ): Promise<boolean> {
+    if (this.closing || this.running.has(build.id) || build.plan === null) return false;
+    const { db } = this.options;
+    const journal = await DatabaseStepJournal.resume(db, build.id);
+    const firstEventId = await nextBuildEventId(db, build.id);
+    if (this.closing) return false;
+    this.options.logger.info(
+      { buildId: build.id, replayedSteps: journal.replayedSteps },
+      'resuming a build interrupted by a restart',
+    );
+    this.startRun(build, build.plan as unknown as Plan, pipelineRun, { journal, firstEventId, releaseLock });
+    return true;
+  }
+
+  private startRun(
+    build: BuildRecord,
+    plan: Plan,
+    pipelineRun?: PipelineBuildRun,
+    resumed?: { journal: DatabaseStepJournal; firstEventId: number; releaseLock: () => Promise<void> },
+  ): void {
     const { db, logger } = this.options;
-    const log = new BuildEventLog(build.id, 0, db, logger);
+    const log = new BuildEventLog(build.id, resumed?.firstEventId ?? 0, db, logger);
     this.events.register(log);
     const run: RunningBuild = {
       build,
@@ -369,6 +406,9 @@ export class BuildTracker {
       engineDone: Promise.resolve(),
       ...(pipelineRun === undefined ? {} : { pipelineRun }),
       measurement: this.options.metrics?.trackBuild(measuredBuild(build, pipelineRun)),
+      journal: resumed?.journal ?? DatabaseStepJournal.fresh(db, build.id),
+      ...(resumed === undefined ? {} : { resumed: true }),
+      releaseLock: resumed?.releaseLock ?? (() => this.locks.release(build.id)),
     };
     this.running.set(build.id, run);
     run.engineDone = this.execute(run, plan).catch((err: unknown) => {
@@ -379,7 +419,7 @@ export class BuildTracker {
   private async execute(run: RunningBuild, plan: Plan): Promise<void> {
     const { build, log } = run;
     const startTime = Math.floor((build.startTime ?? new Date()).getTime() / 1000);
-    await log.append(statusEvent('started', startTime));
+    if (!run.resumed) await log.append(statusEvent('started', startTime));
     let outcome: BuildOutcome;
     const { identity, onFinished: _onFinished, vars, ...pipelineOptions } = run.pipelineRun ?? {};
     try {
@@ -406,6 +446,7 @@ export class BuildTracker {
         defaultGetTimeoutMs: this.options.defaultStepTimeouts?.getMs,
         defaultPutTimeoutMs: this.options.defaultStepTimeouts?.putMs,
         onContainerDone: (container) => this.containers.keep(container),
+        journal: run.journal,
       });
     } catch (err) {
       // runBuild reports step failures itself; reaching here is a bug in the engine, shown to the user too.
@@ -449,7 +490,7 @@ export class BuildTracker {
       log.markFinished();
       this.events.unregister(log);
       this.running.delete(build.id);
-      await this.locks.release(build.id);
+      await run.releaseLock();
       logger.info({ buildId: build.id, status }, 'build finished');
       run.measurement?.finished(status);
       try {

@@ -15,6 +15,7 @@ import {
   saveBuildInputs,
   sql,
   type Database,
+  type PipelineBuildRecord,
   type Kysely,
 } from '@jetbridge/db';
 import type { BuildOutcome, ResourceTypeResolver } from '@jetbridge/exec';
@@ -22,10 +23,10 @@ import type { Version } from '@jetbridge/plan';
 import { planJobBuild, PlanIdFactory } from '@jetbridge/planner';
 import type { FastifyBaseLogger } from 'fastify';
 import { ResourceConfigScopes } from '../checking/resource-config-scopes.js';
-import { loadStoredPipeline } from '../checking/stored-pipeline-config.js';
+import { loadStoredPipeline, type StoredPipeline } from '../checking/stored-pipeline-config.js';
 import { pipelineBuildVarsResolver } from '../creds/build-vars-resolver.js';
 import type { CredentialManager } from '../creds/index.js';
-import type { BuildTracker } from './build-tracker.js';
+import type { BuildTracker, PipelineBuildRun } from './build-tracker.js';
 import { jobBuildRecorder } from './job-build-recorder.js';
 import { jobBuildPipelineSetter } from './job-build-set-pipeline.js';
 
@@ -120,6 +121,28 @@ export class JobBuildStarter implements BuildStarter {
       );
     }
 
+    const started = await tracker.startPendingBuild(build.id, plan, this.pipelineRun(build, jobId, stored));
+    if (started === undefined)
+      return { started: false, reason: 'the build was taken or is no longer pending', errored: false };
+    logger.info({ buildId: build.id, jobId, buildName: build.name }, 'job build started');
+    return { started: true };
+  }
+
+  /**
+   * What a job build interrupted by a restart runs with when it resumes on this node (its stored plan
+   * replayed): the same vars, resource types, recorder and follow-ups as when it started. Undefined when it
+   * is not a job build or its pipeline is gone.
+   */
+  async resumedRun(buildId: number): Promise<PipelineBuildRun | undefined> {
+    const build = await findPipelineBuild(this.options.db, buildId);
+    if (build === undefined || build.jobId === null || build.pipelineId === null) return undefined;
+    const stored = await loadStoredPipeline(this.options.db, build.pipelineId);
+    if (stored === undefined) return undefined;
+    return this.pipelineRun(build, build.jobId, stored);
+  }
+
+  private pipelineRun(build: PipelineBuildRecord, jobId: number, stored: StoredPipeline): PipelineBuildRun {
+    const { db } = this.options;
     const { pipeline, config } = stored;
     const recorder = jobBuildRecorder({
       db,
@@ -139,7 +162,7 @@ export class JobBuildStarter implements BuildStarter {
         this.options.resourceScanRequested(`pipeline ${pipelineId} set by build ${build.id}`);
       },
     });
-    const started = await tracker.startPendingBuild(build.id, plan, {
+    return {
       identity: {
         teamId: build.teamId,
         pipelineId: pipeline.id,
@@ -154,11 +177,7 @@ export class JobBuildStarter implements BuildStarter {
       ...recorder,
       setPipeline,
       onFinished: (status) => this.finished(build.id, jobId, status),
-    });
-    if (started === undefined)
-      return { started: false, reason: 'the build was taken or is no longer pending', errored: false };
-    logger.info({ buildId: build.id, jobId, buildName: build.name }, 'job build started');
-    return { started: true };
+    };
   }
 
   /** A pending build that will never start (aborted, or its pipeline archived) ends `aborted`. */

@@ -1,13 +1,16 @@
 // After a web node died (kill -9, OOM, node loss) its builds are left `started` while their step pods run on.
-// The build engine cannot resume a plan halfway, so such a build still ends `errored`. (Resuming would need
-// what the engine keeps only in memory while it runs: the artifacts each finished step registered by name,
-// step results that decide hooks, try/retry/across/in_parallel progress, timeout deadlines, load_var values —
-// persisted per plan id as each step ends, and every step type of packages/exec able to skip a completed step
-// and restore its results, plus the collected step's outputs registered from its pod.) But the step that was
-// running is not lost and never run a second time: this module follows it in its pod to the end, then ends the
-// build saying so. A task's output resumes right after what the build log already has (the raw offsets its
-// log events carry), so lines printed while no node watched are not lost, and none is logged twice; a task
-// that finished meanwhile is collected the same way (the rest of its output, its exit status).
+// The step that was running is not lost and never run a second time: this module follows it in its pod to the
+// end. A task's output resumes right after what the build log already has (the raw offsets its log events
+// carry), so lines printed while no node watched are not lost, and none is logged twice; a task that finished
+// meanwhile is collected the same way (the rest of its output, its exit status).
+//
+// Then the build goes on (`useResumer`: the build tracker's resumeBuild): each collected task's exit status is
+// written to the build's step journal (builds/step-journal.ts: its outputs were recorded there as it started),
+// and the plan runs again from the top, every step the journal has finished replayed — not run, not logged
+// again — so hooks see the collected outcome and the steps after it run. A build with no pod left (its node
+// died between two steps) goes on the same way. A build that cannot go on ends `errored` saying so, as before:
+// one whose collected step is a get/put/check (a resource script's response is not kept), a task started
+// before the journal existed or whose result is unknown, a build kind not resumed (builds/build-resumption.ts).
 //
 // It takes the builds' tracking locks before the build tracker starts, so the tracker's orphan sweep leaves
 // them alone while their steps finish; a build another live node tracks is not touched. Abort requests are
@@ -37,6 +40,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { BuildEventLog, type BuildEventInput } from '../builds/build-event-log.js';
 import { BuildTrackingLocks } from '../builds/build-tracking-locks.js';
+import { finishCollectedTask, finishedPlanIds } from '../builds/step-journal.js';
 import type { CredentialManager } from '../creds/credential-manager.js';
 import { loggedOutputOffsets, type OutputOffsets } from './logged-output-offsets.js';
 import { stepOriginId } from './plan-origin.js';
@@ -74,6 +78,12 @@ export interface StepRecoveryOptions {
   abortPollMs?: number;
 }
 
+/**
+ * Go on with a build whose running steps were collected (their results are in its step journal): true when
+ * it now runs on this node, which then calls `releaseLock` once it is over; false when it cannot go on here.
+ */
+export type BuildResumer = (build: BuildRecord, releaseLock: () => Promise<void>) => Promise<boolean>;
+
 /** What was collected of one process. */
 interface Collected {
   container: RecoverableContainer;
@@ -90,6 +100,11 @@ export class StepRecovery {
   private readonly abortRequested = new Set<number>();
   private stopping = false;
   private abortPoll: NodeJS.Timeout | undefined;
+  private setResumer: (resumer: BuildResumer | undefined) => void = () => undefined;
+  /** Set once the app exists (`useResumer`); undefined when stopping first. */
+  private readonly resumer = new Promise<BuildResumer | undefined>((resolve) => {
+    this.setResumer = resolve;
+  });
 
   private constructor(private readonly options: StepRecoveryOptions) {
     this.locks = new BuildTrackingLocks(options.pool, options.logger);
@@ -131,7 +146,9 @@ export class StepRecovery {
     const containers = (await this.options.worker.recover()).filter(
       (container) => container.metadata.buildId === build.id,
     );
-    if (containers.length === 0 || this.stopping) return false;
+    if (this.stopping) return false;
+    // No pod left (its node died between two steps, or before the first): nothing to collect, but it may
+    // still go on from its step journal.
     this.options.logger.info(
       { buildId: build.id, trackedBy: build.trackedBy, pods: containers.length },
       'collecting the steps of a build whose web node stopped',
@@ -147,21 +164,36 @@ export class StepRecovery {
     formerNode?: string | null,
   ): void {
     const buildId = build.id;
+    const releaseOnce = once(() =>
+      release().catch((err: unknown) =>
+        this.options.logger.warn({ err, buildId }, 'cannot release the tracking lock of a build'),
+      ),
+    );
     this.collecting.set(
       buildId,
-      this.collect(build, containers, formerNode)
-        .catch((err: unknown) => this.options.logger.error({ err, buildId }, 'step recovery failed'))
-        .finally(() => {
+      this.collect(build, containers, releaseOnce, formerNode)
+        .catch((err: unknown) => {
+          this.options.logger.error({ err, buildId }, 'step recovery failed');
+          return 'over' as const;
+        })
+        .then((outcome) => {
           this.collecting.delete(buildId);
-          return release().catch((err: unknown) =>
-            this.options.logger.warn({ err, buildId }, 'cannot release the tracking lock of a build'),
-          );
+          // A resumed build's lock is freed by the build tracker once it is over.
+          if (outcome !== 'resumed') return releaseOnce();
         }),
     );
     if (this.abortPoll === undefined) {
       this.abortPoll = setInterval(() => void this.pollAbortRequests(), this.options.abortPollMs ?? 1000);
       this.abortPoll.unref();
     }
+  }
+
+  /**
+   * How collected builds go on (the build tracker, once the app exists). Collections that end before it is
+   * given wait for it.
+   */
+  useResumer(resumer: BuildResumer): void {
+    this.setResumer(resumer);
   }
 
   /** Builds being collected now. */
@@ -180,26 +212,37 @@ export class StepRecovery {
    */
   async stop(drain: () => Promise<void> = async () => undefined): Promise<void> {
     this.stopping = true;
+    this.setResumer(undefined);
     clearInterval(this.abortPoll);
     await drain();
     await this.settled();
     await this.locks.close();
   }
 
-  /** `formerNode`: the replica that ran it, when it was another one (for the error event). */
+  /**
+   * `formerNode`: the replica that ran it, when it was another one (for the error event). `release` frees the
+   * build's tracking lock: handed to the build tracker with a build that goes on ('resumed').
+   */
   private async collect(
     build: BuildRecord,
     containers: RecoverableContainer[],
+    release: () => Promise<void>,
     formerNode?: string | null,
-  ): Promise<void> {
+  ): Promise<'resumed' | 'over'> {
     const { db, logger } = this.options;
     const { id: buildId, plan } = build;
     const log = new BuildEventLog(buildId, await nextBuildEventId(db, buildId), db, logger);
     const redaction = await this.redactionFor(build);
     const collected: Collected[] = [];
+    /** A pod whose processes could not be listed: what ran in it is unknown, the build cannot go on. */
+    let unknownPods = 0;
+    // Pods of steps that ended before the restart (kept for `fly intercept`): their results and output are
+    // in the build already.
+    const finishedSteps = await finishedPlanIds(db, buildId);
     await Promise.all(
       containers.map(async (container) => {
         const origin = originOf(plan, container.metadata);
+        if (origin.id !== undefined && finishedSteps.has(origin.id)) return;
         const say = (text: string) => log.append(logEvent(origin, 'stderr', text));
         let processes: RecoverableProcessState[];
         try {
@@ -210,6 +253,7 @@ export class StepRecovery {
             { err, buildId, container: container.handle },
             'cannot list the processes of a step pod',
           );
+          unknownPods++;
           return;
         }
         // A task's own process resumes where its build log stands; other processes (shells of `fly
@@ -269,7 +313,7 @@ export class StepRecovery {
     );
     if (this.stopping) {
       await log.seal(10_000);
-      return;
+      return 'over';
     }
     const aborted = this.abortRequested.has(buildId);
     for (const result of collected) {
@@ -287,6 +331,55 @@ export class StepRecovery {
         });
       }
     }
+    if (!aborted && unknownPods === 0 && (await this.journalCollected(build, collected))) {
+      const resume = await this.resumer; // undefined once stopping
+      if (this.stopping) {
+        await log.seal(10_000);
+        return 'over';
+      }
+      // Its events so far are stored before the tracker numbers the next ones.
+      await log.seal();
+      if (resume !== undefined && (await resume(build, release))) {
+        logger.info(
+          {
+            buildId,
+            steps: collected.map((c) => ({ step: c.container.metadata.stepName, exitStatus: c.exitStatus })),
+          },
+          'collected the steps of an interrupted build; it goes on',
+        );
+        return 'resumed';
+      }
+      return this.endBuild(build, collected, formerNode, false);
+    }
+    return this.endBuild(build, collected, formerNode, aborted, log);
+  }
+
+  /**
+   * Record in the build's step journal how each collected task ended. False when one of them cannot be
+   * replayed (a resource step, an unknown exit status, no journal row): then the build cannot go on.
+   */
+  private async journalCollected(build: BuildRecord, collected: Collected[]): Promise<boolean> {
+    for (const result of collected) {
+      if (result.processId !== TASK_PROCESS_ID && result.processId !== RESOURCE_PROCESS_ID) continue; // shells
+      const { metadata } = result.container;
+      const planId = originOf(build.plan, metadata).id;
+      if (metadata.type !== 'task' || result.exitStatus === undefined || planId === undefined) return false;
+      if (!(await finishCollectedTask(this.options.db, build.id, planId, result.exitStatus))) return false;
+    }
+    return true;
+  }
+
+  /** The build cannot go on: it ends errored (aborted when that was asked for), saying what was collected. */
+  private async endBuild(
+    build: BuildRecord,
+    collected: Collected[],
+    formerNode: string | null | undefined,
+    aborted: boolean,
+    unsealedLog?: BuildEventLog,
+  ): Promise<'over'> {
+    const { db, logger } = this.options;
+    const buildId = build.id;
+    const log = unsealedLog ?? new BuildEventLog(buildId, await nextBuildEventId(db, buildId), db, logger);
     const status: BuildStatus = aborted ? 'aborted' : 'errored';
     if (!aborted) await log.append(errorEvent(describeOutcome(collected, formerNode)));
     await log.append({ event: 'status', version: '1.0', data: { status, time: nowSeconds() } });
@@ -303,6 +396,7 @@ export class StepRecovery {
       },
       'collected the steps of an interrupted build',
     );
+    return 'over';
   }
 
   /** How this build's recovered output is redacted; withheld (never unredacted) when that is not known. */
@@ -343,6 +437,11 @@ export class StepRecovery {
       this.options.logger.warn({ err }, 'failed to poll for abort requests of recovered builds');
     }
   }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
 }
 
 function describeOutcome(collected: Collected[], formerNode?: string | null): string {
