@@ -19,6 +19,7 @@ import type { AppContext } from './app-context.js';
 import { startArtifactReaper } from './artifacts/artifact-collection.js';
 import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './auth/bootstrap.js';
 import { resumedBuildRun } from './builds/build-resumption.js';
+import { ArchivedPipelineCollector } from './gc/archived-pipeline-collector.js';
 import type { WebConfig } from './config/index.js';
 import { stdoutLogDestination } from './observability/log-destination.js';
 import { createMetricsRegistry } from './observability/metrics.js';
@@ -189,6 +190,14 @@ export async function startJetBridge(
       logger: logger.child({ component: 'gc' }),
     });
     cleanups.push(() => artifactReaper.stop());
+    const archivedPipelines = new ArchivedPipelineCollector({
+      db: database.db,
+      logger: logger.child({ component: 'gc' }),
+      intervalMs: config.gcIntervalMs,
+      destroyAfterMs: config.destroyArchivedPipelinesAfterMs,
+    });
+    archivedPipelines.start();
+    cleanups.push(() => archivedPipelines.stop());
 
     let closing: Promise<void> | undefined;
     return {

@@ -187,6 +187,13 @@ export const optionSpecs = [
   },
   {
     group: 'gc',
+    flag: 'destroy-archived-pipelines-after',
+    env: 'CONCOURSE_DESTROY_ARCHIVED_PIPELINES_AFTER',
+    default: '0s',
+    help: 'How long a pipeline stays archived before garbage collection destroys it with its jobs, resources and builds (Go duration; 0, the default: never). As in Concourse 8.3.',
+  },
+  {
+    group: 'gc',
     flag: 'gc-artifact-retention',
     env: 'JETBRIDGE_GC_ARTIFACT_RETENTION',
     default: '12h',
@@ -491,7 +498,8 @@ export const optionSpecs = [
     env: 'CONCOURSE_ENABLE_GLOBAL_RESOURCES',
     default: 'false',
     help: 'Resources with the same type and source share one version history (and one check), across pipelines and teams.',
-  },  {
+  },
+  {
     group: 'pipelines',
     flag: 'default-task-timeout',
     env: 'CONCOURSE_DEFAULT_TASK_TIMEOUT',

@@ -129,6 +129,17 @@ describe('jetbridge web configuration', () => {
     );
   });
 
+  it('reads --destroy-archived-pipelines-after: 0 (never) by default, a Go duration when set', () => {
+    expect(parseWebConfig([], {}, '/srv').destroyArchivedPipelinesAfterMs).toBe(0);
+    expect(
+      parseWebConfig([], { CONCOURSE_DESTROY_ARCHIVED_PIPELINES_AFTER: '720h' }, '/srv')
+        .destroyArchivedPipelinesAfterMs,
+    ).toBe(720 * 3600_000);
+    expect(() => parseWebConfig(['--destroy-archived-pipelines-after', '-1h'], {}, '/srv')).toThrow(
+      "invalid value for --destroy-archived-pipelines-after (CONCOURSE_DESTROY_ARCHIVED_PIPELINES_AFTER): '-1h' is not a duration (e.g. 720h)",
+    );
+  });
+
   it('--help lists every option with its environment variable and default', () => {
     const text = helpText();
     for (const spec of optionSpecs) {

@@ -58,6 +58,8 @@ export interface WebConfig {
   gcArtifactRetentionMs: number;
   /** `--gc-check-recycle-period`: how long superseded check builds are kept. */
   gcCheckRecyclePeriodMs: number;
+  /** `--destroy-archived-pipelines-after`: how long a pipeline stays archived before GC destroys it; 0 = never. */
+  destroyArchivedPipelinesAfterMs: number;
   /** `--build-tracker-interval`: how often the build tracker looks for builds whose node died. */
   buildTrackerIntervalMs: number;
   /** `--default-/--max-build-logs-to-retain` and `--default-/--max-days-to-retain-build-logs` (0 = none). */
@@ -321,6 +323,7 @@ export function parseWebConfig(
     gcOneOffGracePeriodMs: positiveDuration('gc-one-off-grace-period', '5m'),
     gcArtifactRetentionMs: positiveDuration('gc-artifact-retention', '12h'),
     gcCheckRecyclePeriodMs: nonNegativeDuration('gc-check-recycle-period', '1m'),
+    destroyArchivedPipelinesAfterMs: nonNegativeDuration('destroy-archived-pipelines-after', '720h'),
     buildTrackerIntervalMs: positiveDuration('build-tracker-interval', '10s'),
     buildLogRetention: {
       defaultBuilds: count('default-build-logs-to-retain'),
