@@ -49,11 +49,14 @@ export async function findCheckableResourceType(
   };
 }
 
-/** A pending check build of the resource type (run by the checker); it becomes the type's last check. */
+/**
+ * A pending check build of the resource type (run by the checker); it becomes the type's last check.
+ * `manuallyTriggered` is false for the checker's periodic checks (true by default: `fly check-resource-type`).
+ */
 export async function createResourceTypeCheckBuild(
   db: Kysely<Database>,
   resourceTypeId: number,
-  options: { createdBy: string | null },
+  options: { createdBy: string | null; manuallyTriggered?: boolean },
 ): Promise<PipelineBuildRecord | undefined> {
   const id = await db.transaction().execute(async (tx) => {
     const type = await tx
@@ -71,7 +74,7 @@ export async function createResourceTypeCheckBuild(
         pipeline_id: type.pipeline_id,
         resource_type_id: type.id,
         status: 'pending',
-        manually_triggered: true,
+        manually_triggered: options.manuallyTriggered ?? true,
         created_by: options.createdBy,
       })
       .returning('id')
