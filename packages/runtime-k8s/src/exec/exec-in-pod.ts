@@ -26,6 +26,7 @@ import {
   ExecVerificationError,
   type ExecTarget,
 } from './errors.js';
+import { FrameBufferPool, type PooledFrame } from './frame-buffers.js';
 import {
   killableCommand,
   killCommand,
@@ -497,9 +498,11 @@ function runSession(
     }
 
     // --- input: channel 0 with backpressure on the socket's buffered amount, then the v5 half-close
-    const send = (frame: Buffer): Promise<void> =>
+    const frames = new FrameBufferPool(MAX_FRAME_PAYLOAD);
+    const send = ({ frame, release }: PooledFrame): Promise<void> =>
       new Promise<void>((sent) => {
         ws.send(frame, () => {
+          release();
           if (ws.bufferedAmount < highWater / 2) for (const wake of sendWaiters.splice(0)) wake();
         });
         if (ws.bufferedAmount < highWater) sent();
@@ -516,7 +519,7 @@ function runSession(
             const piece = bytes.subarray(offset, offset + MAX_FRAME_PAYLOAD);
             counts.stdin += piece.length;
             stdinHash?.update(piece);
-            await send(encodeFrame(STDIN_CHANNEL, piece));
+            await send(frames.frame(STDIN_CHANNEL, piece));
           }
         }
       } catch (error) {
