@@ -11,7 +11,7 @@ export { ArtifactStore, type ArtifactStoreOptions } from './store.js';
 export type { ArtifactRegistry } from './registry.js';
 export { InMemoryArtifactRegistry, type InMemoryArtifactRegistryOptions } from './in-memory-registry.js';
 export { extractTar, type ExtractOptions, type ExtractResult } from './tar-extract.js';
-export { createTarStream, type TarStreamOptions } from './tar-create.js';
+export { createTarStream, lendTarChunks, type LentTarChunks, type TarStreamOptions } from './tar-create.js';
 export type { ArtifactLocation } from './location.js';
 export { ArtifactReaper, type ArtifactReaperOptions, type ReapResult } from './reaper.js';
 export { PeriodicReaping, type PeriodicReapingHooks, type ReapingPassResult } from './periodic-reaping.js';

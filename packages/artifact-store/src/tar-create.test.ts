@@ -2,11 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { chmod, lutimes, mkdir, open, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArtifactNotFoundError, InvalidArtifactPathError } from './errors.js';
 import { extractTar } from './tar-extract.js';
-import { createTarStream } from './tar-create.js';
+import { createTarStream, lendTarChunks } from './tar-create.js';
 import { describeTree, listTar, makeTempDirectory } from './test-fixtures.js';
 
 const OLD = new Date('2021-02-03T04:05:06Z');
@@ -179,5 +179,79 @@ describe('createTarStream', () => {
     // Buffering a whole file would need 200+ MB; streaming needs a few.
     expect(rssPeak - rssBefore).toBeLessThan(100 * 1024 * 1024);
     expect(elapsed).toBeLessThan(30_000);
+  });
+});
+
+describe('lendTarChunks', () => {
+  /** Reads lent chunks as the exec transport does: each copied before the next is asked for. */
+  async function copyEachChunk(
+    chunks: AsyncIterable<Buffer>,
+  ): Promise<{ tar: Buffer; buffers: Set<ArrayBuffer>; count: number }> {
+    const copies: Buffer[] = [];
+    const buffers = new Set<ArrayBuffer>();
+    let count = 0;
+    for await (const chunk of chunks) {
+      copies.push(Buffer.from(chunk));
+      // Full 1 MiB reads of file data (headers and padding come in small chunks of their own).
+      if (chunk.length === 1024 * 1024) {
+        buffers.add(chunk.buffer as ArrayBuffer);
+        count++;
+      }
+    }
+    return { tar: Buffer.concat(copies), buffers, count };
+  }
+
+  it('gives the same tar as createTarStream, reading large files through a few reused buffers', async () => {
+    await buildSourceTree();
+    // Three files of several MiB, each byte depending on its position (a chunk read into the wrong place or
+    // overwritten before it was copied changes the tar).
+    for (const [name, mib] of [
+      ['a.bin', 5],
+      ['b.bin', 3],
+      ['src/c.bin', 4],
+    ] as const) {
+      const data = Buffer.alloc(mib * 1024 * 1024 + 777);
+      for (let i = 0; i < data.length; i += 4)
+        data.writeUInt32LE((i * 2654435761) >>> 0, Math.min(i, data.length - 4));
+      await writeFile(path.join(source, name), data);
+    }
+    const expected: Buffer[] = [];
+    for await (const chunk of await createTarStream(source, '.')) expected.push(chunk as Buffer);
+
+    const lent = await lendTarChunks(source, '.');
+    const { tar, buffers, count } = await copyEachChunk(lent);
+    lent.close();
+
+    expect(tar.equals(Buffer.concat(expected))).toBe(true);
+    // 12 full 1 MiB reads of file data: without lending, each is a buffer of its own.
+    expect(count).toBe(12);
+    expect(buffers.size).toBeLessThanOrEqual(4);
+  });
+
+  it('extracts to the same tree', async () => {
+    await buildSourceTree();
+    await writeFile(path.join(source, 'big.bin'), Buffer.alloc(3 * 1024 * 1024 + 5, 9));
+    const lent = await lendTarChunks(source, '.');
+    const { tar } = await copyEachChunk(lent);
+    const destination = path.join(temp.path, 'copy');
+    await mkdir(destination);
+    await extractTar(destination, '.', Readable.from([tar]));
+    expect(await describeTree(destination)).toEqual(await describeTree(source));
+  });
+
+  it('stops reading files when closed part way', async () => {
+    await writeFile(path.join(source, 'big.bin'), Buffer.alloc(16 * 1024 * 1024, 1));
+    const lent = await lendTarChunks(source, '.');
+    let received = 0;
+    for await (const chunk of lent) {
+      received += chunk.length;
+      if (received > 64 * 1024) break;
+    }
+    lent.close();
+    expect(received).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it('fails before streaming for a missing path', async () => {
+    await expect(lendTarChunks(source, 'nope')).rejects.toThrow(ArtifactNotFoundError);
   });
 });

@@ -1,6 +1,6 @@
 import type { Dirent, Stats } from 'node:fs';
 import { constants } from 'node:fs';
-import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
@@ -27,6 +27,8 @@ const MAX_AHEAD_BYTES = 1024 * 1024;
 // Small files are read whole while earlier entries stream (see #addChildren): up to this many, this big.
 const LOOKAHEAD_ENTRIES = 8;
 const SMALL_FILE_BYTES = 64 * 1024;
+// Lending: buffers kept for reuse (the walk runs at most about a chunk ahead of the reader).
+const LENT_BUFFERS_KEPT = 4;
 
 /**
  * A tar stream (optionally gzip'd) of `subpath` inside an artifact. For a directory the entries are relative
@@ -45,6 +47,36 @@ export async function createTarStream(
   subpath: string,
   options: TarStreamOptions = {},
 ): Promise<Readable> {
+  const writer = await startTar(location, subpath, false);
+  const tar = Readable.from(writer.output(), { objectMode: false });
+  if (!options.gzip) return tar;
+  const level = options.gzipLevel ?? zlibConstants.Z_DEFAULT_COMPRESSION;
+  return pipeline(tar, createGzip({ level }), () => {});
+}
+
+/** The chunks of a tar whose buffers are lent: see {@link lendTarChunks}. */
+export interface LentTarChunks extends AsyncIterable<Buffer> {
+  /** Stops the walk and closes its files (whether or not the chunks were read to the end). */
+  close(): void;
+}
+
+/**
+ * The same tar as {@link createTarStream} (uncompressed), for a consumer that is done with each chunk once it
+ * asks for the next one (it copies or writes it before reading on, as the exec transport's stdin framing does):
+ * large files are read into a few buffers lent in turn, instead of a fresh 1 MiB buffer per read. A stream of
+ * fresh buffers is hundreds of MB of short-lived memory outside V8's heap for a large artifact, and V8 answers
+ * that with a garbage collection every few tens of MB. Iterate it once; call close() when done.
+ */
+export async function lendTarChunks(location: ArtifactLocation, subpath: string): Promise<LentTarChunks> {
+  const writer = await startTar(location, subpath, true);
+  return {
+    [Symbol.asyncIterator]: () => writer.output(),
+    close: () => writer.close(),
+  };
+}
+
+/** Checks `subpath` (see createTarStream's errors) and starts the walk feeding a TarWriter. */
+async function startTar(location: ArtifactLocation, subpath: string, lend: boolean): Promise<TarWriter> {
   const root = await existingArtifactDirectory(location);
   const rel = normalizeSubpath(subpath);
   const tree = new ContainedTree(root);
@@ -54,7 +86,7 @@ export async function createTarStream(
   if (stats.isSymbolicLink()) throw reject('it is a symbolic link');
   if (!stats.isDirectory() && !stats.isFile()) throw reject('it is neither a file nor a directory');
 
-  const writer = new TarWriter();
+  const writer = new TarWriter(lend);
   const absolute = tree.absolute(rel);
   const walk = stats.isDirectory()
     ? writer.addDirectoryTree(absolute, stats)
@@ -63,11 +95,7 @@ export async function createTarStream(
     () => writer.pack.finalize(),
     (err: unknown) => writer.pack.destroy(err instanceof Error ? err : new Error(String(err))),
   );
-
-  const tar = Readable.from(writer.output(), { objectMode: false });
-  if (!options.gzip) return tar;
-  const level = options.gzipLevel ?? zlibConstants.Z_DEFAULT_COMPRESSION;
-  return pipeline(tar, createGzip({ level }), () => {});
+  return writer;
 }
 
 /** Feeds a tar-stream pack from the file system, pacing itself to the reader. */
@@ -76,9 +104,13 @@ class TarWriter {
   #written = 0;
   #read = 0;
   #waitingForReader: Array<() => void> = [];
+  /** Lending (see lendTarChunks): free read buffers, and the buffer behind each chunk not yet handed back. */
+  readonly #freeBuffers: Buffer[] | undefined;
+  readonly #lent = new Map<Buffer, Buffer>();
 
-  constructor() {
+  constructor(lend: boolean) {
     this.pack.on('error', () => {}); // surfaced through output(); streamx would otherwise throw
+    this.#freeBuffers = lend ? [] : undefined;
   }
 
   /** The pack's bytes, counting what the reader took so the walk can wait for it. */
@@ -88,12 +120,26 @@ class TarWriter {
         this.#read += chunk.length;
         this.#wakeWalk();
         yield chunk;
+        // The reader asked for the next chunk: it is done with this one, so a lent buffer is free again.
+        // (tar-stream passes file data through as the very chunks it was given.)
+        const buffer = this.#lent.get(chunk);
+        if (buffer) {
+          this.#lent.delete(chunk);
+          if ((this.#freeBuffers?.length ?? LENT_BUFFERS_KEPT) < LENT_BUFFERS_KEPT)
+            this.#freeBuffers?.push(buffer);
+        }
       }
     } finally {
       // The reader is gone (done, failed or destroyed): release a waiting walk; it then sees the pack destroyed.
       this.pack.destroy();
       this.#wakeWalk();
     }
+  }
+
+  /** The reader is gone: stop the walk (it sees the pack destroyed) and let go of its files. */
+  close(): void {
+    this.pack.destroy();
+    this.#wakeWalk();
   }
 
   async addDirectoryTree(directory: string, stats: Stats): Promise<void> {
@@ -174,7 +220,9 @@ class TarWriter {
         { name: entryName, type: 'file', size: stats.size, mode: stats.mode & 0o777, mtime: stats.mtime },
         (err) => settleEntry(err),
       );
-      if (stats.size > 0) {
+      if (stats.size > 0 && this.#freeBuffers) {
+        await this.#streamLentChunks(file, stats.size, sink, this.#freeBuffers);
+      } else if (stats.size > 0) {
         // Read exactly the size announced in the header: a file that grows meanwhile is cut, one that shrinks
         // fails the entry (tar-stream reports the size mismatch).
         const chunks = file.createReadStream({
@@ -194,6 +242,24 @@ class TarWriter {
       this.#written += TAR_BLOCK + paddedSize(stats.size) - stats.size;
     } finally {
       await file.close();
+    }
+  }
+
+  /** A file's data in lent buffers (see lendTarChunks), exactly `size` bytes as createReadStream reads it. */
+  async #streamLentChunks(file: FileHandle, size: number, sink: EntrySink, free: Buffer[]): Promise<void> {
+    for (let position = 0; position < size;) {
+      if (this.pack.destroyed) throw new Error('the tar stream was closed by its reader');
+      const buffer = free.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+      const { bytesRead } = await file.read(buffer, 0, Math.min(READ_CHUNK_BYTES, size - position), position);
+      if (bytesRead === 0) {
+        free.push(buffer);
+        break; // shrank meanwhile: tar-stream fails the short entry
+      }
+      position += bytesRead;
+      const chunk = bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+      this.#lent.set(chunk, buffer);
+      this.#written += bytesRead;
+      if (!sink.write(chunk)) await drainedOrClosed(sink);
     }
   }
 
@@ -222,6 +288,9 @@ class TarWriter {
     for (const resolve of waiting) resolve();
   }
 }
+
+/** Where an entry's data goes (tar-stream's entry stream). */
+type EntrySink = ReturnType<tarStream.Pack['entry']>;
 
 type PreparedChild =
   | { kind: 'directory' | 'large-file'; absolute: string; stats: Stats }
