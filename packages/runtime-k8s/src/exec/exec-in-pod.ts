@@ -64,8 +64,12 @@ export interface ExecInPodOptions {
   /** Required when the pod has several containers. */
   container?: string;
   command: readonly string[];
-  /** Sent on channel 0 with backpressure (the source is not read while the socket's buffer is above the mark). */
-  stdin?: Readable;
+  /**
+   * Sent on channel 0 with backpressure (the source is not read while the socket's buffer is above the mark).
+   * Each chunk is copied into a frame before the next is asked for, so a source may lend its buffers
+   * (artifact-store's lendTarChunks).
+   */
+  stdin?: Readable | AsyncIterable<Uint8Array | string>;
   /**
    * On v4 the server cannot be told that stdin ended; only a command that stops reading by itself (a tar reader,
    * `boundedStdinCommand`) works there. Without this flag, an exec with stdin insists on v5.
@@ -514,7 +518,7 @@ function runSession(
       try {
         for await (const chunk of source) {
           if (settled) return;
-          const bytes: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+          const bytes: Uint8Array = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
           for (let offset = 0; offset < bytes.length && !settled; offset += MAX_FRAME_PAYLOAD) {
             const piece = bytes.subarray(offset, offset + MAX_FRAME_PAYLOAD);
             counts.stdin += piece.length;

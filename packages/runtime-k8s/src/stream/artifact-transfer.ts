@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
-import { createTarStream, extractTar, type Artifact, type ArtifactStore } from '@jetbridge/artifact-store';
+import { extractTar, lendTarChunks, type Artifact, type ArtifactStore } from '@jetbridge/artifact-store';
 import { RuntimeError } from '@jetbridge/runtime';
 import { ExecConnectionLostError, execInPod, type ExecInPodOptions, type ExecResult } from '../exec/index.js';
 import type { HelperTarget } from '../helper/helper-exec.js';
@@ -193,7 +193,8 @@ async function execHelperTar(
 
 async function streamOneIn(volume: StreamedVolume, options: TransferOptions): Promise<number> {
   const artifact = await lookupArtifact(options.store, volume);
-  const tar = await createTarStream(artifact, '.');
+  // Lent chunks: the transport copies each into a frame before reading on.
+  const tar = await lendTarChunks(artifact, '.');
   const stdout = new TextCollector();
   const stderr = new TextCollector();
   let result: ExecResult;
@@ -207,7 +208,7 @@ async function streamOneIn(volume: StreamedVolume, options: TransferOptions): Pr
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } finally {
-    tar.destroy();
+    tar.close();
   }
   const where = `${volume.containerPath} (volume ${volume.handle}) in pod ${options.target.pod}`;
   if (result.exitCode !== 0) {
