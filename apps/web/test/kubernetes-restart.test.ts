@@ -26,6 +26,7 @@ import {
 import { getJson, shTask, startBuild } from './execute-flow.js';
 import { ADMIN, jsonLogSink, loginToken, spawnWebNode, until, webCliMissing, webNodeEnv } from './harness.js';
 import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
+import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 
 /** Where step pods have the helper (packages/runtime-k8s/src/pods/step-pod.ts). */
 const HELPER_IN_POD = '/.jetbridge/bin/jetbridge-helper';
@@ -294,7 +295,12 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
        * exists in its pod, then ends with `bEnd`; step-c prints `b` — under on_success/on_failure/ensure hooks,
        * started on a CLI web node that is killed (SIGKILL) while step-b runs; a second node takes it over.
        */
-      async function threeStepsAcrossAKill(bEnd: string): Promise<{
+      async function threeStepsAcrossAKill(
+        bEnd: string,
+        kind: 'one-off' | 'job' = 'one-off',
+        /** The build's pods are lost (deleted, as with their node) while no web node runs. */
+        losePods = false,
+      ): Promise<{
         build: { id: number };
         events: EnvelopeEvent[];
         /** Helper `spawn`s (each starts one step's process) into each pod of the build, by pod. */
@@ -345,7 +351,12 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
             ensure: task('fin', 'fin', 'echo fin'),
           },
         };
-        const build = await startBuild(node.url, token, plan);
+        const build =
+          kind === 'one-off' ? await startBuild(node.url, token, plan) : await triggerJob(node.url, token);
+        // Pods are named jb-task-[<pipeline>-<job>-]b<build name>-<step>-<hash>.
+        const podPrefix =
+          kind === 'one-off' ? `jb-task-b${build.name}-` : `jb-task-three-three-b${build.name}-`;
+        const ofBuild = (pod: string): boolean => pod.startsWith(podPrefix);
         const firstEvents: EnvelopeEvent[] = [];
         const firstStream = readBuildEvents(node.url, token, build.id, {
           onEvent: (event) => void firstEvents.push(event),
@@ -357,6 +368,20 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         expect(await node.exited).toBe('SIGKILL');
         await firstStream;
         await new Promise((resolve) => setTimeout(resolve, 300)); // lines printed while no node runs
+        if (losePods) {
+          const ofBuild = async () => (await cluster.podNames()).filter(ofBuild);
+          for (const pod of await ofBuild()) {
+            const res = await fetch(
+              `${cluster.server.url}/api/v1/namespaces/${cluster.namespace}/pods/${pod}`,
+              {
+                method: 'DELETE',
+                headers: { authorization: 'Bearer kube-test-server' },
+              },
+            );
+            expect(res.status).toBe(200);
+          }
+          await until('the pods to be gone', async () => ((await ofBuild()).length === 0 ? true : undefined));
+        }
 
         const logs: Array<Record<string, unknown>> = [];
         second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
@@ -367,10 +392,17 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         const streaming = readBuildEvents(second.url, token2, build.id, {
           onEvent: (event) => void events.push(event),
         });
-        await until('the new node to follow step-b', () =>
-          logText(events, 'stderr').includes('following this step') ? true : undefined,
-        );
-        const podOfB = (await cluster.podNames()).find((pod) => pod.includes('step-b'));
+        if (losePods) {
+          // Nothing to follow: step-b runs again, in a new pod.
+          await until('step-b to run again', () =>
+            logText(events).split('b 1\n').length > 2 ? true : undefined,
+          );
+        } else {
+          await until('the new node to follow step-b', () =>
+            logText(events, 'stderr').includes('following this step') ? true : undefined,
+          );
+        }
+        const podOfB = (await cluster.podNames()).find((pod) => ofBuild(pod) && pod.includes('step-b'));
         expect(podOfB).toBeDefined();
         await cluster.exec(podOfB!, ['touch', '/tmp/go']);
         const stream = await streaming;
@@ -380,8 +412,30 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
           if (session.namespace !== cluster.namespace || !session.command.includes('spawn')) continue;
           spawns.set(session.pod, (spawns.get(session.pod) ?? 0) + 1);
         }
-        for (const pod of spawns.keys()) if (!pod.includes(`-b${build.id}-`)) spawns.delete(pod);
+        for (const pod of spawns.keys()) if (!ofBuild(pod)) spawns.delete(pod);
         return { build, events: stream.events, spawns, logs };
+      }
+
+      /** The same steps and hooks as a pipeline's job (each task's config inline), triggered: its build. */
+      async function triggerJob(url: string, token: string): Promise<{ id: number; name: string }> {
+        const task = (name: string, script: string, extra: Partial<TaskConfigJson> = {}) =>
+          `{task: ${name}, config: ${JSON.stringify(shTask(script, extra))}}`;
+        const yaml = `
+jobs:
+- name: three
+  plan:
+  - ${task('step-a', 'echo from-a > a/file; echo a-ran', { outputs: [{ name: 'a' }] })}
+  - ${task('step-b', 'cat a/file > b/file; echo and-b >> b/file; i=0; while [ ! -f /tmp/go ]; do i=$((i+1)); echo "b $i"; sleep 0.05; done; echo b-done', { inputs: [{ name: 'a' }], outputs: [{ name: 'b' }] })}
+  - ${task('step-c', 'cat b/file', { inputs: [{ name: 'b' }] })}
+  on_success: ${task('yay', 'echo yay')}
+  on_failure: ${task('boo', 'echo boo')}
+  ensure: ${task('fin', 'echo fin')}
+`;
+        await setPipeline(url, token, 'main', 'three', yaml);
+        expect((await call(pipelineUrl(url, 'main', 'three', '/unpause'), token, 'PUT')).status).toBe(200);
+        const reply = await call(pipelineUrl(url, 'main', 'three', '/jobs/three/builds'), token, 'POST');
+        expect(reply.status).toBe(200);
+        return JSON.parse(reply.text) as { id: number; name: string };
       }
 
       /** The plan ids of the tasks initialized in `events`, in order. */
@@ -447,6 +501,44 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         expect(stepLog(events, 'boo')).toBe('boo\n');
         expect(events.filter((e) => e.event === 'error')).toEqual([]);
         events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+      });
+
+      it('a build whose pods were lost while no web node ran goes on: its finished step replayed, the lost one run again', async () => {
+        const { events, spawns } = await threeStepsAcrossAKill('exit 0', 'one-off', true);
+        expect(statusesOf(events)).toEqual(['started', 'succeeded']);
+        // step-b's first run is in the log up to the kill; it ran again from its start on the new node.
+        expect(tasksRun(events)).toEqual(['a', 'b', 'b', 'c', 'yay', 'fin']);
+        expect([...spawns.keys()].filter((pod) => pod.includes('step-a'))).toHaveLength(1);
+        expect([...spawns.keys()].filter((pod) => pod.includes('step-b'))).toHaveLength(2);
+        expect([...spawns.values()].every((count) => count === 1)).toBe(true);
+        expect(stepLog(events, 'c')).toBe('from-a\nand-b\n');
+        expect(stepLog(events, 'b')).toMatch(/^b 1\n(b \d+\n)*b 1\n(b \d+\n)*b-done\n$/);
+        expect(events.filter((e) => e.event === 'error')).toEqual([]);
+        events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+      });
+
+      it("a job's build goes on too, with its job's hooks, and counts as the job's latest build", async () => {
+        const { build, events, spawns, logs } = await threeStepsAcrossAKill('exit 0', 'job');
+        expect(statusesOf(events)).toEqual(['started', 'succeeded']);
+        expect(events.filter((e) => e.event === 'initialize-task')).toHaveLength(5);
+        expect([...spawns.values()]).toEqual([1, 1, 1, 1, 1]);
+        expect(logText(events, 'stdout').match(/^(a-ran|from-a|and-b|yay|fin|b-done)$/gm)).toEqual([
+          'a-ran',
+          'b-done',
+          'from-a',
+          'and-b',
+          'yay',
+          'fin',
+        ]);
+        expect(events.filter((e) => e.event === 'error')).toEqual([]);
+        events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+        expect(logs.filter((line) => typeof line['level'] === 'number' && line['level'] >= 50)).toEqual([]);
+        const token = await loginToken(second!.url, ADMIN);
+        const job = await getJson<{ finished_build?: { id: number; status: string } }>(
+          pipelineUrl(second!.url, 'main', 'three', '/jobs/three'),
+          token,
+        );
+        expect(job.finished_build).toMatchObject({ id: build.id, status: 'succeeded' });
       });
     },
   );
