@@ -338,6 +338,7 @@ const EVERY_OPTION_OVERLAY = {
       componentRunnerInterval: '5s',
       resourceCheckingInterval: '2m',
       resourceWithWebhookCheckingInterval: '10m',
+      resourceTypeCheckingInterval: '5m',
       globalResourceCheckTimeout: '30m',
       enableGlobalResources: true,
       gc: {

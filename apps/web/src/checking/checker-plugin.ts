@@ -59,6 +59,16 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
 
   // One session for the resource checking locks of this node's checks, of resources and types alike.
   const checkingLocks = new ResourceCheckingLocks(ctx.pool, ctx.logger.child({ component: 'checker' }));
+  const resourceTypeChecker = new ResourceTypeChecker({
+    db: ctx.db,
+    locks: checkingLocks,
+    logger: ctx.logger.child({ component: 'checker' }),
+    tracker,
+    credentials,
+    resourceTypes,
+    defaultCheckInterval: config.resourceTypeCheckingInterval,
+    defaultCheckTimeoutMs: config.globalResourceCheckTimeoutMs,
+  });
   const checker = Checker.start({
     db: ctx.db,
     pool: ctx.pool,
@@ -79,6 +89,8 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
     onInputChecked: (check) =>
       scheduleRequested(`input resource ${check.resourceId} of job ${check.jobId} checked`),
     onScanDone: (seconds) => buildMetrics(ctx.metrics).checkerScanDone(seconds),
+    // Pipeline resource types are checked on the scanner's ticks too (their own interval and check_every).
+    scanResourceTypes: () => resourceTypeChecker.scanDue(),
   });
   const jobBuildStarter = new JobBuildStarter({
     db: ctx.db,
@@ -99,21 +111,11 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
   ctx.credentials = credentials;
   ctx.resourceTypes = resourceTypes;
   ctx.checker = checker;
-  const resourceTypeChecker = new ResourceTypeChecker({
-    db: ctx.db,
-    locks: checkingLocks,
-    logger: ctx.logger.child({ component: 'checker' }),
-    tracker,
-    credentials,
-    resourceTypes,
-    defaultCheckInterval: config.resourceCheckingInterval,
-    defaultCheckTimeoutMs: config.globalResourceCheckTimeoutMs,
-  });
   ctx.resourceTypeChecker = resourceTypeChecker;
   ctx.jobBuildStarter = jobBuildStarter;
   ctx.pipelineScheduling = withCheckDoorbells(checker, ctx.pipelineScheduling ?? fallback);
   app.addHook('preClose', async () => {
-    await checker.close();
+    await Promise.all([checker.close(), resourceTypeChecker.close()]);
     await checkingLocks.close();
   });
 }

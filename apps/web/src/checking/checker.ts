@@ -6,6 +6,8 @@
 //   check build. `check_every: never` resources are skipped. A resource with a check build still unfinished
 //   gets no second one, and one resource config is checked by one check at a time (a periodic check finding
 //   its config busy waits for the next scan; a manual one waits its turn).
+// - Each scan then starts the checks of the resource types in use that are due (`scanResourceTypes`; see
+//   checkable-resource-types.ts).
 // - Manual checks (`fly check-resource`, webhooks) arrive as pending check builds and run at once, from the
 //   requested version if any.
 // - A check starts from the pinned version (periodic checks of a pinned resource), the requested one, or
@@ -74,6 +76,8 @@ export interface CheckerOptions {
   checkRecyclePeriodMs?: number;
   /** Told the duration of each scan for due resources, in seconds (the web node's metrics). */
   onScanDone?(seconds: number): void;
+  /** Each scan, after the resources: start the checks of the resource types due (ResourceTypeChecker). */
+  scanResourceTypes?(): Promise<void>;
 }
 
 /** A check request from the API (`POST …/check`, webhooks): its build is pending, without a plan. */
@@ -245,6 +249,7 @@ export class Checker {
         ),
       );
     }
+    if (!this.closed) await this.options.scanResourceTypes?.();
   }
 
   private async periodicCheck(checkable: CheckableResource): Promise<void> {

@@ -1,27 +1,33 @@
 // `fly check-resource-type` (Concourse's CheckResourceType): a resource type's image resource — its own
 // `type` and `source` — is checked like a resource, through a check build the API created. Its versions go to
 // the type's config scope (never a resource's own: Concourse's type scopes are shared), and the type records
-// its scope and check error. One check per config at a time, as for resources.
+// its scope and check error; the scope records when it was last checked. One check per config at a time, as
+// for resources. The scanner also checks the types in use periodically (`scanDue`, see
+// checkable-resource-types.ts); a periodic check finding its config busy waits for the next scan.
 import {
+  createResourceTypeCheckBuild,
   findCheckableResourceType,
   findOrCreateResourceConfig,
   findOrCreateResourceConfigScope,
   recordResourceTypeCheck,
   saveResourceVersions,
+  sql,
   type Database,
   type Kysely,
 } from '@jetbridge/db';
 import type { BuildOutcome, ResourceTypeResolver } from '@jetbridge/exec';
-import type { Version } from '@jetbridge/plan';
+import { parseGoDuration, type Plan, type Version } from '@jetbridge/plan';
+import type { ResourceTypeConfig } from '@jetbridge/pipeline-config';
 import { PipelineResourceTypes, planResourceCheck, PlanIdFactory } from '@jetbridge/planner';
 import type { FastifyBaseLogger } from 'fastify';
 import type { BuildTracker } from '../builds/build-tracker.js';
 import type { CredentialManager } from '../creds/index.js';
+import { isTypeDue, listCheckableResourceTypes, listDueResourceTypes } from './checkable-resource-types.js';
 import { checkErrorOf } from './checker.js';
 import { latestVersion, pipelineCheckRun } from './pipeline-check-build.js';
 import type { ResourceCheckingLocks } from './resource-checking-locks.js';
 import { resourceConfigType } from './resource-config-scopes.js';
-import { loadStoredPipeline } from './stored-pipeline-config.js';
+import { loadStoredPipeline, type StoredPipeline } from './stored-pipeline-config.js';
 
 export interface ResourceTypeCheckerOptions {
   db: Kysely<Database>;
@@ -31,7 +37,7 @@ export interface ResourceTypeCheckerOptions {
   tracker: BuildTracker;
   credentials: CredentialManager;
   resourceTypes: ResourceTypeResolver;
-  /** `--resource-checking-interval`, a Go duration. */
+  /** `--resource-type-checking-interval`, a Go duration: the interval of types without `check_every`. */
   defaultCheckInterval: string;
   /** `--global-resource-check-timeout`, in ms. */
   defaultCheckTimeoutMs: number;
@@ -44,10 +50,55 @@ export interface RequestedTypeCheck {
   shallow: boolean;
 }
 
+/** A type with its stored pipeline and config, and the key of the config it checks. */
+interface LoadedType {
+  type: NonNullable<Awaited<ReturnType<typeof findCheckableResourceType>>>;
+  stored: StoredPipeline;
+  config: ResourceTypeConfig;
+  /** The pipeline's other types: inside a type's definition, its `type:` never names itself. */
+  others: ResourceTypeConfig[];
+  lockKey: string;
+}
+
 export class ResourceTypeChecker {
   private readonly planIds = new PlanIdFactory();
+  /** Types with a periodic check running here. */
+  private readonly checking = new Set<number>();
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
 
   constructor(private readonly options: ResourceTypeCheckerOptions) {}
+
+  /**
+   * Start a check of every type in use that is due (the scanner calls this each scan). Resolves once the
+   * checks are started, not finished.
+   */
+  async scanDue(): Promise<void> {
+    const intervalMs = parseGoDuration(this.options.defaultCheckInterval);
+    for (const type of await listDueResourceTypes(this.options.db, intervalMs)) {
+      if (this.closed) return;
+      if (this.checking.has(type.id)) continue;
+      const check = this.periodicCheck(type.id, intervalMs).catch((err: unknown) =>
+        this.options.logger.warn({ err, resourceTypeId: type.id }, 'periodic type check failed to run'),
+      );
+      this.running.add(check);
+      void check.finally(() => this.running.delete(check));
+    }
+  }
+
+  /** Start no more periodic checks; wait (up to `graceMs`) for those running here. */
+  async close(graceMs = 15_000): Promise<void> {
+    this.closed = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.running]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+  }
 
   /** Run the pending check build; resolves with how it ended (undefined if it never started). Never rejects. */
   async run(check: RequestedTypeCheck): Promise<BuildOutcome | undefined> {
@@ -62,18 +113,88 @@ export class ResourceTypeChecker {
     }
   }
 
+  private async periodicCheck(resourceTypeId: number, defaultIntervalMs: number): Promise<void> {
+    const { db } = this.options;
+    const loaded = await this.load(resourceTypeId);
+    if (loaded === undefined || this.checking.has(resourceTypeId)) return;
+    if (!(await this.options.locks.tryLock(loaded.lockKey))) return;
+    this.checking.add(resourceTypeId);
+    try {
+      // Another node may have checked it between the scan and the lock.
+      const [current] = await listCheckableResourceTypes(db, resourceTypeId);
+      if (current === undefined || !isTypeDue(current, defaultIntervalMs, Date.now())) return;
+      const plan = this.plan(loaded, { from: null, manual: false, shallow: true });
+      if (!(await this.canRun(plan))) return;
+      const build = await createResourceTypeCheckBuild(db, resourceTypeId, {
+        createdBy: null,
+        manuallyTriggered: false,
+      });
+      if (build === undefined) return;
+      await this.runLocked(build.id, loaded, plan).catch(async (err: unknown) => {
+        await this.options.tracker
+          .finishPendingBuild(build.id, 'errored', err instanceof Error ? err.message : String(err))
+          .catch(() => undefined);
+        throw err;
+      });
+    } finally {
+      this.checking.delete(resourceTypeId);
+      await this.options.locks.unlock(loaded.lockKey);
+    }
+  }
+
+  /**
+   * Whether this runtime has the type the check runs: the local runtime ignores images, so a type built on
+   * `registry-image` (the usual case) has nothing to check there unless the resource types directory has it.
+   * Periodic checks skip such types quietly; `fly check-resource-type` still says why it cannot check.
+   */
+  private async canRun(plan: Plan): Promise<boolean> {
+    if (!('check' in plan)) return false;
+    try {
+      await this.options.resourceTypes.resolve(plan.check.type, plan.check.image ?? {});
+      return true;
+    } catch (err) {
+      this.options.logger.debug(
+        { err, type: plan.check.name },
+        'resource type not checkable on this runtime',
+      );
+      return false;
+    }
+  }
+
   private async check(check: RequestedTypeCheck): Promise<BuildOutcome | undefined> {
-    const { db, tracker, logger } = this.options;
-    const type = await findCheckableResourceType(db, check.resourceTypeId);
-    const stored = type === undefined ? undefined : await loadStoredPipeline(db, type.pipelineId);
-    const config = stored?.config.resource_types?.find((candidate) => candidate.name === type?.name);
-    if (type === undefined || stored === undefined || config === undefined) {
-      await tracker.finishPendingBuild(check.buildId, 'errored', 'resource type not found');
+    const loaded = await this.load(check.resourceTypeId);
+    if (loaded === undefined) {
+      await this.options.tracker.finishPendingBuild(check.buildId, 'errored', 'resource type not found');
       return undefined;
     }
+    const plan = this.plan(loaded, { from: check.from, manual: true, shallow: check.shallow });
+    await this.options.locks.lock(loaded.lockKey);
+    try {
+      return await this.runLocked(check.buildId, loaded, plan);
+    } finally {
+      await this.options.locks.unlock(loaded.lockKey);
+    }
+  }
+
+  private async load(resourceTypeId: number): Promise<LoadedType | undefined> {
+    const { db } = this.options;
+    const type = await findCheckableResourceType(db, resourceTypeId);
+    const stored = type === undefined ? undefined : await loadStoredPipeline(db, type.pipelineId);
+    const config = stored?.config.resource_types?.find((candidate) => candidate.name === type?.name);
+    if (type === undefined || stored === undefined || config === undefined) return undefined;
     // Inside a type's own definition, its `type:` names the type it builds on, never itself.
     const others = (stored.config.resource_types ?? []).filter((candidate) => candidate !== config);
-    const plan = planResourceCheck({
+    const lockKey = `type\u0000${config.type}\u0000${JSON.stringify(
+      new PipelineResourceTypes(others).sourceWithDefaults(config.type, config.source),
+    )}\u0000${type.pipelineId}`;
+    return { type, stored, config, others, lockKey };
+  }
+
+  private plan(
+    { config, others }: LoadedType,
+    request: { from: Version | null; manual: boolean; shallow: boolean },
+  ): Plan {
+    return planResourceCheck({
       resource: {
         name: config.name,
         type: config.type,
@@ -82,59 +203,77 @@ export class ResourceTypeChecker {
         ...(config.tags !== undefined ? { tags: config.tags } : {}),
       },
       resourceTypes: others,
-      ...(check.from !== null ? { fromVersion: check.from } : {}),
+      ...(request.from !== null ? { fromVersion: request.from } : {}),
       defaultInterval: this.options.defaultCheckInterval,
-      skipInterval: true,
-      skipIntervalRecursively: !check.shallow,
+      skipInterval: request.manual,
+      skipIntervalRecursively: request.manual && !request.shallow,
       planIds: this.planIds,
     });
-    const lockKey = `type\u0000${config.type}\u0000${JSON.stringify(
-      new PipelineResourceTypes(others).sourceWithDefaults(config.type, config.source),
-    )}\u0000${type.pipelineId}`;
-    await this.options.locks.lock(lockKey);
-    try {
-      let scope: { resourceConfigId: number; scopeId: number } | undefined;
-      const scopeFor = async (ref: { type: string; source: Record<string, unknown> }) => {
-        const { typeKey } = resourceConfigType(ref.type, others);
-        const resourceConfigId = await findOrCreateResourceConfig(db, typeKey, ref.source);
-        scope = {
-          resourceConfigId,
-          scopeId: await findOrCreateResourceConfigScope(db, resourceConfigId, null),
-        };
-        return scope;
-      };
-      return await new Promise<BuildOutcome | undefined>((resolve, reject) => {
-        tracker
-          .startPendingBuild(check.buildId, plan, {
-            ...pipelineCheckRun(this.options.credentials, type, stored.config.var_sources),
-            resourceTypes: this.options.resourceTypes,
-            defaultCheckTimeoutMs: this.options.defaultCheckTimeoutMs,
-            latestCheckedVersion: async (ref) => latestVersion(db, (await scopeFor(ref)).scopeId),
-            onCheckVersions: async (result) => {
-              const { scopeId } = scope ?? (await scopeFor(result));
-              const added = await saveResourceVersions(
-                db,
-                scopeId,
-                result.versions.map((version) => ({ version })),
-              );
-              logger.debug({ resourceTypeId: type.id, scopeId, added }, 'resource type check saved versions');
-            },
-            onFinished: async (status) => {
-              const checkError =
-                status === 'succeeded' ? null : await checkErrorOf(db, check.buildId, status);
-              await recordResourceTypeCheck(db, type.id, { ...(scope ?? {}), checkError }).catch(
-                (err: unknown) =>
-                  logger.warn({ err, buildId: check.buildId }, 'failed to record a type check'),
-              );
-              resolve(status);
-            },
-          })
-          .then((started) => {
-            if (started === undefined) resolve(undefined);
-          }, reject);
-      });
-    } finally {
-      await this.options.locks.unlock(lockKey);
-    }
   }
+
+  /** Run the type's check build, its config's lock held; resolves once it finished. */
+  private runLocked(buildId: number, loaded: LoadedType, plan: Plan): Promise<BuildOutcome | undefined> {
+    const { db, tracker, logger } = this.options;
+    const { type, stored, others } = loaded;
+    const startedAt = new Date();
+    let scope: { resourceConfigId: number; scopeId: number } | undefined;
+    const scopeFor = async (ref: { type: string; source: Record<string, unknown> }) => {
+      const { typeKey } = resourceConfigType(ref.type, others);
+      const resourceConfigId = await findOrCreateResourceConfig(db, typeKey, ref.source);
+      scope = {
+        resourceConfigId,
+        scopeId: await findOrCreateResourceConfigScope(db, resourceConfigId, null),
+      };
+      return scope;
+    };
+    return new Promise<BuildOutcome | undefined>((resolve, reject) => {
+      tracker
+        .startPendingBuild(buildId, plan, {
+          ...pipelineCheckRun(this.options.credentials, type, stored.config.var_sources),
+          resourceTypes: this.options.resourceTypes,
+          defaultCheckTimeoutMs: this.options.defaultCheckTimeoutMs,
+          latestCheckedVersion: async (ref) => latestVersion(db, (await scopeFor(ref)).scopeId),
+          onCheckVersions: async (result) => {
+            const { scopeId } = scope ?? (await scopeFor(result));
+            const added = await saveResourceVersions(
+              db,
+              scopeId,
+              result.versions.map((version) => ({ version })),
+            );
+            logger.debug({ resourceTypeId: type.id, scopeId, added }, 'resource type check saved versions');
+          },
+          onFinished: async (status) => {
+            const checkError = status === 'succeeded' ? null : await checkErrorOf(db, buildId, status);
+            try {
+              await recordResourceTypeCheck(db, type.id, { ...(scope ?? {}), checkError });
+              if (scope !== undefined) await recordScopeCheck(db, scope.scopeId, startedAt, status);
+            } catch (err) {
+              logger.warn({ err, buildId }, 'failed to record a type check');
+            }
+            resolve(status);
+          },
+        })
+        .then((started) => {
+          if (started === undefined) resolve(undefined);
+        }, reject);
+    });
+  }
+}
+
+/** The scope's last check times (UpdateLastCheckEndTime): when the type is due again is counted from them. */
+async function recordScopeCheck(
+  db: Kysely<Database>,
+  scopeId: number,
+  startedAt: Date,
+  status: BuildOutcome,
+): Promise<void> {
+  await db
+    .updateTable('resource_config_scopes')
+    .set({
+      last_check_start_time: startedAt,
+      last_check_end_time: sql<Date>`now()`,
+      last_check_succeeded: status === 'succeeded',
+    })
+    .where('id', '=', scopeId)
+    .execute();
 }

@@ -487,6 +487,13 @@ export const optionSpecs = [
   },
   {
     group: 'pipelines',
+    flag: 'resource-type-checking-interval',
+    env: 'CONCOURSE_RESOURCE_TYPE_CHECKING_INTERVAL',
+    default: '1m',
+    help: 'Interval between checks of a resource type without `check_every` (types a resource of an unpaused pipeline uses); never less than --resource-checking-interval.',
+  },
+  {
+    group: 'pipelines',
     flag: 'global-resource-check-timeout',
     env: 'CONCOURSE_GLOBAL_RESOURCE_CHECK_TIMEOUT',
     default: '1h',

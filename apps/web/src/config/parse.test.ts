@@ -140,6 +140,24 @@ describe('jetbridge web configuration', () => {
     );
   });
 
+  it('reads --resource-type-checking-interval: 1m by default, never less than --resource-checking-interval', () => {
+    expect(parseWebConfig([], {}, '/srv').resourceTypeCheckingInterval).toBe('1m');
+    expect(
+      parseWebConfig(['--resource-type-checking-interval', '1h'], {}, '/srv').resourceTypeCheckingInterval,
+    ).toBe('1h');
+    // Concourse raises a type interval below the resource interval to it.
+    expect(
+      parseWebConfig(
+        ['--resource-type-checking-interval', '30s'],
+        { CONCOURSE_RESOURCE_CHECKING_INTERVAL: '2m' },
+        '/srv',
+      ).resourceTypeCheckingInterval,
+    ).toBe('2m');
+    expect(() => parseWebConfig([], { CONCOURSE_RESOURCE_TYPE_CHECKING_INTERVAL: 'soon' }, '/srv')).toThrow(
+      "invalid value for --resource-type-checking-interval (CONCOURSE_RESOURCE_TYPE_CHECKING_INTERVAL): 'soon' is not a duration (e.g. 1m)",
+    );
+  });
+
   it('--help lists every option with its environment variable and default', () => {
     const text = helpText();
     for (const spec of optionSpecs) {

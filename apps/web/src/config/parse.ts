@@ -78,6 +78,11 @@ export interface WebConfig {
   /** Go durations, as check plans carry them. */
   resourceCheckingInterval: string;
   resourceWithWebhookCheckingInterval: string;
+  /**
+   * `--resource-type-checking-interval`: the interval of a resource type's checks when it sets no
+   * `check_every`; raised to `resourceCheckingInterval` when less, as Concourse does.
+   */
+  resourceTypeCheckingInterval: string;
   globalResourceCheckTimeoutMs: number;
   enableGlobalResources: boolean;
   credentialsFile?: string;
@@ -350,6 +355,10 @@ export function parseWebConfig(
     componentRunnerIntervalMs: positiveDuration('component-runner-interval', '10s'),
     resourceCheckingInterval: durationText('resource-checking-interval', '1m'),
     resourceWithWebhookCheckingInterval: durationText('resource-with-webhook-checking-interval', '1m'),
+    resourceTypeCheckingInterval: atLeast(
+      durationText('resource-type-checking-interval', '1m'),
+      durationText('resource-checking-interval', '1m'),
+    ),
     globalResourceCheckTimeoutMs: positiveDuration('global-resource-check-timeout', '1h'),
     enableGlobalResources: oneOf('enable-global-resources', ['true', 'false'] as const) === 'true',
     ...optionalPath('credentialsFile', get('credentials-file'), cwd),
@@ -385,6 +394,11 @@ export function helpText(): string {
     }
   }
   return lines.join('\n');
+}
+
+/** The longer of two Go durations, as written (Concourse raises a type interval below the resource one). */
+function atLeast(duration: string, floor: string): string {
+  return parseGoDuration(duration) >= parseGoDuration(floor) ? duration : floor;
 }
 
 /** `{ [key]: absolute path }` for a set path option, `{}` when unset. */
