@@ -17,6 +17,7 @@ import {
   type LineHighlight,
   type OutputSegment,
 } from '../model/output-rows.js';
+import { stepTitle } from '../model/step-title.js';
 import { StatusIcon, statusClass } from './status.js';
 
 /**
@@ -46,16 +47,6 @@ function segmentHeight(segment: OutputSegment): number {
     case 'lines':
       return ROW.line * segment.count + 8;
   }
-}
-
-const STEP_LABELS: Record<string, string> = {
-  artifact_input: 'input',
-  artifact_output: 'output',
-  unknown: 'step',
-};
-
-function stepTitle(step: StepNode): { type: string; name: string } {
-  return { type: STEP_LABELS[step.type] ?? step.type, name: step.name };
 }
 
 function timeOfDay(unixSeconds: number): string {
