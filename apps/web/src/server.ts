@@ -156,7 +156,7 @@ export async function startJetBridge(
       const tracker = app.buildTracker;
       runtime.kubernetes.recovery.useResumer(async (build, releaseLock) => {
         const run = await resumedBuildRun(ctx, build);
-        return run !== undefined && tracker.resumeBuild(build, run, releaseLock);
+        return run === undefined ? 'cannot' : tracker.resumeBuild(build, run, releaseLock);
       });
     }
     // Job scheduling; stopped before the app closes (cleanups run in reverse), so nothing starts meanwhile.

@@ -369,25 +369,26 @@ export class BuildTracker {
    * Go on with a build interrupted by a restart (its node died; step recovery collected the steps that were
    * running in pods): its plan runs again from the top here, the steps it finished — recorded in its step
    * journal — replayed without running or logging them again, the rest run as usual. `releaseLock` frees the
-   * build's tracking lock, held by the caller, once it is over. False (nothing done) when this node is
-   * shutting down.
+   * build's tracking lock, held by the caller, once it is over. Nothing is done when this node is shutting
+   * down ('closing': leave the build to the next node) or the build has no plan ('cannot').
    */
   async resumeBuild(
     build: BuildRecord,
     pipelineRun: PipelineBuildRun,
     releaseLock: () => Promise<void>,
-  ): Promise<boolean> {
-    if (this.closing || this.running.has(build.id) || build.plan === null) return false;
+  ): Promise<'resumed' | 'closing' | 'cannot'> {
+    if (this.closing) return 'closing';
+    if (this.running.has(build.id) || build.plan === null) return 'cannot';
     const { db } = this.options;
     const journal = await DatabaseStepJournal.resume(db, build.id);
     const firstEventId = await nextBuildEventId(db, build.id);
-    if (this.closing) return false;
+    if (this.closing) return 'closing';
     this.options.logger.info(
       { buildId: build.id, replayedSteps: journal.replayedSteps },
       'resuming a build interrupted by a restart',
     );
     this.startRun(build, build.plan as unknown as Plan, pipelineRun, { journal, firstEventId, releaseLock });
-    return true;
+    return 'resumed';
   }
 
   private startRun(

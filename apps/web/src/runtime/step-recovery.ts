@@ -79,10 +79,14 @@ export interface StepRecoveryOptions {
 }
 
 /**
- * Go on with a build whose running steps were collected (their results are in its step journal): true when
- * it now runs on this node, which then calls `releaseLock` once it is over; false when it cannot go on here.
+ * Go on with a build whose running steps were collected (their results are in its step journal): 'resumed'
+ * when it now runs on this node, which then calls `releaseLock` once it is over; 'closing' when this node is
+ * shutting down (the build is left to the next one); 'cannot' when it cannot go on (it ends errored).
  */
-export type BuildResumer = (build: BuildRecord, releaseLock: () => Promise<void>) => Promise<boolean>;
+export type BuildResumer = (
+  build: BuildRecord,
+  releaseLock: () => Promise<void>,
+) => Promise<'resumed' | 'closing' | 'cannot'>;
 
 /** What was collected of one process. */
 interface Collected {
@@ -339,7 +343,10 @@ export class StepRecovery {
       }
       // Its events so far are stored before the tracker numbers the next ones.
       await log.seal();
-      if (resume !== undefined && (await resume(build, release))) {
+      const resumed = resume === undefined ? 'closing' : await resume(build, release);
+      // Left `started` (its collected steps recorded): the next web node goes on with it.
+      if (resumed === 'closing') return 'over';
+      if (resumed === 'resumed') {
         logger.info(
           {
             buildId,
