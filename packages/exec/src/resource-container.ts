@@ -121,8 +121,11 @@ export async function runResourceScript(
   request: string,
   signal: AbortSignal,
 ): Promise<{ exitStatus: number; stdout: string } | undefined> {
+  // As a task's, the events carry the raw stderr offset at their end: where a web node collecting the step
+  // after a restart resumes its output (the stored event stream never shows it).
   const stderr = new LogEventWriter(
-    (payload) => state.emit(logEvent(state.now(), { id: planId, source: 'stderr' }, payload)),
+    (payload, rawOffset) =>
+      state.emit(logEvent(state.now(), { id: planId, source: 'stderr' }, payload, rawOffset)),
     state.redactor,
     { partialLineFlushMs: state.partialLineFlushMs },
   );

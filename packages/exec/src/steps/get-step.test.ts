@@ -155,6 +155,8 @@ describe('get step', () => {
       BUILD_URL_SHORT: 'http://ci.example.com/builds/42',
     });
     expect(sink.logOf('g', 'stderr')).toBe('fetching\n');
+    // Where a web node collecting the step after a restart resumes its stderr: the raw bytes up to the event's end.
+    expect(sink.events.filter((e) => e.event === 'log').map((e) => e.data['output_offset'])).toEqual([9]);
     expect(recorded).toEqual([
       {
         planId: 'g',
