@@ -4,13 +4,20 @@
 // The pods are stand-ins (the worker is not what is tested here; kubernetes-restart-redaction.test.ts runs
 // real pods); the database, the locks and the credential manager are real.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { allocateBuildId, createStartedOneOffBuild, findBuild, type DatabaseHandle } from '@jetbridge/db';
+import {
+  allocateBuildId,
+  createStartedOneOffBuild,
+  findBuild,
+  insertBuildEvents,
+  type DatabaseHandle,
+} from '@jetbridge/db';
 import { startTestDatabase, type TestDatabase } from '@jetbridge/db/testing';
 import type { ContainerMetadata, Process, ProcessIO } from '@jetbridge/runtime';
 import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import type { CredentialManager } from '../creds/credential-manager.js';
 import { StaticCredentialManager } from '../creds/static-credential-manager.js';
+import type { OutputOffsets } from './logged-output-offsets.js';
 import { StepRecovery, type RecoverableContainer, type RecoverableProcessState } from './step-recovery.js';
 
 const SECRET = 'res-secret-77x';
@@ -27,17 +34,22 @@ afterAll(async () => {
   await testDatabase?.destroy();
 });
 
-/** A step pod whose processes print `output` on attach and exit with `exitStatus`. */
+/**
+ * A step pod whose processes print `output` on attach and exit with `exitStatus`; `attached` records where
+ * each attach asked the output to resume (undefined: from now).
+ */
 function stepPod(
   metadata: ContainerMetadata,
   processes: Record<string, { stdout: string; stderr: string; exitStatus: number }>,
+  attached: Array<{ processId: string; from: OutputOffsets | undefined }> = [],
 ): RecoverableContainer {
   return {
     handle: `pod-${metadata.buildId}`,
     metadata,
     listProcesses: async (): Promise<RecoverableProcessState[]> =>
       Object.keys(processes).map((id) => ({ id, running: true })),
-    attach: async (processId: string, io: ProcessIO): Promise<Process> => {
+    attach: async (processId: string, io: ProcessIO, from?: OutputOffsets): Promise<Process> => {
+      attached.push({ processId, from });
       const spec = processes[processId];
       if (spec === undefined) throw new Error(`no process ${processId}`);
       const printed = Promise.all(
@@ -69,7 +81,13 @@ function stepPod(
 
 async function recoverGetStep(
   credentials: CredentialManager,
-): Promise<{ buildId: number; payloads: string[] }> {
+  /** The resource script's stderr the build log has already, as the engine stored it. */
+  loggedStderr?: string,
+): Promise<{
+  buildId: number;
+  payloads: string[];
+  attached: Array<{ processId: string; from: OutputOffsets | undefined }>;
+}> {
   const build = await createStartedOneOffBuild(database.db, {
     id: await allocateBuildId(database.db),
     teamName: 'main',
@@ -84,6 +102,23 @@ async function recoverGetStep(
     trackedBy: 'gone',
   });
   if (build === undefined) throw new Error('no build');
+  if (loggedStderr !== undefined) {
+    const event = {
+      data: {
+        time: 1,
+        origin: { id: '2', source: 'stderr' },
+        payload: loggedStderr,
+        output_offset: Buffer.byteLength(loggedStderr),
+      },
+      event: 'log',
+      version: '5.1',
+      event_id: '0',
+    };
+    await insertBuildEvents(database.db, [
+      { buildId: build.id, eventId: 0, type: 'log', version: '5.1', payload: JSON.stringify(event) },
+    ]);
+  }
+  const attached: Array<{ processId: string; from: OutputOffsets | undefined }> = [];
   const pod = stepPod(
     { type: 'get', teamName: 'main', stepName: 'repo', buildId: build.id },
     {
@@ -95,6 +130,7 @@ async function recoverGetStep(
       // A `fly intercept` shell in the same pod.
       'intercept-1': { stdout: `TOKEN=${SECRET}\n`, stderr: `sh: ${SECRET}\n`, exitStatus: 0 },
     },
+    attached,
   );
   const recovery = await StepRecovery.start({
     worker: { recover: async () => [pod] },
@@ -113,7 +149,7 @@ async function recoverGetStep(
     .where('build_id', '=', build.id)
     .orderBy('event_id')
     .execute();
-  return { buildId: build.id, payloads: rows.map((row) => row.payload) };
+  return { buildId: build.id, payloads: rows.map((row) => row.payload), attached };
 }
 
 function logPayloads(payloads: string[]): Array<{ source: string; payload: string }> {
@@ -135,6 +171,27 @@ describe('step recovery of a resource step', () => {
     expect(stderr).toContain('fetching with ((redacted))\n');
     expect(stderr).not.toContain('TOKEN=');
     expect(stderr).not.toContain('sh: ');
+  });
+
+  it("resumes the resource script's stderr where the build log stands, its events carrying the offset", async () => {
+    const before = 'resolving… ✓\n';
+    const { payloads, attached } = await recoverGetStep(
+      new StaticCredentialManager({ 'main/res-token': SECRET }),
+      before,
+    );
+    // Only the step's own process resumes at the logged offsets (its stdout, the response, is never logged);
+    // an intercept shell is followed from now.
+    expect(attached).toEqual([
+      { processId: 'resource', from: { stdout: 0, stderr: Buffer.byteLength(before) } },
+      { processId: 'intercept-1', from: undefined },
+    ]);
+    const resumed = payloads
+      .map((raw) => JSON.parse(raw) as { event: string; data: { payload?: string; output_offset?: number } })
+      .filter((event) => event.event === 'log' && event.data.payload?.startsWith('fetching'));
+    expect(resumed.map((event) => event.data.payload)).toEqual(['fetching with ((redacted))\n']);
+    expect(resumed[0]?.data.output_offset).toBe(
+      Buffer.byteLength(before) + Buffer.byteLength(`fetching with ${SECRET}\n`),
+    );
   });
 
   it('withholds its output when the secrets cannot be resolved', async () => {

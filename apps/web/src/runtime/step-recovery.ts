@@ -260,14 +260,15 @@ export class StepRecovery {
           unknownPods++;
           return;
         }
-        // A task's own process resumes where its build log stands; other processes (shells of `fly
-        // intercept`) are not part of the log.
+        // A task's own process, or a get/put/check's resource script, resumes where its build log stands;
+        // other processes (shells of `fly intercept`) are not part of the log.
+        const stepProcess = STEP_PROCESS_OF[container.metadata.type];
         const resumeFrom =
-          container.metadata.type === 'task' && origin.id !== undefined
+          stepProcess !== undefined && origin.id !== undefined
             ? await loggedOutputOffsets(db, buildId, origin.id)
             : undefined;
         for (const state of processes) {
-          const from = state.id === TASK_PROCESS_ID ? resumeFrom : undefined;
+          const from = state.id === stepProcess ? resumeFrom : undefined;
           if (!state.running && from === undefined) {
             collected.push({
               container,
@@ -498,6 +499,17 @@ function errorEvent(message: string): BuildEventInput {
 
 /** The process id of resource scripts (`get`, `put`, `check`) in their pods (packages/exec resource-container.ts). */
 const RESOURCE_PROCESS_ID = 'resource';
+
+/**
+ * The process whose output a step's log events carry, with `output_offset`, by container type: where its
+ * output resumes after a restart.
+ */
+const STEP_PROCESS_OF: Partial<Record<ContainerMetadata['type'], string>> = {
+  task: TASK_PROCESS_ID,
+  get: RESOURCE_PROCESS_ID,
+  put: RESOURCE_PROCESS_ID,
+  check: RESOURCE_PROCESS_ID,
+};
 
 /**
  * Where a followed process's output goes, as the engine sends it: a task's stdout and stderr and a resource
