@@ -131,41 +131,25 @@ export async function startSandbox(spec: SandboxSpec): Promise<RunningSandbox> {
   await mkdir(root, { recursive: true });
   const log = await open(spec.logFile, 'a');
   let child: ChildProcess;
+  let exited: Promise<SandboxExit>;
+  let setUp: Promise<void>;
   try {
     child = spawn(
       'unshare',
       ['--mount', '--uts', '--propagation', 'private', '--', '/bin/sh', '-c', setupScript(spec, root)],
       { stdio: ['ignore', log.fd, log.fd, 'pipe'], detached: true, env: spec.env },
     );
+    // Listen before anything is awaited. A short command (an init container's copy) can be over before
+    // `log.close()` comes back when the thread pool is busy: 'exit' is emitted once, and on exit Node drains
+    // the pipes nobody listens to — the exit would go unseen (the container "running" for ever) or the ready
+    // marker dropped (the container never started).
+    exited = exitOf(child);
+    setUp = setupDone(child);
+    setUp.catch(() => undefined); // awaited below, after the log is closed
   } finally {
     await log.close();
   }
-  const exited = new Promise<SandboxExit>((resolve) => {
-    child.once('exit', (code, signal) => {
-      const signalNumber = signal ? signalNumberOf(signal) : undefined;
-      resolve(
-        signalNumber === undefined
-          ? { exitCode: code ?? 1 }
-          : { exitCode: 128 + signalNumber, signal: signalNumber },
-      );
-    });
-    child.once('error', () => resolve({ exitCode: 127 }));
-  });
-  const setupChannel = child.stdio[3] as Readable | null | undefined;
-  let setupOutput = '';
-  await new Promise<void>((resolve, reject) => {
-    if (!setupChannel) return reject(new SandboxStartError('no setup channel'));
-    setupChannel.setEncoding('utf8');
-    setupChannel.on('data', (text: string) => {
-      setupOutput += text;
-      if (setupOutput.includes(READY_MARKER)) resolve();
-    });
-    setupChannel.on('close', () => {
-      if (!setupOutput.includes(READY_MARKER)) {
-        reject(new SandboxStartError(setupOutput.trim() || 'container setup failed'));
-      }
-    });
-  });
+  await setUp;
   const pid = child.pid;
   if (pid === undefined) throw new SandboxStartError('container process did not start');
   // The setup is done, but the process has yet to chroot into the root and exec the container's command; until
@@ -191,6 +175,40 @@ export async function startSandbox(spec: SandboxSpec): Promise<RunningSandbox> {
         killNamespace(mountNamespace);
     },
   };
+}
+
+/** Resolves once the setup script reports the container's root assembled; rejects with its error output. */
+function setupDone(child: ChildProcess): Promise<void> {
+  const setupChannel = child.stdio[3] as Readable | null | undefined;
+  let setupOutput = '';
+  return new Promise<void>((resolve, reject) => {
+    if (!setupChannel) return reject(new SandboxStartError('no setup channel'));
+    setupChannel.setEncoding('utf8');
+    setupChannel.on('data', (text: string) => {
+      setupOutput += text;
+      if (setupOutput.includes(READY_MARKER)) resolve();
+    });
+    setupChannel.on('close', () => {
+      if (!setupOutput.includes(READY_MARKER)) {
+        reject(new SandboxStartError(setupOutput.trim() || 'container setup failed'));
+      }
+    });
+  });
+}
+
+/** The container process's exit status (128 + n for signal n, as the kubelet reports it). */
+function exitOf(child: ChildProcess): Promise<SandboxExit> {
+  return new Promise<SandboxExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      const signalNumber = signal ? signalNumberOf(signal) : undefined;
+      resolve(
+        signalNumber === undefined
+          ? { exitCode: code ?? 1 }
+          : { exitCode: 128 + signalNumber, signal: signalNumber },
+      );
+    });
+    child.once('error', () => resolve({ exitCode: 127 }));
+  });
 }
 
 /** Resolves once `pid` runs neither `unshare` nor the setup shell (or has exited). */
