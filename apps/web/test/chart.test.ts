@@ -371,6 +371,7 @@ const EVERY_OPTION_OVERLAY = {
     stepCpuLimit: '2',
     allowPrivileged: true,
     keepForHijack: '15m',
+    apiRetryBudget: '1m',
   },
 };
 

@@ -99,6 +99,11 @@ export interface K8sWorkerConfig {
   schedulingTimeoutMs?: number;
   /** The reaper keeps a pod this long after its last process ended, for `fly hijack`. Default 5 minutes. */
   keepForHijackMs?: number;
+  /**
+   * How long an API call failing for the server's sake (429, 5xx, connection lost) is retried (0: never).
+   * Default 30 s, or JETBRIDGE_KUBE_API_RETRY_BUDGET_MS when set (kube/retry-policy.ts).
+   */
+  apiRetryBudgetMs?: number;
   imagePullSecrets?: string[];
   /** Service account of step pods (its token is never mounted). Default: the namespace's default. */
   serviceAccountName?: string;

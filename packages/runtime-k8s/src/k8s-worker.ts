@@ -28,6 +28,7 @@ import { PodStartError } from './errors.js';
 import { containerInfoOf, K8sContainer } from './k8s-container.js';
 import { K8sVolume } from './k8s-volume.js';
 import { KubeApi, type KubeConfigLike } from './kube/kube-api.js';
+import { defaultRetryPolicy } from './kube/retry-policy.js';
 import { PodClient } from './kube/pod-client.js';
 import { PodTracker } from './kube/pod-tracker.js';
 import type { Pod } from './kube/pod-types.js';
@@ -124,7 +125,7 @@ export class K8sWorker implements Worker {
   static async create(options: K8sWorkerConfig): Promise<K8sWorker> {
     const config = resolveConfig(options);
     const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfigPath);
-    const api = new KubeApi(kubeConfig);
+    const api = new KubeApi(kubeConfig, defaultRetryPolicy(process.env, options.apiRetryBudgetMs));
     const logger: Logger = options.logger ?? silentLogger;
     const metrics = K8sRuntimeMetrics.create(options.metrics);
     const tracker = new PodTracker({

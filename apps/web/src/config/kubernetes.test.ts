@@ -86,6 +86,14 @@ describe('--runtime kubernetes settings', () => {
     );
   });
 
+  it('takes --kubernetes-api-retry-budget 0s as "never retry", and leaves it to the runtime when unset', () => {
+    expect(
+      parseWebConfig(['--kubernetes-api-retry-budget', '0s'], CHART_PVC_ENV, '/srv').kubernetes
+        ?.apiRetryBudgetMs,
+    ).toBe(0);
+    expect(parseWebConfig([], CHART_PVC_ENV, '/srv').kubernetes).not.toHaveProperty('apiRetryBudgetMs');
+  });
+
   it('reads every optional setting: lists, quantities, JSON tag placement, flags over env', () => {
     const config = parseWebConfig(
       ['--kubernetes-inputs', 'mount', '--kubernetes-kubeconfig', 'kube/config'],
@@ -100,6 +108,7 @@ describe('--runtime kubernetes settings', () => {
         CONCOURSE_KUBERNETES_STEP_CPU_LIMIT: '2',
         CONCOURSE_KUBERNETES_STEP_MEMORY_LIMIT: '4Gi',
         CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '90s',
+        CONCOURSE_KUBERNETES_API_RETRY_BUDGET: '2m',
         // Exactly the chart's `toJson` of ci/production-values.yaml's tagPlacement.
         CONCOURSE_KUBERNETES_TAG_PLACEMENT:
           '{"arm64":{"nodeSelector":{"kubernetes.io/arch":"arm64"},"tolerations":[{"effect":"NoSchedule","key":"arch","operator":"Equal","value":"arm64"}]}}',
@@ -117,6 +126,7 @@ describe('--runtime kubernetes settings', () => {
       limits: { cpu: '2', memory: '4Gi' },
     });
     expect(k?.keepForHijackMs).toBe(90_000);
+    expect(k?.apiRetryBudgetMs).toBe(120_000);
     expect(k?.tagPlacement).toEqual({
       arm64: {
         nodeSelector: { 'kubernetes.io/arch': 'arm64' },
@@ -279,6 +289,7 @@ describe('--runtime kubernetes settings', () => {
       'duration',
     ],
     [{ CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '-1m' }, '--kubernetes-keep-for-hijack', 'duration'],
+    [{ CONCOURSE_KUBERNETES_API_RETRY_BUDGET: 'soon' }, '--kubernetes-api-retry-budget', 'duration'],
     [{ CONCOURSE_KUBERNETES_STEP_CPU_LIMIT: 'two' }, '--kubernetes-step-cpu-limit', 'quantity'],
     [{ CONCOURSE_KUBERNETES_STEP_MEMORY_REQUEST: '1 GB' }, '--kubernetes-step-memory-request', 'quantity'],
     [{ CONCOURSE_KUBERNETES_ARTIFACT_DIRECTORY: '../outside' }, '--kubernetes-artifact-directory', 'inside'],

@@ -2,6 +2,7 @@
 // durations, lists comma-separated, tag placement as JSON). Required ones are only required with that runtime;
 // a value that is set but bad fails whatever the runtime, naming its flag.
 import path from 'node:path';
+import { parseGoDuration } from '@jetbridge/plan';
 import type { OptionFlag } from './options.js';
 
 /** What the web's parser lends this one: raw values (with defaults) and its error convention. */
@@ -93,6 +94,8 @@ export interface KubernetesRuntimeSettings {
   podStartupTimeoutMs: number;
   podSchedulingTimeoutMs: number;
   keepForHijackMs: number;
+  /** `--kubernetes-api-retry-budget`; unset: the runtime's default (30 s, or JETBRIDGE_KUBE_API_RETRY_BUDGET_MS). */
+  apiRetryBudgetMs?: number;
   resources: {
     requests: { cpu: string; memory: string };
     limits: { cpu?: string; memory?: string };
@@ -126,6 +129,19 @@ export function parseKubernetesSettings(
     const value = read.get(flag)?.trim();
     return value ? value : undefined;
   };
+  /** An optional Go duration that may be 0; undefined when unset. */
+  const zeroOrMoreDuration = (flag: OptionFlag, example: string): number | undefined => {
+    const value = optional(flag);
+    if (value === undefined) return undefined;
+    let ms: number | undefined;
+    try {
+      ms = parseGoDuration(value);
+    } catch {
+      ms = undefined;
+    }
+    if (ms === undefined || ms < 0) read.fail(flag, `'${value}' is not a duration (e.g. ${example}, or 0s)`);
+    return ms;
+  };
   const quantity = (flag: OptionFlag): string | undefined => {
     const value = optional(flag);
     if (value !== undefined && !QUANTITY.test(value))
@@ -144,6 +160,7 @@ export function parseKubernetesSettings(
   const podStartupTimeoutMs = read.positiveDuration('kubernetes-pod-startup-timeout', '5m');
   const podSchedulingTimeoutMs = read.positiveDuration('kubernetes-pod-scheduling-timeout', '15m');
   const keepForHijackMs = read.positiveDuration('kubernetes-keep-for-hijack', '5m');
+  const apiRetryBudgetMs = zeroOrMoreDuration('kubernetes-api-retry-budget', '2m');
   const cpuRequest = quantity('kubernetes-step-cpu-request');
   const memoryRequest = quantity('kubernetes-step-memory-request');
   const cpuLimit = quantity('kubernetes-step-cpu-limit');
@@ -227,6 +244,7 @@ export function parseKubernetesSettings(
     podStartupTimeoutMs,
     podSchedulingTimeoutMs,
     keepForHijackMs,
+    ...(apiRetryBudgetMs === undefined ? {} : { apiRetryBudgetMs }),
     resources: {
       requests: { cpu: cpuRequest ?? '100m', memory: memoryRequest ?? '128Mi' },
       limits: {

@@ -406,6 +406,12 @@ export const optionSpecs = [
   },
   {
     group: 'runtime',
+    flag: 'kubernetes-api-retry-budget',
+    env: 'CONCOURSE_KUBERNETES_API_RETRY_BUDGET',
+    help: "How long Kubernetes API calls failing for the server's sake (429, 5xx, lost connection) are retried; 0s: never. Unset: 30s (or JETBRIDGE_KUBE_API_RETRY_BUDGET_MS, in ms).",
+  },
+  {
+    group: 'runtime',
     flag: 'kubernetes-artifact-daemon-port',
     env: 'CONCOURSE_KUBERNETES_ARTIFACT_DAEMON_PORT',
     default: '7780',

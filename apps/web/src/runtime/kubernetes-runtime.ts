@@ -118,6 +118,7 @@ export async function k8sWorkerConfig(
     podStartTimeoutMs: settings.podStartupTimeoutMs,
     schedulingTimeoutMs: settings.podSchedulingTimeoutMs,
     keepForHijackMs: settings.keepForHijackMs,
+    ...(settings.apiRetryBudgetMs === undefined ? {} : { apiRetryBudgetMs: settings.apiRetryBudgetMs }),
     imagePullSecrets: settings.imagePullSecrets,
     ...(settings.serviceAccount === undefined ? {} : { serviceAccountName: settings.serviceAccount }),
     allowPrivileged: settings.allowPrivileged,

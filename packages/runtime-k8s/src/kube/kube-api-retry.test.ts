@@ -193,6 +193,14 @@ describe('retry policy', () => {
     expect(defaultRetryPolicy({ JETBRIDGE_KUBE_API_RETRY_BUDGET_MS: 'soon' }).budgetMs).toBe(30_000);
   });
 
+  it('takes a configured budget (--kubernetes-api-retry-budget) over the environment, 0 included', () => {
+    expect(defaultRetryPolicy({}, 120_000).budgetMs).toBe(120_000);
+    expect(defaultRetryPolicy({ JETBRIDGE_KUBE_API_RETRY_BUDGET_MS: '1500' }, 0).budgetMs).toBe(0);
+    expect(defaultRetryPolicy({ JETBRIDGE_KUBE_API_RETRY_BUDGET_MS: '1500' }, undefined).budgetMs).toBe(
+      1_500,
+    );
+  });
+
   it('reads Retry-After as seconds or as an HTTP date', () => {
     const now = Date.parse('2026-01-01T00:00:00Z');
     expect(retryAfterMs('3', now)).toBe(3_000);

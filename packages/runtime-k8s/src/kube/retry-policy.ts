@@ -14,11 +14,15 @@ export interface RetryPolicy {
 /** Overridable for tests and for operators whose API server takes longer to come back. */
 export const RETRY_BUDGET_ENV = 'JETBRIDGE_KUBE_API_RETRY_BUDGET_MS';
 
-export function defaultRetryPolicy(env: NodeJS.ProcessEnv = process.env): RetryPolicy {
+/**
+ * The policy of the runtime's API calls: a budget of `budgetMs` when given (the web's
+ * `--kubernetes-api-retry-budget`), else of RETRY_BUDGET_ENV's milliseconds when set, else 30 s.
+ */
+export function defaultRetryPolicy(env: NodeJS.ProcessEnv = process.env, budgetMs?: number): RetryPolicy {
   const fromEnv = Number(env[RETRY_BUDGET_ENV]);
-  const budgetMs =
+  const envBudgetMs =
     env[RETRY_BUDGET_ENV] !== undefined && Number.isFinite(fromEnv) && fromEnv >= 0 ? fromEnv : 30_000;
-  return { budgetMs, initialDelayMs: 200, maxDelayMs: 5_000 };
+  return { budgetMs: budgetMs ?? envBudgetMs, initialDelayMs: 200, maxDelayMs: 5_000 };
 }
 
 /** HTTP statuses that describe the server's state, not the request's. */
