@@ -169,6 +169,29 @@ describe('BuildOutput', () => {
     expect(output.buildLog.lines[0]).toMatchObject({ text: 'worker vanished', error: true });
   });
 
+  it('names the steps of a finished build whose plan comes after all its events, never-run steps cancelled', () => {
+    // A finished build's page: the whole event log replays at once, and the plan may answer after it.
+    const output = new BuildOutput();
+    const events = [
+      ev('status', { status: 'started', time: 100 }),
+      ev('initialize-task', { time: 101, ...origin('4'), config: {} }),
+      ev('start-task', { time: 102, ...origin('4'), config: {} }),
+      ev('log', { time: 103, payload: 'hello\n', ...origin('4') }),
+      ev('finish-task', { time: 110, exit_status: 0, ...origin('4') }),
+      ev('status', { status: 'succeeded', time: 111 }),
+    ];
+    events.forEach((e) => output.apply(e));
+    expect(describeSegments(outputSegments(output, new Map()))[0]).toBe('unknown:4 [succeeded] open');
+    output.setPlan(EXECUTE_PLAN);
+    expect(describeSegments(outputSegments(output, new Map()))).toEqual([
+      'artifact_input:in [cancelled]',
+      'task:one-off [succeeded] open',
+      '  1 lines of 4',
+      '(ensure)',
+      '  artifact_output:out [cancelled]',
+    ]);
+  });
+
   it('nests image sub-steps, across sub-steps and retry attempts', () => {
     const output = new BuildOutput();
     output.setPlan({

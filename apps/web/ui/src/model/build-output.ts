@@ -95,6 +95,9 @@ export class BuildOutput {
   /** Build the tree from `GET /api/v1/builds/:id/plan`'s `plan`; steps already seen keep their state. */
   setPlan(plan: PublicPlan): void {
     this.root = this.toTree(plan);
+    // The plan may come after the events of a build that is over: its steps that never ran will not now.
+    if (this.status !== undefined && this.status !== 'pending' && this.status !== 'started')
+      this.finishSteps(this.endTime);
     this.version++;
   }
 
@@ -214,7 +217,11 @@ export class BuildOutput {
     }
     if (status === 'pending') return;
     this.endTime = time;
-    // Whatever was still running was cut short; whatever never ran will not.
+    this.finishSteps(time);
+  }
+
+  /** The build is over: whatever was still running was cut short; whatever never ran will not. */
+  private finishSteps(time: number | undefined): void {
     for (const step of this.steps.values()) {
       if (step.state === 'running') {
         step.state = 'interrupted';

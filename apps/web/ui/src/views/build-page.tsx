@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, errorMessage, getJson, getJsonOrUndefined, mutate } from '../api/client.js';
 import {
   isRunning,
@@ -52,11 +52,16 @@ export function JobBuildPage({ team, pipeline, job, build }: JobContext & { buil
 
 const enc = encodeURIComponent;
 
+/**
+ * The build's events applied to `output` as they stream; `version` moves with every change, and `redraw`
+ * moves it after a change made elsewhere (the plan), which the view would not see otherwise.
+ */
 function useBuildEvents(
   buildId: number,
   output: BuildOutput,
-): { version: number; streamError: string | undefined } {
+): { version: number; streamError: string | undefined; redraw: () => void } {
   const [version, setVersion] = useState(output.version);
+  const redraw = useCallback(() => setVersion(output.version), [output]);
   const [streamError, setStreamError] = useState<string | undefined>(undefined);
   useEffect(() => {
     const source = new EventSource(`/api/v1/builds/${buildId}/events`);
@@ -93,7 +98,7 @@ function useBuildEvents(
       if (frame !== 0) window.cancelAnimationFrame(frame);
     };
   }, [buildId, output]);
-  return { version, streamError };
+  return { version, streamError, redraw };
 }
 
 function BuildPage({ buildId, job }: { buildId: number; job?: JobContext }) {
@@ -101,7 +106,7 @@ function BuildPage({ buildId, job }: { buildId: number; job?: JobContext }) {
   const vars = instanceVarsQuery(search);
   const session = useSession();
   const output = useMemo(() => new BuildOutput(), [buildId]);
-  const { version, streamError } = useBuildEvents(buildId, output);
+  const { version, streamError, redraw } = useBuildEvents(buildId, output);
   const [build, setBuild] = useState<Build | undefined>(undefined);
   const [loadError, setLoadError] = useState<string | undefined>(undefined);
   const [planMissing, setPlanMissing] = useState(false);
@@ -139,6 +144,9 @@ function BuildPage({ buildId, job }: { buildId: number; job?: JobContext }) {
         if (cancelled) return;
         if (res) {
           output.setPlan(res.body.plan);
+          // The events may all be drawn already (a finished build replays at once): draw the tree again,
+          // or its steps stay headed by plan id until the next event — for ever, once the build is over.
+          redraw();
           setPlanMissing(false);
         } else setPlanMissing(true);
       })
@@ -146,7 +154,7 @@ function BuildPage({ buildId, job }: { buildId: number; job?: JobContext }) {
     return () => {
       cancelled = true;
     };
-  }, [buildId, output, started]);
+  }, [buildId, output, started, redraw]);
 
   const jobInfo = usePolling(
     () =>
