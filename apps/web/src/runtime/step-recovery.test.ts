@@ -1,6 +1,8 @@
 // Step recovery of resource steps (get/put/check run `/opt/resource/*` as process `resource`) and of other
 // processes in a step pod: as the engine, only a resource script's stderr reaches the build log, redacted
 // with the secrets of the build's plan; its stdout (the JSON response) and `fly intercept` shells never do.
+// A collected task's exit status goes to the build's step journal and the build is handed on, unless which
+// plan node the pod ran is unknown (a step name used twice) or the task never recorded its start.
 // The pods are stand-ins (the worker is not what is tested here; kubernetes-restart-redaction.test.ts runs
 // real pods); the database, the locks and the credential manager are real.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -15,6 +17,7 @@ import { startTestDatabase, type TestDatabase } from '@jetbridge/db/testing';
 import type { ContainerMetadata, Process, ProcessIO } from '@jetbridge/runtime';
 import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
+import { DatabaseStepJournal } from '../builds/step-journal.js';
 import type { CredentialManager } from '../creds/credential-manager.js';
 import { StaticCredentialManager } from '../creds/static-credential-manager.js';
 import type { OutputOffsets } from './logged-output-offsets.js';
@@ -208,5 +211,79 @@ describe('step recovery of a resource step', () => {
       "jetbridge: the rest of this step's output is withheld: its secrets could not be resolved (((res-token))): credential manager unreachable; its exit status is still collected\n",
     );
     expect(stderr).not.toContain('fetching');
+  });
+});
+
+describe('step recovery of a task, then the build goes on', () => {
+  /** A started build of `plan` whose task `t` runs in a pod (exit 3 when followed), its journal as given. */
+  async function recoverTask(
+    plan: Record<string, unknown>,
+    journal: (j: DatabaseStepJournal) => Promise<void>,
+  ): Promise<{ buildId: number; resumed: number[]; status: string | undefined }> {
+    const build = await createStartedOneOffBuild(database.db, {
+      id: await allocateBuildId(database.db),
+      teamName: 'main',
+      plan,
+      createdBy: null,
+      trackedBy: 'gone',
+    });
+    if (build === undefined) throw new Error('no build');
+    await journal(DatabaseStepJournal.fresh(database.db, build.id));
+    const pod = stepPod(
+      { type: 'task', teamName: 'main', stepName: 't', buildId: build.id },
+      { task: { stdout: 'rest\n', stderr: '', exitStatus: 3 } },
+    );
+    const recovery = await StepRecovery.start({
+      worker: { recover: async () => [pod] },
+      db: database.db,
+      pool: database.pool,
+      logger: pino({ level: 'silent' }) as unknown as FastifyBaseLogger,
+      credentials: new StaticCredentialManager({}),
+    });
+    const resumed: number[] = [];
+    recovery.useResumer(async (resumedBuild, releaseLock) => {
+      resumed.push(resumedBuild.id);
+      await releaseLock();
+      return 'resumed';
+    });
+    await recovery.settled();
+    await recovery.stop();
+    return { buildId: build.id, resumed, status: (await findBuild(database.db, build.id))?.status };
+  }
+
+  it('records the collected exit status in the journal and hands the build on', async () => {
+    const { buildId, resumed, status } = await recoverTask(
+      { id: '1', do: [{ id: '2', task: { name: 't', config: { run: { path: 'true' } } } }] },
+      (journal) => journal.starting('2', { out: 'vol-out' }),
+    );
+    expect(resumed).toEqual([buildId]);
+    expect(status).toBe('started'); // the tracker (here: the test's resumer) ends it
+    expect((await DatabaseStepJournal.resume(database.db, buildId)).finished('2')).toEqual({
+      succeeded: false,
+      exitStatus: 3,
+      artifacts: { out: 'vol-out' },
+    });
+  });
+
+  it('does not go on when the step name is used twice in the plan (retry attempts): which attempt ran is not known', async () => {
+    const attempt = (id: string) => ({ id, task: { name: 't', config: { run: { path: 'true' } } } });
+    const { resumed, status } = await recoverTask(
+      { id: '1', retry: [attempt('2'), attempt('3')] },
+      async (journal) => {
+        await journal.finish('2', { succeeded: false, exitStatus: 1, artifacts: {} });
+        await journal.starting('3', {});
+      },
+    );
+    expect(resumed).toEqual([]);
+    expect(status).toBe('errored');
+  });
+
+  it('does not go on when the task never recorded its start (a node without the journal ran it)', async () => {
+    const { resumed, status } = await recoverTask(
+      { id: '1', do: [{ id: '2', task: { name: 't', config: { run: { path: 'true' } } } }] },
+      async () => undefined,
+    );
+    expect(resumed).toEqual([]);
+    expect(status).toBe('errored');
   });
 });

@@ -43,7 +43,7 @@ import { BuildTrackingLocks } from '../builds/build-tracking-locks.js';
 import { finishCollectedTask, finishedPlanIds } from '../builds/step-journal.js';
 import type { CredentialManager } from '../creds/credential-manager.js';
 import { loggedOutputOffsets, type OutputOffsets } from './logged-output-offsets.js';
-import { stepOriginId } from './plan-origin.js';
+import { stepOriginId, stepOriginIds } from './plan-origin.js';
 import { recoveryRedaction, type RecoveryRedaction } from './recovery-redaction.js';
 import { recordedVarRefs } from './recorded-var-refs.js';
 
@@ -246,7 +246,8 @@ export class StepRecovery {
     await Promise.all(
       containers.map(async (container) => {
         const origin = originOf(plan, container.metadata);
-        if (origin.id !== undefined && finishedSteps.has(origin.id)) return;
+        const stepId = uniqueOriginId(plan, container.metadata);
+        if (stepId !== undefined && finishedSteps.has(stepId)) return;
         const say = (text: string) => log.append(logEvent(origin, 'stderr', text));
         let processes: RecoverableProcessState[];
         try {
@@ -364,13 +365,14 @@ export class StepRecovery {
 
   /**
    * Record in the build's step journal how each collected task ended. False when one of them cannot be
-   * replayed (a resource step, an unknown exit status, no journal row): then the build cannot go on.
+   * replayed (a resource step, an unknown exit status, a step name the plan uses more than once — retry
+   * attempts, hooks — so which plan node ran it is not known, no journal row): then the build cannot go on.
    */
   private async journalCollected(build: BuildRecord, collected: Collected[]): Promise<boolean> {
     for (const result of collected) {
       if (result.processId !== TASK_PROCESS_ID && result.processId !== RESOURCE_PROCESS_ID) continue; // shells
       const { metadata } = result.container;
-      const planId = originOf(build.plan, metadata).id;
+      const planId = uniqueOriginId(build.plan, metadata);
       if (metadata.type !== 'task' || result.exitStatus === undefined || planId === undefined) return false;
       if (!(await finishCollectedTask(this.options.db, build.id, planId, result.exitStatus))) return false;
     }
@@ -472,6 +474,12 @@ function describeOutcome(collected: Collected[], formerNode?: string | null): st
 function originOf(plan: unknown, metadata: ContainerMetadata): { id?: string } {
   const id = stepOriginId(plan, metadata);
   return id === undefined ? {} : { id };
+}
+
+/** The plan node of a step pod when only one node of the plan runs a step of its type and name. */
+function uniqueOriginId(plan: unknown, metadata: ContainerMetadata): string | undefined {
+  const ids = stepOriginIds(plan, metadata, 2);
+  return ids.length === 1 ? ids[0] : undefined;
 }
 
 function logEvent(
