@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { chmod, lutimes, mkdir, open, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lutimes, mkdir, open, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -134,6 +134,15 @@ describe('createTarStream', () => {
       tar.on('close', resolve);
     });
     expect(received).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it('lets go of its files when destroyed before the first read', async () => {
+    for (let i = 0; i < 3; i++) await writeFile(path.join(source, `f${i}`), Buffer.alloc(3 * 1024 * 1024, 1));
+    const openFiles = async () => (await readdir('/proc/self/fd')).length;
+    const before = await openFiles();
+    for (let i = 0; i < 10; i++) (await createTarStream(source, '.')).destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await openFiles()).toBeLessThanOrEqual(before);
   });
 
   it('streams a 200 MB artifact with flat memory, in both directions', async () => {

@@ -49,6 +49,9 @@ export async function createTarStream(
 ): Promise<Readable> {
   const writer = await startTar(location, subpath, false);
   const tar = Readable.from(writer.output(), { objectMode: false });
+  // A stream destroyed before its first read never runs output()'s cleanup (an unstarted generator's
+  // return() skips its body): the walk would wait for a reader for ever, holding a file open.
+  tar.once('close', () => writer.close());
   if (!options.gzip) return tar;
   const level = options.gzipLevel ?? zlibConstants.Z_DEFAULT_COMPRESSION;
   return pipeline(tar, createGzip({ level }), () => {});
