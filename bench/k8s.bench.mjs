@@ -157,9 +157,11 @@ async function serveInThisProcess() {
       NODE_NAMES.map((node) => [node, server.nodeHostPath(node, DAEMON_HOST_PATH)]),
     ),
   });
-  process.once('message', () => {
-    void server.close().then(() => process.exit(0));
-  });
+  // 'stop' from the bench, or the bench gone (killed, or its output piped into `head`): close either way, so
+  // no test server (and no pod process) outlives the run.
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.once('message', stop);
+  process.once('disconnect', stop);
 }
 
 /** node-local mode: one artifact daemon per simulated node, each its own process (a DaemonSet pod on a cluster). */
