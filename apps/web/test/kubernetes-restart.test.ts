@@ -369,8 +369,8 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         await firstStream;
         await new Promise((resolve) => setTimeout(resolve, 300)); // lines printed while no node runs
         if (losePods) {
-          const ofBuild = async () => (await cluster.podNames()).filter(ofBuild);
-          for (const pod of await ofBuild()) {
+          const podsOfBuild = async () => (await cluster.podNames()).filter(ofBuild);
+          for (const pod of await podsOfBuild()) {
             const res = await fetch(
               `${cluster.server.url}/api/v1/namespaces/${cluster.namespace}/pods/${pod}`,
               {
@@ -380,7 +380,9 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
             );
             expect(res.status).toBe(200);
           }
-          await until('the pods to be gone', async () => ((await ofBuild()).length === 0 ? true : undefined));
+          await until('the pods to be gone', async () =>
+            (await podsOfBuild()).length === 0 ? true : undefined,
+          );
         }
 
         const logs: Array<Record<string, unknown>> = [];
