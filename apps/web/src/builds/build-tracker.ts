@@ -8,7 +8,8 @@
 // that node and cannot be resumed, so it ends as `errored` with an error event saying why: at start-up for
 // every such build, and every `orphanSweepMs` (Concourse's build tracker interval) for builds of other
 // nodes that died meanwhile. A runtime whose steps outlive their node (Kubernetes pods) can take such a
-// build over instead through `takeOverOrphan`. A job build ended so asks the scheduler to look at its job
+// build over instead through `takeOverOrphan`, and hand it back once its running steps are collected
+// (`resumeBuild`): it goes on here, the steps it finished replayed from its step journal (step-journal.ts). A job build ended so asks the scheduler to look at its job
 // and the jobs after it, as a build finishing normally does. Builds this node is running when it shuts down end the same way (their
 // processes are stopped first), so a watcher sees a final status instead of a hanging stream.
 import {
