@@ -49,7 +49,7 @@ import { BuildEventLog, type BuildEventInput } from './build-event-log.js';
 import { BuildTrackingLocks } from './build-tracking-locks.js';
 import { ContainerRetention } from './container-retention.js';
 import { DatabaseArtifactCatalog } from './database-artifact-catalog.js';
-import { DatabaseStepJournal } from './step-journal.js';
+import { DatabaseStepJournal, forgetStepResults } from './step-journal.js';
 
 export interface BuildTrackerOptions {
   db: Kysely<Database>;
@@ -490,6 +490,10 @@ export class BuildTracker {
           logger.error({ err, buildId: build.id, status }, 'failed to record the final build status'),
       );
       log.markFinished();
+      // Its step results were only kept to resume it after a restart.
+      await forgetStepResults(db, build.id).catch((err: unknown) =>
+        logger.warn({ err, buildId: build.id }, 'cannot delete the step results of a finished build'),
+      );
       this.events.unregister(log);
       this.running.delete(build.id);
       await run.releaseLock();

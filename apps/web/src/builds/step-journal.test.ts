@@ -4,7 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { allocateBuildId, createStartedOneOffBuild, sql } from '@jetbridge/db';
 import { startTestDatabase, type TestDatabase } from '@jetbridge/db/testing';
-import { DatabaseStepJournal, finishCollectedTask, finishedPlanIds } from './step-journal.js';
+import {
+  DatabaseStepJournal,
+  finishCollectedTask,
+  finishedPlanIds,
+  forgetStepResults,
+} from './step-journal.js';
 
 let testDb: TestDatabase;
 beforeAll(async () => {
@@ -65,13 +70,17 @@ describe('the database step journal', () => {
     expect(resumed.finished('b')).toEqual({ succeeded: false, exitStatus: 3, artifacts: { out: 'vol-b' } });
   });
 
-  it('a step run again (its pod was lost) starts over, and its rows go with the build', async () => {
+  it('a step run again (its pod was lost) starts over; rows are forgotten on request and go with the build', async () => {
     const db = testDb.database.db;
     const buildId = await newBuild();
     const journal = DatabaseStepJournal.fresh(db, buildId);
     await journal.finish('a', { succeeded: false, exitStatus: 1, artifacts: { out: 'old' } });
     await journal.starting('a', { out: 'new' });
     expect((await DatabaseStepJournal.resume(db, buildId)).finished('a')).toBeUndefined();
+    await journal.starting('b', {});
+    await forgetStepResults(db, buildId);
+    expect(await finishedPlanIds(db, buildId)).toEqual(new Set());
+    await journal.finish('c', { succeeded: true, artifacts: {} });
     await sql`delete from builds where id = ${buildId}`.execute(db);
     const left = await sql<{ n: number }>`
       select count(*)::integer as n from build_step_results where build_id = ${buildId}`.execute(db);

@@ -111,3 +111,8 @@ export async function finishedPlanIds(db: Kysely<Database>, buildId: number): Pr
   `.execute(db);
   return new Set(rows.rows.map((row) => row.plan_id));
 }
+
+/** A finished build's rows: nothing replays them any more. */
+export async function forgetStepResults(db: Kysely<Database>, buildId: number): Promise<void> {
+  await sql`delete from build_step_results where build_id = ${buildId}`.execute(db);
+}

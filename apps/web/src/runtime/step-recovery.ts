@@ -40,7 +40,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { BuildEventLog, type BuildEventInput } from '../builds/build-event-log.js';
 import { BuildTrackingLocks } from '../builds/build-tracking-locks.js';
-import { finishCollectedTask, finishedPlanIds } from '../builds/step-journal.js';
+import { finishCollectedTask, finishedPlanIds, forgetStepResults } from '../builds/step-journal.js';
 import type { CredentialManager } from '../creds/credential-manager.js';
 import { loggedOutputOffsets, type OutputOffsets } from './logged-output-offsets.js';
 import { stepOriginId, stepOriginIds } from './plan-origin.js';
@@ -396,6 +396,9 @@ export class StepRecovery {
     await log.seal();
     await finishBuild(db, buildId, status);
     log.markFinished();
+    await forgetStepResults(db, buildId).catch((err: unknown) =>
+      logger.warn({ err, buildId }, 'cannot delete the step results of a finished build'),
+    );
     // As for any build ending: its job's downstream jobs and serial group peers may go now.
     if (build.jobId !== null) await requestScheduleAfterBuildFinished(db, build.jobId);
     logger.info(
