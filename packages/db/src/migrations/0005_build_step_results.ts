@@ -5,7 +5,8 @@ import { sql, type Kysely } from 'kysely';
  * written as the step starts and when it ends — the engine otherwise keeps it in memory only. A web node
  * taking over a build after the node running it died replays the plan from the top: a step with a finished
  * row returns that result at once (no pod, no events), the step that was running is collected from its pod
- * and finished here, and the rest of the plan runs (apps/web/src/builds/step-journal.ts).
+ * and finished here, and the rest of the plan runs (apps/web/src/builds/step-journal.ts). A build's rows are
+ * deleted once it is finished.
  *
  * - `artifacts`: the artifacts the step registers, by name → volume handle (a task's outputs are known when
  *   its container starts, so a node collecting the task after a restart can register them).
