@@ -366,6 +366,27 @@ describe('running the scheduler', () => {
     await scheduler.stop();
   });
 
+  it('stopping does not wait for the passes still queued: their jobs stay due for the next node', async () => {
+    const jobs = Array.from({ length: 40 }, (_, i) => `- {name: j${i}, plan: [{get: repo, trigger: true}]}`);
+    const { pipeline, starter } = await setup(`
+resources: [{name: repo, type: git}]
+jobs:
+${jobs.join('\n')}`);
+    await pipeline.addVersions('repo', [v('a')]);
+    const scheduler = new JobScheduler({ db: database.db, starter, concurrency: 1 });
+    const jobIds = await Promise.all(jobs.map((_, i) => pipeline.jobId(`j${i}`)));
+    await requestScheduleForJobs(database.db, jobIds);
+    const passes = Promise.all(jobIds.map((id) => scheduler.scheduleJob(id)));
+    await scheduler.stop();
+    const reports = await passes;
+    // At most the pass holding the one slot ran; the others gave up at once.
+    expect(reports.filter((r) => r.outcome === 'scheduled').length).toBeLessThanOrEqual(1);
+    expect(starter.started.length).toBeLessThanOrEqual(1);
+    const after = await Promise.all(jobIds.map((id) => findJobById(database.db, id)));
+    const due = after.filter((job) => job !== undefined && job.scheduleRequested > job.lastScheduled);
+    expect(due.length).toBeGreaterThanOrEqual(jobIds.length - 1);
+  });
+
   it('two schedulers on one database create and start each build exactly once', async () => {
     const { pipeline, starter } = await setup(`
 resources: [{name: repo, type: git}]

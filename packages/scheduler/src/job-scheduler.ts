@@ -107,7 +107,10 @@ export class JobScheduler {
     this.runTick();
   }
 
-  /** Stop the loop and wait for passes under way. */
+  /**
+   * Stop the loop and wait for the passes under way. Passes still waiting for a slot do nothing: their jobs
+   * stay due for the next node (a pipeline of thousands of jobs would otherwise hold a shutdown for minutes).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
@@ -225,6 +228,7 @@ export class JobScheduler {
       startedBuildIds: [],
       needsRetry: false,
     };
+    if (this.stopped) return { ...report, outcome: 'busy' };
     const lock = await tryLockJobScheduling(this.db, jobId);
     if (!lock) return { ...report, outcome: 'busy' };
     try {
