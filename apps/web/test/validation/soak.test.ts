@@ -53,7 +53,8 @@ describeBuilt('soak', () => {
       expect(summary.pass).toBe(true);
       expect(code).toBe(0);
       expect(summary.builds).toBeGreaterThan(10 * MINUTES);
-      expect(summary.samples).toBeGreaterThanOrEqual(MINUTES * 10);
+      // Every 5 s is 12 a minute when idle; a loaded CI machine delays samples (19 of 24 in one 2-minute run).
+      expect(summary.samples).toBeGreaterThanOrEqual(MINUTES * 7);
     },
     (MINUTES * 60 + 120) * 1000,
   );
