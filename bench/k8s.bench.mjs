@@ -30,6 +30,10 @@
 // `BENCH_K8S_MB`, `BENCH_K8S_RUNS` (handoff and transfer runs), `BENCH_K8S_SMALL_FILES` (files in the tree;
 // 0 leaves it out), `BENCH_K8S_SMALL_RUNS` (its handoff runs) and `BENCH_K8S_STEPS` override the sizes;
 // `BENCH_K8S_MODES` (comma-separated, e.g. `stream`) runs only those modes.
+// The bench process plays the web (it runs packages/runtime-k8s itself), so it runs with the web's Node flags
+// (bench/lib/jetbridge.mjs webNodeFlags: none, as the product starts the web); `BENCH_WEB_NODE_FLAGS` sets them
+// to compare (e.g. `--max-semi-space-size=2`: docs/performance.md, "Stream mode's output and the web's young
+// generation"); the test server's process runs without them.
 // Needs Go (the helper is built with it); without Go the bench says so and prints no figure.
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -41,7 +45,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { figure, loadAverage, median, progress } from './lib/jetbridge.mjs';
+import { figure, loadAverage, median, progress, webNodeFlags } from './lib/jetbridge.mjs';
 import { createTarStream, ArtifactStore } from '../packages/artifact-store/dist/index.js';
 import { startKubeTestServer } from '../packages/kube-test-server/dist/index.js';
 import { K8sWorker } from '../packages/runtime-k8s/dist/index.js';
@@ -125,6 +129,8 @@ async function waitFor(condition, ms, what) {
 async function startServerProcess() {
   const child = fork(fileURLToPath(import.meta.url), [SERVER_FLAG], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // The test server plays the API server and kubelet, not the web: it runs without the web's V8 flags.
+    execArgv: process.execArgv.filter((flag) => !webNodeFlags().includes(flag)),
   });
   const exited = once(child, 'exit');
   const [message] = await Promise.race([once(child, 'message'), exited.then(() => [undefined])]);
@@ -499,8 +505,27 @@ function printHandoffs(results) {
 
 if (process.argv[2] === SERVER_FLAG) {
   await serveInThisProcess();
+} else if (!webNodeFlags().every((flag) => process.execArgv.includes(flag))) {
+  await rerunWithWebFlags();
 } else {
   await main();
+}
+
+/**
+ * This process plays the web (it runs packages/runtime-k8s itself), so it runs with the web's V8 flags, as
+ * the product starts the web (bench/lib/jetbridge.mjs, webNodeFlags): started without them, it runs itself
+ * again with them, passing signals on so that the test server's process still goes with it.
+ */
+async function rerunWithWebFlags() {
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, ...webNodeFlags(), self, ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  const [code] = await once(child, 'exit');
+  process.exitCode = code ?? 1;
 }
 
 async function main() {

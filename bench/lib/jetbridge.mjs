@@ -17,6 +17,16 @@ export const USER = { username: 'bench', password: 'bench-password' };
 const SERVER_FLAG = '--jetbridge-bench-server';
 
 /**
+ * Node flags of the process playing the web: none, as the product starts the web (Dockerfile.build,
+ * `pnpm start`), unless `BENCH_WEB_NODE_FLAGS` (space-separated) gives some — to compare V8 settings on the
+ * server alone (NODE_OPTIONS would change the bench's client processes too).
+ */
+export function webNodeFlags() {
+  const flags = process.env.BENCH_WEB_NODE_FLAGS;
+  return flags === undefined ? [] : flags.split(/\s+/).filter((flag) => flag.length > 0);
+}
+
+/**
  * Start a JetBridge for a bench. `BENCH_PROFILE_DIR=<dir>` writes a CPU profile of the server there (open it
  * in Chrome's DevTools) to see where the time goes.
  */
@@ -26,7 +36,7 @@ export async function startJetBridge() {
   const profileDir = process.env.BENCH_PROFILE_DIR;
   const child = fork(fileURLToPath(import.meta.url), [SERVER_FLAG, dataDir], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    execArgv: [...webNodeFlags(), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
   });
   const exited = once(child, 'exit');
   const stop = async () => {
