@@ -2,6 +2,7 @@
 // unpaused pipeline, the events of the builds its retention policy lets go are deleted; the build rows stay,
 // with `reap_time` set, so history and scheduling are untouched. With several web nodes, one reaps a job at a
 // time (a transaction-scoped advisory lock per job; the others skip it), one connection at a time.
+import { PeriodicReaping } from '@jetbridge/artifact-store';
 import {
   listLogReapableJobs,
   listUnreapedJobBuilds,
@@ -26,31 +27,25 @@ export interface BuildLogReaperOptions {
 }
 
 export class BuildLogReaper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private readonly loop: PeriodicReaping<{ failures: []; reaped: number }>;
 
-  constructor(private readonly options: BuildLogReaperOptions) {}
-
-  start(): void {
-    if (this.timer !== undefined) return;
-    this.timer = setInterval(() => {
-      this.reapOnce().catch((err: unknown) => this.options.logger.warn({ err }, 'build log reaping failed'));
-    }, this.options.intervalMs);
-    this.timer.unref();
+  constructor(private readonly options: BuildLogReaperOptions) {
+    this.loop = new PeriodicReaping(async () => ({ failures: [], reaped: await this.reapAll() }), {
+      onError: (err) => options.logger.warn({ err }, 'build log reaping failed'),
+    });
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+  start(): void {
+    this.loop.start(this.options.intervalMs);
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One round over every job; how many builds lost their logs (0 when another node is reaping). */
-  reapOnce(): Promise<number> {
-    this.running ??= this.reapAll().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+  async reapOnce(): Promise<number> {
+    return (await this.loop.runOnce()).reaped;
   }
 
   private async reapAll(): Promise<number> {

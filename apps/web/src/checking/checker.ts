@@ -42,6 +42,7 @@ import { latestVersion, pipelineCheckRun } from './pipeline-check-build.js';
 import { ResourceCheckingLocks } from './resource-checking-locks.js';
 import { ResourceConfigScopes, type ResourceScope } from './resource-config-scopes.js';
 import { loadStoredPipeline, type StoredPipeline } from './stored-pipeline-config.js';
+import { settleWithin } from './settle-within.js';
 
 /** A requested check still pending after this long lost its request; the scanner runs it. */
 const STALE_PENDING_CHECK_SECONDS = 10;
@@ -199,15 +200,7 @@ export class Checker {
     this.closed = true;
     if (this.scanTimer !== undefined) clearTimeout(this.scanTimer);
     for (const timer of this.timers) clearInterval(timer);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.running]),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs);
-        timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
+    await settleWithin(this.running, graceMs);
     if (this.options.locks === undefined) await this.configLocks.close();
   }
 

@@ -28,6 +28,7 @@ import { latestVersion, pipelineCheckRun } from './pipeline-check-build.js';
 import type { ResourceCheckingLocks } from './resource-checking-locks.js';
 import { resourceConfigType } from './resource-config-scopes.js';
 import { loadStoredPipeline, type StoredPipeline } from './stored-pipeline-config.js';
+import { settleWithin } from './settle-within.js';
 
 export interface ResourceTypeCheckerOptions {
   db: Kysely<Database>;
@@ -89,15 +90,7 @@ export class ResourceTypeChecker {
   /** Start no more periodic checks; wait (up to `graceMs`) for those running here. */
   async close(graceMs = 15_000): Promise<void> {
     this.closed = true;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.running]),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs);
-        timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
+    await settleWithin(this.running, graceMs);
   }
 
   /** Run the pending check build; resolves with how it ended (undefined if it never started). Never rejects. */

@@ -3,6 +3,7 @@
 // it was archived) is older than the duration is destroyed as `fly destroy-pipeline` would, its jobs, builds
 // and resources going with it. A duration of 0 (the default) keeps archived pipelines for ever. Several web
 // nodes may collect at once: destroying a pipeline already gone deletes nothing.
+import { PeriodicReaping } from '@jetbridge/artifact-store';
 import { deletePipeline, sql, type Database, type Kysely } from '@jetbridge/db';
 import type { FastifyBaseLogger } from 'fastify';
 
@@ -16,34 +17,26 @@ export interface ArchivedPipelineCollectorOptions {
 }
 
 export class ArchivedPipelineCollector {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private readonly loop: PeriodicReaping<{ failures: []; destroyed: number }>;
 
-  constructor(private readonly options: ArchivedPipelineCollectorOptions) {}
+  constructor(private readonly options: ArchivedPipelineCollectorOptions) {
+    this.loop = new PeriodicReaping(async () => ({ failures: [], destroyed: await this.collect() }), {
+      onError: (err) => options.logger.warn({ err }, 'destroying archived pipelines failed'),
+    });
+  }
 
   /** Collect every GC interval; nothing to do (no timer) when archived pipelines are kept for ever. */
   start(): void {
-    if (this.timer !== undefined || this.options.destroyAfterMs <= 0) return;
-    this.timer = setInterval(() => {
-      this.collectOnce().catch((err: unknown) =>
-        this.options.logger.warn({ err }, 'destroying archived pipelines failed'),
-      );
-    }, this.options.intervalMs);
-    this.timer.unref();
+    if (this.options.destroyAfterMs > 0) this.loop.start(this.options.intervalMs);
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One round; how many pipelines were destroyed. */
-  collectOnce(): Promise<number> {
-    this.running ??= this.collect().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+  async collectOnce(): Promise<number> {
+    return (await this.loop.runOnce()).destroyed;
   }
 
   private async collect(): Promise<number> {
