@@ -72,6 +72,9 @@ export function createLogger(config: WebConfig, destination?: NodeJS.WritableStr
   );
 }
 
+/** A shutdown step taking this long is logged as a warning, naming it. */
+const SLOW_SHUTDOWN_STEP_MS = 5_000;
+
 /**
  * Start a JetBridge web node: database (embedded or external), migrations, runtime (local processes, or pods
  * with `--runtime kubernetes`), HTTP.
@@ -83,10 +86,15 @@ export async function startJetBridge(
   const logger = createLogger(config, options.logDestination);
   await mkdir(config.dataDir, { recursive: true });
 
-  const cleanups: Array<() => Promise<void>> = [];
+  // Shutdown steps, run in reverse order. Each is named so that a slow one says which it is.
+  const cleanups: Array<[name: string, stop: () => Promise<void>]> = [];
   const cleanup = async () => {
-    for (const fn of cleanups.reverse()) {
-      await fn().catch((err: unknown) => logger.error({ err }, 'error during shutdown'));
+    for (const [name, stop] of cleanups.reverse()) {
+      const began = performance.now();
+      await stop().catch((err: unknown) => logger.error({ err, step: name }, 'error during shutdown'));
+      const ms = Math.round(performance.now() - began);
+      if (ms >= SLOW_SHUTDOWN_STEP_MS) logger.warn({ step: name, ms }, 'slow shutdown step');
+      else logger.debug({ step: name, ms }, 'shutdown step done');
     }
     cleanups.length = 0;
   };
@@ -105,7 +113,7 @@ export async function startJetBridge(
         dataDir: config.dataDir,
         onLog: (message) => pgLog.debug(message),
       });
-      cleanups.push(() => embedded.stop());
+      cleanups.push(['embedded PostgreSQL', () => embedded.stop()]);
       connection = { ...embedded.connection, maxConnections: config.postgresMaxConnections };
       logger.info({ dataDir: config.dataDir, port: connection.port }, 'started embedded PostgreSQL');
     }
@@ -113,7 +121,7 @@ export async function startJetBridge(
     const database: DatabaseHandle = connectDatabase(connection, (err) =>
       logger.warn({ err }, 'idle database connection lost'),
     );
-    cleanups.push(() => database.close());
+    cleanups.push(['database pool', () => database.close()]);
     await waitForDatabase(database.pool);
     const applied = await migrateToLatest(database.db);
     if (applied.length > 0)
@@ -125,7 +133,7 @@ export async function startJetBridge(
     const metrics = createMetricsRegistry(database.pool);
     // The worker (local processes or pods) and the artifact store it shares with uploads and the reaper.
     const runtime = await openWebRuntime(config, { db: database.db, pool: database.pool, logger, metrics });
-    cleanups.push(() => runtime.afterAppClose());
+    cleanups.push(['runtime', () => runtime.afterAppClose()]);
     const { worker, artifactStore } = runtime;
 
     const ctx: AppContext = {
@@ -144,9 +152,9 @@ export async function startJetBridge(
         : {}),
     };
     const app = await buildApp(ctx, apiAreas);
-    cleanups.push(() => app.close());
+    cleanups.push(['HTTP server and its plugins', () => app.close()]);
     // Runs before app.close (cleanups run in reverse): pods are let go of before builds stop.
-    cleanups.push(() => runtime.beforeAppClose());
+    cleanups.push(['runtime (before the HTTP server)', () => runtime.beforeAppClose()]);
     runtime.attachApp(app);
     // Resource checking and job builds: they run through the build tracker, next to the API.
     await usePipelineBuilds(app, ctx);
@@ -166,7 +174,7 @@ export async function startJetBridge(
       intervalMs: config.componentRunnerIntervalMs,
     });
     ctx.jobScheduling = scheduler;
-    cleanups.push(() => scheduler.stop());
+    cleanups.push(['job scheduler', () => scheduler.stop()]);
     await app.listen({ host: config.bindIp, port: config.bindPort });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.bindPort;
@@ -181,7 +189,7 @@ export async function startJetBridge(
         )
       : undefined;
     if (prometheus) {
-      cleanups.push(() => prometheus.close());
+      cleanups.push(['Prometheus listener', () => prometheus.close()]);
       logger.info({ url: `${prometheus.url}/metrics` }, 'Prometheus metrics are served on their own port');
     }
     // Stopped first on shutdown (cleanups run in reverse), before builds stop and the database closes.
@@ -189,7 +197,7 @@ export async function startJetBridge(
       intervalMs: config.gcIntervalMs,
       logger: logger.child({ component: 'gc' }),
     });
-    cleanups.push(() => artifactReaper.stop());
+    cleanups.push(['artifact reaper', () => artifactReaper.stop()]);
     const archivedPipelines = new ArchivedPipelineCollector({
       db: database.db,
       logger: logger.child({ component: 'gc' }),
@@ -197,7 +205,7 @@ export async function startJetBridge(
       destroyAfterMs: config.destroyArchivedPipelinesAfterMs,
     });
     archivedPipelines.start();
-    cleanups.push(() => archivedPipelines.stop());
+    cleanups.push(['archived pipeline collector', () => archivedPipelines.stop()]);
 
     let closing: Promise<void> | undefined;
     return {
