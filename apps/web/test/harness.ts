@@ -170,18 +170,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Polls `probe` every 200 ms until it returns a value (not undefined), which it returns. */
+/** Polls `probe` every `intervalMs` until it returns a value (not undefined), which it returns. */
 export async function until<T>(
   what: string,
   probe: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 60_000,
+  intervalMs = 200,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 

@@ -6,6 +6,7 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import type { PostgresConnection } from '@jetbridge/db';
+import { until as harnessUntil } from '../harness.js';
 
 export interface Census {
   fds: number;
@@ -177,17 +178,12 @@ export function errorLines(logs: ReadonlyArray<Record<string, unknown>>): Array<
   return logs.filter((line) => typeof line['level'] === 'number' && line['level'] >= 50);
 }
 
-export async function until<T>(
+/** The harness's {@link harnessUntil}, polling every 250 ms by default (these probes read /proc and the database). */
+export function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs = 60_000,
   intervalMs = 250,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return harnessUntil(what, probe, timeoutMs, intervalMs);
 }
