@@ -47,8 +47,24 @@ async function requireJob(
   return job;
 }
 
+/** What Job and JobSummary share; `pausedAt` in Unix seconds. */
+type JobHeadFields = Pick<
+  JobSummaryRecord,
+  | 'id'
+  | 'name'
+  | 'teamName'
+  | 'pipelineId'
+  | 'pipelineName'
+  | 'pipelineInstanceVars'
+  | 'paused'
+  | 'pausedBy'
+  | 'pausedAt'
+  | 'hasNewInputs'
+  | 'groups'
+>;
+
 /** Fields Job and JobSummary share, in `atc.Job` order up to `groups`. */
-function jobHead(job: JobRecord): Record<string, unknown> {
+function jobHead(job: JobHeadFields): Record<string, unknown> {
   const json: Record<string, unknown> = {
     id: job.id,
     name: job.name,
@@ -56,15 +72,17 @@ function jobHead(job: JobRecord): Record<string, unknown> {
     pipeline_id: job.pipelineId,
     pipeline_name: job.pipelineName,
   };
-  if (job.pipelineInstanceVars !== null && Object.keys(job.pipelineInstanceVars).length > 0) {
-    json['pipeline_instance_vars'] = job.pipelineInstanceVars;
-  }
+  if (hasInstanceVars(job)) json['pipeline_instance_vars'] = job.pipelineInstanceVars;
   if (job.paused) json['paused'] = true;
   if (job.pausedBy) json['paused_by'] = job.pausedBy;
-  if (job.pausedAt) json['paused_at'] = unixSeconds(job.pausedAt);
+  if (job.pausedAt !== null) json['paused_at'] = job.pausedAt;
   if (job.hasNewInputs) json['has_new_inputs'] = true;
   if (job.groups.length > 0) json['groups'] = job.groups;
   return json;
+}
+
+function hasInstanceVars(job: Pick<JobHeadFields, 'pipelineInstanceVars'>): boolean {
+  return job.pipelineInstanceVars !== null && Object.keys(job.pipelineInstanceVars).length > 0;
 }
 
 /**
@@ -72,21 +90,8 @@ function jobHead(job: JobRecord): Record<string, unknown> {
  * empty. Built from the one-query list (listJobSummaries); keys in the order `present.JobSummary` gives.
  */
 function presentJobSummary(job: JobSummaryRecord): Record<string, unknown> {
-  const json: Record<string, unknown> = {
-    id: job.id,
-    name: job.name,
-    team_name: job.teamName,
-    pipeline_id: job.pipelineId,
-    pipeline_name: job.pipelineName,
-  };
-  const instanceVars = job.pipelineInstanceVars;
-  const hasInstanceVars = instanceVars !== null && Object.keys(instanceVars).length > 0;
-  if (hasInstanceVars) json['pipeline_instance_vars'] = instanceVars;
-  if (job.paused) json['paused'] = true;
-  if (job.pausedBy) json['paused_by'] = job.pausedBy;
-  if (job.pausedAt !== null) json['paused_at'] = job.pausedAt;
-  if (job.hasNewInputs) json['has_new_inputs'] = true;
-  if (job.groups.length > 0) json['groups'] = job.groups;
+  const json = jobHead(job);
+  const withInstanceVars = hasInstanceVars(job);
   // `atc.BuildSummary`: a job's builds belong to its pipeline and team.
   const summary = (build: JobSummaryBuild): Record<string, unknown> => {
     const built: Record<string, unknown> = { id: build.id, name: build.name, status: build.status };
@@ -95,7 +100,7 @@ function presentJobSummary(job: JobSummaryRecord): Record<string, unknown> {
     built['team_name'] = job.teamName;
     built['pipeline_id'] = job.pipelineId;
     built['pipeline_name'] = job.pipelineName;
-    if (hasInstanceVars) built['pipeline_instance_vars'] = instanceVars;
+    if (withInstanceVars) built['pipeline_instance_vars'] = job.pipelineInstanceVars;
     built['job_name'] = job.name;
     return built;
   };
@@ -126,7 +131,7 @@ async function presentJob(
   ]);
   const { finished, next } = builds.get(job.id) ?? { finished: null, next: null };
   const showComment = job.public || accessor.hasTeamRole(job.teamName, 'viewer');
-  const json = jobHead(job);
+  const json = jobHead({ ...job, pausedAt: job.pausedAt ? unixSeconds(job.pausedAt) : null });
   if (job.firstLoggedBuildId) json['first_logged_build_id'] = job.firstLoggedBuildId;
   if (job.disableManualTrigger) json['disable_manual_trigger'] = true;
   if (job.disableReruns) json['disable_reruns'] = true;
