@@ -99,9 +99,7 @@ export class ResourceTypeChecker {
       return await this.check(check);
     } catch (err) {
       this.options.logger.warn({ err, buildId: check.buildId }, 'resource type check failed to start');
-      await this.options.tracker
-        .finishPendingBuild(check.buildId, 'errored', err instanceof Error ? err.message : String(err))
-        .catch(() => undefined);
+      await this.endErrored(check.buildId, err);
       return undefined;
     }
   }
@@ -124,15 +122,19 @@ export class ResourceTypeChecker {
       });
       if (build === undefined) return;
       await this.runLocked(build.id, loaded, plan).catch(async (err: unknown) => {
-        await this.options.tracker
-          .finishPendingBuild(build.id, 'errored', err instanceof Error ? err.message : String(err))
-          .catch(() => undefined);
+        await this.endErrored(build.id, err);
         throw err;
       });
     } finally {
       this.checking.delete(resourceTypeId);
       await this.options.locks.unlock(loaded.lockKey);
     }
+  }
+
+  /** End a check build that could not run as errored, with why (if it is still pending). */
+  private async endErrored(buildId: number, err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    await this.options.tracker.finishPendingBuild(buildId, 'errored', message).catch(() => undefined);
   }
 
   /**
