@@ -483,12 +483,21 @@ jobs:
         expect(
           logs.filter((line) => line['msg'] === 'replayed a finished step').map((line) => line['planId']),
         ).toEqual(['a', 'b']);
-        // Its step results were kept only to resume it: gone once it is over.
-        const left = await sql<{ n: number }>`
-          select count(*)::integer as n from build_step_results where build_id = ${build.id}`.execute(
-          second!.ctx.db,
-        );
-        expect(left.rows[0]?.n).toBe(0);
+        // Its step results were kept only to resume it: gone once it is over (deleted just after the final
+        // status is stored, so a reader of the events may look a moment before).
+        const stepResultsLeft = async () =>
+          (
+            await sql<{ n: number }>`
+              select count(*)::integer as n from build_step_results where build_id = ${build.id}`.execute(
+              second!.ctx.db,
+            )
+          ).rows[0]?.n;
+        await until(
+          'the step results to be deleted',
+          async () => ((await stepResultsLeft()) === 0 ? true : undefined),
+          10_000,
+        ).catch(() => undefined);
+        expect(await stepResultsLeft()).toBe(0);
       });
 
       it('a 2nd step that fails across the kill fails the build: on_failure and ensure run, the 3rd step does not', async () => {
