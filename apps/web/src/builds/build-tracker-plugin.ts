@@ -19,6 +19,8 @@ export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Pr
     externalUrl: ctx.config.externalUrl,
     containerRetentionMs: ctx.config.gcOneOffGracePeriodMs,
     orphanSweepMs: ctx.config.buildTrackerIntervalMs,
+    // Pods outlive a killed node, so another node can go on with its builds: their steps are recorded.
+    journalSteps: ctx.config.runtime === 'kubernetes',
     defaultStepTimeouts: ctx.config.defaultStepTimeouts,
     metrics: buildMetrics(ctx.metrics),
     ...(ctx.takeOverOrphan ? { takeOverOrphan: ctx.takeOverOrphan } : {}),

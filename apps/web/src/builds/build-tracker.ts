@@ -72,6 +72,12 @@ export interface BuildTrackerOptions {
   abortPollMs?: number;
   /** How often to look for builds whose node died; 10 s by default, as Concourse's `--build-tracker-interval` (0 = only at start). */
   orphanSweepMs?: number;
+  /**
+   * Record each step's result in `build_step_results`, so that a node taking the build over after a restart
+   * can go on with it (resumeBuild). Only worth it where steps outlive the node that started them (pods); off
+   * by default, as on the local runtime, whose steps die with their node.
+   */
+  journalSteps?: boolean;
   /** How long shutdown waits for running builds to stop before finishing them regardless; 15 s by default. */
   shutdownGraceMs?: number;
   /** Watchers' poll interval for builds running elsewhere. */
@@ -122,8 +128,8 @@ interface RunningBuild {
   engineDone: Promise<void>;
   pipelineRun?: PipelineBuildRun;
   measurement?: BuildMeasurement;
-  /** Where its steps record their results; a resumed build's finished steps are replayed from it. */
-  journal: DatabaseStepJournal;
+  /** Where its steps record their results (none unless journalSteps); a resumed build's are replayed from it. */
+  journal?: DatabaseStepJournal;
   /** Taken over after a restart (`resumeBuild`): its `started` event is in its log already. */
   resumed?: boolean;
   /** Frees its tracking lock; a resumed build's lock was taken by whoever handed it over. */
@@ -400,6 +406,8 @@ export class BuildTracker {
   ): void {
     const { db, logger } = this.options;
     const log = new BuildEventLog(build.id, resumed?.firstEventId ?? 0, db, logger);
+    const journal =
+      resumed?.journal ?? (this.options.journalSteps ? DatabaseStepJournal.fresh(db, build.id) : undefined);
     this.events.register(log);
     const run: RunningBuild = {
       build,
@@ -408,7 +416,7 @@ export class BuildTracker {
       engineDone: Promise.resolve(),
       ...(pipelineRun === undefined ? {} : { pipelineRun }),
       measurement: this.options.metrics?.trackBuild(measuredBuild(build, pipelineRun)),
-      journal: resumed?.journal ?? DatabaseStepJournal.fresh(db, build.id),
+      ...(journal === undefined ? {} : { journal }),
       ...(resumed === undefined ? {} : { resumed: true }),
       releaseLock: resumed?.releaseLock ?? (() => this.locks.release(build.id)),
     };
@@ -448,7 +456,7 @@ export class BuildTracker {
         defaultGetTimeoutMs: this.options.defaultStepTimeouts?.getMs,
         defaultPutTimeoutMs: this.options.defaultStepTimeouts?.putMs,
         onContainerDone: (container) => this.containers.keep(container),
-        journal: run.journal,
+        ...(run.journal === undefined ? {} : { journal: run.journal }),
       });
     } catch (err) {
       // runBuild reports step failures itself; reaching here is a bug in the engine, shown to the user too.
@@ -491,9 +499,10 @@ export class BuildTracker {
       );
       log.markFinished();
       // Its step results were only kept to resume it after a restart.
-      await forgetStepResults(db, build.id).catch((err: unknown) =>
-        logger.warn({ err, buildId: build.id }, 'cannot delete the step results of a finished build'),
-      );
+      if (run.journal !== undefined)
+        await forgetStepResults(db, build.id).catch((err: unknown) =>
+          logger.warn({ err, buildId: build.id }, 'cannot delete the step results of a finished build'),
+        );
       this.events.unregister(log);
       this.running.delete(build.id);
       await run.releaseLock();
