@@ -81,6 +81,8 @@ export interface ContainerMetadata {
   type: 'check' | 'get' | 'put' | 'task' | 'run';
   teamName: string;
   stepName?: string;
+  /** The plan node running in it (Concourse's PlanID): unique in the build, unlike the step's name. */
+  planId?: string;
   attempt?: string;
   buildId?: number;
   buildName?: string;
