@@ -229,3 +229,16 @@ export {
   type AdoptedBuildInput,
 } from './queries/job-scheduling.js';
 export { findBuildPreparationState, type BuildPreparationState } from './queries/build-preparation.js';
+export {
+  recordStepStarting,
+  recordStepFinished,
+  listReplayableStepResults,
+  finishCollectedTaskStep,
+  recordCollectedStepOutput,
+  listFinishedStepPlanIds,
+  deleteStepResults,
+  type StepMetadata,
+  type FinishedStepResult,
+  type CollectedStepOutput,
+  type StoredStepResult,
+} from './queries/build-step-results.js';
