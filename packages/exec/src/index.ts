@@ -1,7 +1,12 @@
 // @jetbridge/exec: executes build plans step by step against a Worker and emits build events.
 export { runBuild, type BuildOutcome, type RunBuildOptions } from './run-build.js';
 export type { BuildIdentity } from './run-state.js';
-export { ReplayedArtifactGoneError, type StepJournal, type StepRecord } from './step-journal.js';
+export {
+  ReplayedArtifactGoneError,
+  type CollectedRun,
+  type StepJournal,
+  type StepRecord,
+} from './step-journal.js';
 export type { BuildEvent, BuildEventSink, EventOrigin, ShadowTaskConfig } from './events.js';
 export type { ArtifactCatalog } from './artifact-catalog.js';
 export type {
@@ -13,7 +18,17 @@ export type {
   SetPipelineRequest,
   SetPipelineResult,
 } from './build-recorder.js';
-export type { ResourceTypeExecutables, ResourceTypeResolver } from './resource-type-resolver.js';
+export type {
+  ImageResolveContext,
+  ResourceTypeExecutables,
+  ResourceTypeResolver,
+} from './resource-type-resolver.js';
+export {
+  InvalidImageDigestError,
+  isImageDigest,
+  type ImageVersionLookup,
+  type ImageVersionQuery,
+} from './image-versions.js';
 export {
   ContainerResourceTypeResolver,
   ResourceTypeImageError,

@@ -10,6 +10,7 @@ import type { ResourceTypeExecutables } from './resource-type-resolver.js';
 import { resourcesDir } from './resource-script.js';
 import type { RunState } from './run-state.js';
 import { deadlineSignal, whenAborted } from './signals.js';
+import { journalWrite } from './step-journal.js';
 import { abortReason, isTimeout, throwIfAborted } from './step-errors.js';
 
 export interface ResourceContainerOptions {
@@ -23,13 +24,18 @@ export interface ResourceContainerOptions {
   resourceName?: string;
 }
 
-export function resourceContainerSpec(state: RunState, options: ResourceContainerOptions): ContainerSpec {
+export function resourceContainerSpec(
+  state: RunState,
+  options: ResourceContainerOptions,
+  planId: string,
+): ContainerSpec {
   const build = state.build;
   const dir = resourcesDir(options.kind);
   const metadata: ContainerMetadata = {
     type: options.kind,
     teamName: build.teamName,
     stepName: options.stepName,
+    planId,
     attempt: options.attempts.length > 0 ? options.attempts.join('.') : undefined,
     buildId: build.id,
     buildName: build.name,
@@ -66,6 +72,8 @@ export interface ResourceRun {
   signal: AbortSignal;
   /** Called once the container exists, right before the script starts (put and check emit their start here). */
   beforeRun?: () => Promise<void>;
+  /** The artifacts the step registers when it succeeds (a get's volume), journalled as the script starts. */
+  artifacts?: Record<string, string>;
 }
 
 /**
@@ -84,8 +92,10 @@ export async function runInResourceContainer(
   try {
     let container: Container | undefined;
     try {
-      container = await state.worker.createContainer(resourceContainerSpec(state, run.container));
+      container = await state.worker.createContainer(resourceContainerSpec(state, run.container, run.planId));
       throwIfAborted(runSignal);
+      // A node collecting the script after a restart hands its response to this step (step-journal.ts).
+      await journalWrite(state, (journal) => journal.starting(run.planId, run.artifacts ?? {}));
       await run.beforeRun?.();
       const result = await runResourceScript(
         state,

@@ -6,15 +6,21 @@ import { appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Plan } from '@jetbridge/plan';
-import type { StepJournal, StepRecord } from './step-journal.js';
+import type { CollectedRun, StepJournal, StepRecord } from './step-journal.js';
 import { addResourceType, run, shTask, startWorld, type TestWorld } from './test-fixtures.js';
 
 class MemoryJournal implements StepJournal {
   readonly started = new Map<string, Record<string, string>>();
   readonly records = new Map<string, StepRecord>();
-  constructor(private readonly replay = new Map<string, StepRecord>()) {}
+  constructor(
+    private readonly replay = new Map<string, StepRecord>(),
+    private readonly collectedRuns = new Map<string, CollectedRun>(),
+  ) {}
   finished(planId: string): StepRecord | undefined {
     return this.replay.get(planId);
+  }
+  collected(planId: string): CollectedRun | undefined {
+    return this.collectedRuns.get(planId);
   }
   async starting(planId: string, artifacts: Record<string, string>): Promise<void> {
     this.started.set(planId, artifacts);
@@ -33,6 +39,11 @@ beforeAll(async () => {
   await addResourceType(world, 'counted', {
     in: `echo get >> ${spawns}; echo fetched > "$1/file"; echo '{"version":{"v":"7"},"metadata":[{"name":"who","value":"me"}]}'`,
     out: `echo put >> ${spawns}; echo '{"version":{"v":"9"}}'`,
+  });
+  // A resource whose `in` keeps the request it was given (to see which version it was asked for).
+  await addResourceType(world, 'keeping', {
+    in: `echo keep-get >> ${spawns}; cat > "$1/request"; echo '{"version":{"v":"kept"}}'`,
+    out: `echo keep-put >> ${spawns}; echo '{"version":{"v":"never"}}'`,
   });
 });
 afterAll(async () => {
@@ -144,6 +155,79 @@ describe('a journaled build', () => {
     expect(again.outcome).toBe('succeeded');
     expect((await spawned()).slice(before)).toEqual(['get', 'T']);
     expect(again.sink.logOf('T', 'stdout')).toBe('fetched\nwho=me\n');
+  });
+
+  it('a get and a put whose scripts were collected after a restart finish with the collected responses, not run again', async () => {
+    const plan: Plan = {
+      id: 'seq',
+      do: [
+        { id: 'g', get: { name: 'src', type: 'counted', source: {}, image: {}, version: { v: '7' } } },
+        { id: 'p', put: { name: 'out', type: 'keeping', source: {}, image: {} } },
+        { id: 'g2', get: { name: 'again', type: 'keeping', source: {}, image: {}, version_from: 'p' } },
+        counted('T', 'cat src/file; echo "who=((.:src.who))"; cat again/request', {
+          inputs: [{ name: 'src' }, { name: 'again' }],
+        }),
+      ],
+    };
+    const first = new MemoryJournal();
+    expect((await run(world, plan, { journal: first })).outcome).toBe('succeeded');
+    // Every resource step journalled its start, the get with its volume.
+    expect(first.started.get('g')).toEqual({ src: expect.any(String) });
+    expect(first.started.get('p')).toEqual({});
+
+    // The get's `in` and the put's `out` ended while no node watched: their responses were collected (the
+    // get's volume holds what `in` wrote). Different from what the scripts print, to tell them apart.
+    const before = (await spawned()).length;
+    const collected = new Map<string, CollectedRun>([
+      [
+        'g',
+        {
+          exitStatus: 0,
+          stdout: '{"version":{"v":"7"},"metadata":[{"name":"who","value":"collected"}]}',
+          artifacts: first.started.get('g')!,
+        },
+      ],
+      ['p', { exitStatus: 0, stdout: '{"version":{"v":"from-collected-put"}}', artifacts: {} }],
+    ]);
+    const journal = new MemoryJournal(new Map(), collected);
+    const again = await run(world, plan, { journal });
+    expect(again.outcome).toBe('succeeded');
+    // Neither script ran again; the put's implicit get (version_from) and the task did.
+    expect((await spawned()).slice(before)).toEqual(['keep-get', 'T']);
+    expect(again.sink.logOf('T', 'stdout')).toBe(
+      'fetched\nwho=collected\n{"source":{},"version":{"v":"from-collected-put"}}',
+    );
+    // Their start events are in the log already; their finish events come from the collected responses.
+    const trail = again.sink.trail();
+    expect(trail.filter((e) => /^(initialize|start)-(get|put):[gp]$/.test(e))).toEqual([]);
+    const finishOf = (id: string) =>
+      again.sink.events.find(
+        (e) => e.event.startsWith('finish-') && (e.data['origin'] as { id: string }).id === id,
+      )?.data;
+    expect(finishOf('g')).toMatchObject({ exit_status: 0, version: { v: '7' } });
+    expect(finishOf('p')).toMatchObject({ exit_status: 0, version: { v: 'from-collected-put' } });
+    expect(journal.records.get('g')).toMatchObject({
+      succeeded: true,
+      artifacts: first.started.get('g'),
+      metadata: { name: 'src', fields: [{ name: 'who', value: 'collected' }] },
+    });
+    expect(journal.records.get('p')).toMatchObject({ succeeded: true, result: { v: 'from-collected-put' } });
+  });
+
+  it('a collected get that failed fails as it would have: its finish event with the exit status, on_failure runs', async () => {
+    const plan: Plan = {
+      id: 'hook',
+      on_failure: {
+        step: { id: 'g', get: { name: 'src', type: 'counted', source: {}, image: {}, version: { v: '7' } } },
+        on_failure: counted('boo', 'true'),
+      },
+    };
+    const before = (await spawned()).length;
+    const collected = new Map<string, CollectedRun>([['g', { exitStatus: 2, stdout: '', artifacts: {} }]]);
+    const again = await run(world, plan, { journal: new MemoryJournal(new Map(), collected) });
+    expect(again.outcome).toBe('failed');
+    expect((await spawned()).slice(before)).toEqual(['boo']);
+    expect(again.sink.trail()).toContain('finish-get:g');
   });
 
   it('errors the build, naming the artifact, when a replayed step’s volume is gone', async () => {

@@ -10,12 +10,13 @@ import type { ResourceConfigRef } from '../build-recorder.js';
 import { finishEvent, initializeCheckEvent, startEvent, type EventOrigin } from '../events.js';
 import { runInResourceContainer } from '../resource-container.js';
 import { decodeCheckOutput, resourceRequest, scriptInvocation } from '../resource-script.js';
-import { resolveResourceType } from '../resource-type-resolver.js';
+import { imageResolveContext, resolveResourceType } from '../resource-type-resolver.js';
 import type { RunState } from '../run-state.js';
 import type { Step } from '../step.js';
 import type { StepBuilder } from '../step-builder.js';
 import { resourceStepEnv, type HookBuildStatus } from '../step-env.js';
 import { StepError } from '../step-errors.js';
+import { collectedResourceRun, journalWrite, replayStep } from '../step-journal.js';
 import { stepTimeoutMs } from '../step-timeout.js';
 import { interpolate } from '../vars/interpolate.js';
 
@@ -30,7 +31,12 @@ export class CheckStep implements Step {
   async run(state: RunState, signal: AbortSignal): Promise<boolean> {
     const origin: EventOrigin = { id: this.planId };
     const plan = this.plan;
-    await state.emit(initializeCheckEvent(state.now(), origin, plan.name));
+    // Done before a restart: its latest version as recorded, nothing run or emitted again.
+    const replayed = await replayStep(state, this.planId, plan.name);
+    if (replayed !== undefined) return replayed.succeeded;
+    // Its `check` ended while no web node watched (collected after a restart): not run again, finished here.
+    const collected = await collectedResourceRun(state, this.planId, plan.name);
+    if (collected === undefined) await state.emit(initializeCheckEvent(state.now(), origin, plan.name));
 
     let source;
     try {
@@ -40,7 +46,12 @@ export class CheckStep implements Step {
         cause: error,
       });
     }
-    const executables = await resolveResourceType(state.resourceTypes, plan.type, plan.image ?? {});
+    const executables = await resolveResourceType(
+      state.resourceTypes,
+      plan.type,
+      plan.image ?? {},
+      imageResolveContext(state),
+    );
     const config: ResourceConfigRef = {
       planId: this.planId,
       name: plan.name,
@@ -53,27 +64,38 @@ export class CheckStep implements Step {
       plan.from_version ?? (await state.recorder.latestCheckedVersion?.(config));
     const timeoutMs = stepTimeoutMs(plan.timeout, state.defaultTimeouts.check, plan.name);
 
-    const result = await runInResourceContainer(state, {
-      planId: this.planId,
-      container: {
-        kind: 'check',
-        stepName: plan.name,
-        attempts: this.attempts,
-        executables,
-        env: resourceStepEnv(state.build, { externalUrl: state.externalUrl, buildStatus: this.buildStatus }),
-        mounts: [],
-        tags: plan.tags,
-        resourceName: plan.resource,
-      },
-      invocation: scriptInvocation(executables, 'check', 'check'),
-      request: resourceRequest(source, undefined, fromVersion),
-      timeoutMs,
-      signal,
-      beforeRun: () => state.emit(startEvent(state.now(), origin)),
-    });
-    if (result === undefined) return false;
+    const result =
+      collected ??
+      (await runInResourceContainer(state, {
+        planId: this.planId,
+        container: {
+          kind: 'check',
+          stepName: plan.name,
+          attempts: this.attempts,
+          executables,
+          env: resourceStepEnv(state.build, {
+            externalUrl: state.externalUrl,
+            buildStatus: this.buildStatus,
+          }),
+          mounts: [],
+          tags: plan.tags,
+          resourceName: plan.resource,
+        },
+        invocation: scriptInvocation(executables, 'check', 'check'),
+        request: resourceRequest(source, undefined, fromVersion),
+        timeoutMs,
+        signal,
+        beforeRun: () => state.emit(startEvent(state.now(), origin)),
+      }));
+    const failed = () =>
+      journalWrite(state, (journal) => journal.finish(this.planId, { succeeded: false, artifacts: {} }));
+    if (result === undefined) {
+      await failed();
+      return false;
+    }
     if (result.exitStatus !== 0) {
       await state.emit(finishEvent(state.now(), origin, false));
+      await failed();
       return false;
     }
 
@@ -91,6 +113,13 @@ export class CheckStep implements Step {
     const latest = versions.at(-1);
     if (latest !== undefined) state.storeResult(this.planId, latest);
     await state.emit(finishEvent(state.now(), origin, true));
+    await journalWrite(state, (journal) =>
+      journal.finish(this.planId, {
+        succeeded: true,
+        artifacts: {},
+        ...(latest === undefined ? {} : { result: latest }),
+      }),
+    );
     return true;
   }
 }

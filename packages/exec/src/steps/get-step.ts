@@ -9,13 +9,13 @@ import type { GetPlan, PlanOf, Version } from '@jetbridge/plan';
 import { finishGetEvent, initializeGetEvent, startGetEvent, type EventOrigin } from '../events.js';
 import { runInResourceContainer } from '../resource-container.js';
 import { decodeVersionResult, resourceRequest, resourcesDir, scriptInvocation } from '../resource-script.js';
-import { resolveResourceType } from '../resource-type-resolver.js';
+import { imageResolveContext, resolveResourceType } from '../resource-type-resolver.js';
 import type { RunState } from '../run-state.js';
 import type { Step } from '../step.js';
 import type { StepBuilder } from '../step-builder.js';
 import { resourceStepEnv, type HookBuildStatus } from '../step-env.js';
 import { StepError } from '../step-errors.js';
-import { journalWrite, replayStep } from '../step-journal.js';
+import { collectedResourceRun, journalWrite, replayStep } from '../step-journal.js';
 import { stepTimeoutMs } from '../step-timeout.js';
 import { interpolate } from '../vars/interpolate.js';
 
@@ -48,38 +48,53 @@ export class GetStep implements Step {
     // Fetched before a restart: its volume, version and metadata as recorded, nothing run or emitted again.
     const replayed = await replayStep(state, this.planId, name);
     if (replayed !== undefined) return replayed.succeeded;
-    await state.emit(initializeGetEvent(state.now(), origin));
+    // Its `in` ended while no web node watched (collected after a restart): not run again, finished here.
+    const collected = await collectedResourceRun(state, this.planId, name);
+    if (collected === undefined) await state.emit(initializeGetEvent(state.now(), origin));
 
     const source = await interpolate(plan.source ?? {}, state.vars.lookup, { expectAllKeys: true });
     const params = await interpolate(plan.params ?? {}, state.vars.lookup, { expectAllKeys: true });
-    const executables = await resolveResourceType(state.resourceTypes, plan.type, plan.image ?? {});
+    const executables = await resolveResourceType(
+      state.resourceTypes,
+      plan.type,
+      plan.image ?? {},
+      imageResolveContext(state),
+    );
     const version = this.version(state, name);
     const timeoutMs = stepTimeoutMs(plan.timeout, state.defaultTimeouts.get, name);
 
-    await state.emit(startGetEvent(state.now(), origin));
-    const volume = await state.worker.createVolume({
-      owner: { kind: 'step', buildId: state.build.id, stepName: name },
-      teamName: state.build.teamName,
-      type: 'resource',
-    });
+    if (collected === undefined) await state.emit(startGetEvent(state.now(), origin));
+    const volume =
+      collected?.volumes.get(name) ??
+      (await state.worker.createVolume({
+        owner: { kind: 'step', buildId: state.build.id, stepName: name },
+        teamName: state.build.teamName,
+        type: 'resource',
+      }));
     const invocation = scriptInvocation(executables, 'in', 'get');
-    const result = await runInResourceContainer(state, {
-      planId: this.planId,
-      container: {
-        kind: 'get',
-        stepName: name,
-        attempts: this.attempts,
-        executables,
-        env: resourceStepEnv(state.build, { externalUrl: state.externalUrl, buildStatus: this.buildStatus }),
-        mounts: [{ volume, path: resourcesDir('get') }],
-        tags: plan.tags,
-        resourceName: plan.resource,
-      },
-      invocation,
-      request: resourceRequest(source, params, version),
-      timeoutMs,
-      signal,
-    });
+    const result =
+      collected ??
+      (await runInResourceContainer(state, {
+        planId: this.planId,
+        container: {
+          kind: 'get',
+          stepName: name,
+          attempts: this.attempts,
+          executables,
+          env: resourceStepEnv(state.build, {
+            externalUrl: state.externalUrl,
+            buildStatus: this.buildStatus,
+          }),
+          mounts: [{ volume, path: resourcesDir('get') }],
+          tags: plan.tags,
+          resourceName: plan.resource,
+        },
+        invocation,
+        request: resourceRequest(source, params, version),
+        timeoutMs,
+        signal,
+        artifacts: { [name]: volume.handle },
+      }));
     const failed = () =>
       journalWrite(state, (journal) => journal.finish(this.planId, { succeeded: false, artifacts: {} }));
     if (result === undefined) {

@@ -12,13 +12,13 @@ import type { BuildArtifactRepository } from '../artifact-repository.js';
 import { finishPutEvent, initializePutEvent, startPutEvent, type EventOrigin } from '../events.js';
 import { runInResourceContainer } from '../resource-container.js';
 import { decodeVersionResult, resourceRequest, resourcesDir, scriptInvocation } from '../resource-script.js';
-import { resolveResourceType } from '../resource-type-resolver.js';
+import { imageResolveContext, resolveResourceType } from '../resource-type-resolver.js';
 import type { RunState } from '../run-state.js';
 import type { Step } from '../step.js';
 import type { StepBuilder } from '../step-builder.js';
 import { resourceStepEnv, type HookBuildStatus } from '../step-env.js';
 import { StepError } from '../step-errors.js';
-import { journalWrite, replayStep } from '../step-journal.js';
+import { collectedResourceRun, journalWrite, replayStep } from '../step-journal.js';
 import { stepTimeoutMs } from '../step-timeout.js';
 import { interpolate } from '../vars/interpolate.js';
 
@@ -44,37 +44,46 @@ export class PutStep implements Step {
     // Done before a restart: its version as recorded (for `version_from`), nothing run or emitted again.
     const replayed = await replayStep(state, this.planId, plan.name);
     if (replayed !== undefined) return replayed.succeeded;
-    await state.emit(initializePutEvent(state.now(), origin));
+    // Its `out` ended while no web node watched (collected after a restart): not run again, finished here.
+    const collected = await collectedResourceRun(state, this.planId, plan.name);
+    if (collected === undefined) await state.emit(initializePutEvent(state.now(), origin));
 
     const source = await interpolate(plan.source ?? {}, state.vars.lookup, { expectAllKeys: true });
     const params = await interpolate(plan.params ?? {}, state.vars.lookup, { expectAllKeys: true });
     const mounts = putInputs(plan, params, state.artifacts);
-    const executables = await resolveResourceType(state.resourceTypes, plan.type, plan.image ?? {});
+    const executables = await resolveResourceType(
+      state.resourceTypes,
+      plan.type,
+      plan.image ?? {},
+      imageResolveContext(state),
+    );
     const timeoutMs = stepTimeoutMs(plan.timeout, state.defaultTimeouts.put, plan.name);
 
     const invocation = scriptInvocation(executables, 'out', 'put');
-    const result = await runInResourceContainer(state, {
-      planId: this.planId,
-      container: {
-        kind: 'put',
-        stepName: plan.name,
-        attempts: this.attempts,
-        executables,
-        env: resourceStepEnv(state.build, {
-          externalUrl: state.externalUrl,
-          buildStatus: this.buildStatus,
-          exposeCreatedBy: plan.expose_build_created_by,
-        }),
-        mounts,
-        tags: plan.tags,
-        resourceName: plan.resource,
-      },
-      invocation,
-      request: resourceRequest(source, params),
-      timeoutMs,
-      signal,
-      beforeRun: () => state.emit(startPutEvent(state.now(), origin)),
-    });
+    const result =
+      collected ??
+      (await runInResourceContainer(state, {
+        planId: this.planId,
+        container: {
+          kind: 'put',
+          stepName: plan.name,
+          attempts: this.attempts,
+          executables,
+          env: resourceStepEnv(state.build, {
+            externalUrl: state.externalUrl,
+            buildStatus: this.buildStatus,
+            exposeCreatedBy: plan.expose_build_created_by,
+          }),
+          mounts,
+          tags: plan.tags,
+          resourceName: plan.resource,
+        },
+        invocation,
+        request: resourceRequest(source, params),
+        timeoutMs,
+        signal,
+        beforeRun: () => state.emit(startPutEvent(state.now(), origin)),
+      }));
     const failed = () =>
       journalWrite(state, (journal) => journal.finish(this.planId, { succeeded: false, artifacts: {} }));
     if (result === undefined) {

@@ -19,6 +19,7 @@ import {
   startTaskEvent,
   type EventOrigin,
 } from '../events.js';
+import { InvalidImageDigestError, registryImageAt } from '../image-versions.js';
 import { LogEventWriter } from '../log-event-writer.js';
 import type { RunState } from '../run-state.js';
 import { deadlineSignal, whenAborted } from '../signals.js';
@@ -73,7 +74,7 @@ export class TaskStep implements Step {
     const redact = (text: string): string => state.redactor.redact(text);
     await state.emit(initializeTaskEvent(state.now(), origin, shadowTaskConfig(config, redact)));
 
-    const image = this.imageSpec(config, state);
+    const image = await this.imageSpec(config, state);
     if (config.run.path === '') throw new StepError(NO_EXECUTABLE, this.task.name);
     const inputs = this.inputVolumes(config, state);
     const timeoutMs = this.timeoutMs(state);
@@ -189,7 +190,7 @@ export class TaskStep implements Step {
     }
   }
 
-  private imageSpec(config: TaskConfig, state: RunState): ImageSpec | undefined {
+  private async imageSpec(config: TaskConfig, state: RunState): Promise<ImageSpec | undefined> {
     if (this.task.image !== undefined && this.task.image !== '') {
       const volume = state.artifacts.lookup(this.task.image);
       if (volume === undefined) throw new MissingTaskImageSourceError(this.task.image, this.task.name);
@@ -197,17 +198,21 @@ export class TaskStep implements Step {
     }
     const resource = config.image_resource;
     if (resource !== undefined) {
-      // Image check/get sub-plans are not run yet: a registry image is handed to the runtime as a
-      // reference instead of being fetched into a volume.
-      const repository = resource.source['repository'];
-      if (typeof repository !== 'string') return undefined;
-      const tag = resource.source['tag'];
-      return {
-        kind: 'registry',
-        repository,
-        tag: typeof tag === 'string' ? tag : undefined,
-        digest: resource.version?.['digest'],
-      };
+      // Image check/get sub-plans are not run: a registry image is handed to the runtime as a reference, at
+      // the version a runtime that pulls images finds (taskImage), else at the config's own `version:`.
+      try {
+        const taskImage = state.resourceTypes?.taskImage;
+        if (taskImage !== undefined)
+          return await taskImage.call(state.resourceTypes, resource, this.task.resource_types ?? []);
+        const version = resource.version;
+        return registryImageAt(
+          resource.source,
+          version === undefined ? undefined : { version, origin: 'version' },
+        );
+      } catch (error) {
+        if (!(error instanceof InvalidImageDigestError)) throw error;
+        throw new StepError(`image_resource: ${error.message}`, this.task.name, { cause: error });
+      }
     }
     if (config.rootfs_uri !== undefined && config.rootfs_uri !== '')
       return { kind: 'rootfs', uri: config.rootfs_uri };
@@ -299,6 +304,7 @@ export class TaskStep implements Step {
         type: 'task',
         teamName: build.teamName,
         stepName: this.task.name,
+        planId: this.planId,
         attempt: this.attempts.length > 0 ? this.attempts.join('.') : undefined,
         buildId: build.id,
         buildName: build.name,
