@@ -40,7 +40,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { BuildEventLog, type BuildEventInput } from '../builds/build-event-log.js';
 import { BuildTrackingLocks } from '../builds/build-tracking-locks.js';
-import { finishCollectedTask, finishedPlanIds, forgetStepResults } from '../builds/step-journal.js';
+import {
+  finishCollectedTask,
+  finishedPlanIds,
+  forgetStepResults,
+  keepCollectedResourceRun,
+} from '../builds/step-journal.js';
 import type { CredentialManager } from '../creds/credential-manager.js';
 import { loggedOutputOffsets, type OutputOffsets } from './logged-output-offsets.js';
 import { stepOriginId, stepOriginIds } from './plan-origin.js';
@@ -95,6 +100,8 @@ interface Collected {
   /** Undefined: the helper lost it, or following it failed. */
   exitStatus: number | undefined;
   followed: boolean;
+  /** A resource script's stdout (its JSON response), read from its start: what its step decodes. */
+  stdout?: string;
 }
 
 export class StepRecovery {
@@ -246,7 +253,7 @@ export class StepRecovery {
     await Promise.all(
       containers.map(async (container) => {
         const origin = originOf(plan, container.metadata);
-        const stepId = uniqueOriginId(plan, container.metadata);
+        const stepId = planIdOf(plan, container.metadata);
         if (stepId !== undefined && finishedSteps.has(stepId)) return;
         const say = (text: string) => log.append(logEvent(origin, 'stderr', text));
         let processes: RecoverableProcessState[];
@@ -308,7 +315,14 @@ export class StepRecovery {
             if (this.abortRequested.has(buildId)) await process.signal('terminate').catch(() => undefined);
             const exitStatus = await process.wait().finally(() => output.close());
             logger.debug({ buildId, process: state.id, exitStatus }, 'a followed step process exited');
-            collected.push({ container, processId: state.id, exitStatus, followed: true });
+            const stdout = output.response();
+            collected.push({
+              container,
+              processId: state.id,
+              exitStatus,
+              followed: true,
+              ...(stdout === undefined ? {} : { stdout }),
+            });
           } catch (err) {
             if (this.stopping) return; // let go of: the next web node follows it
             logger.warn({ err, buildId, container: container.handle }, 'cannot follow a step in its pod');
@@ -364,17 +378,29 @@ export class StepRecovery {
   }
 
   /**
-   * Record in the build's step journal how each collected task ended. False when one of them cannot be
-   * replayed (a resource step, an unknown exit status, a step name the plan uses more than once — retry
-   * attempts, hooks — so which plan node ran it is not known, no journal row): then the build cannot go on.
+   * Record in the build's step journal how each collected step ended: a task's exit status finishes its row;
+   * a get/put/check script's exit status and response are kept on its row for the step to finish with when
+   * the build goes on. False when one of them cannot be replayed (an unknown exit status or response, no plan
+   * node known for its pod — a pod of an older node, whose step name the plan uses twice — no journal row):
+   * then the build cannot go on.
    */
   private async journalCollected(build: BuildRecord, collected: Collected[]): Promise<boolean> {
+    const { db } = this.options;
     for (const result of collected) {
-      if (result.processId !== TASK_PROCESS_ID && result.processId !== RESOURCE_PROCESS_ID) continue; // shells
       const { metadata } = result.container;
-      const planId = uniqueOriginId(build.plan, metadata);
-      if (metadata.type !== 'task' || result.exitStatus === undefined || planId === undefined) return false;
-      if (!(await finishCollectedTask(this.options.db, build.id, planId, result.exitStatus))) return false;
+      const planId = planIdOf(build.plan, metadata);
+      if (result.processId === TASK_PROCESS_ID && metadata.type === 'task') {
+        if (result.exitStatus === undefined || planId === undefined) return false;
+        if (!(await finishCollectedTask(db, build.id, planId, result.exitStatus))) return false;
+      } else if (result.processId === RESOURCE_PROCESS_ID && metadata.type !== 'task') {
+        if (result.exitStatus === undefined || result.stdout === undefined || planId === undefined)
+          return false;
+        const output = { exitStatus: result.exitStatus, stdout: result.stdout };
+        if (!(await keepCollectedResourceRun(db, build.id, planId, output))) return false;
+      } else if (result.processId === TASK_PROCESS_ID || result.processId === RESOURCE_PROCESS_ID) {
+        return false; // not the step process of its pod's type: nothing the engine can take
+      }
+      // Other processes (`fly intercept` shells) are not part of the build.
     }
     return true;
   }
@@ -474,13 +500,18 @@ function describeOutcome(collected: Collected[], formerNode?: string | null): st
   return `build interrupted: ${interrupted}${collectedText}; the rest of the build did not run`;
 }
 
+/** The origin of a step pod's events: its plan node, or the first one running a step of its name. */
 function originOf(plan: unknown, metadata: ContainerMetadata): { id?: string } {
-  const id = stepOriginId(plan, metadata);
+  const id = metadata.planId ?? stepOriginId(plan, metadata);
   return id === undefined ? {} : { id };
 }
 
-/** The plan node of a step pod when only one node of the plan runs a step of its type and name. */
-function uniqueOriginId(plan: unknown, metadata: ContainerMetadata): string | undefined {
+/**
+ * The plan node of a step pod: recorded in its metadata (the engine's plan id); for a pod without one (made
+ * by an older node) the only node of the plan running a step of its type and name, if there is one.
+ */
+function planIdOf(plan: unknown, metadata: ContainerMetadata): string | undefined {
+  if (metadata.planId !== undefined) return metadata.planId;
   const ids = stepOriginIds(plan, metadata, 2);
   return ids.length === 1 ? ids[0] : undefined;
 }
@@ -524,9 +555,11 @@ const STEP_PROCESS_OF: Partial<Record<ContainerMetadata['type'], string>> = {
 
 /**
  * Where a followed process's output goes, as the engine sends it: a task's stdout and stderr and a resource
- * script's stderr become `log` events through the engine's LogEventWriter and `redactor`; everything else
- * (a resource script's JSON response, `fly intercept` shells) and, without a redactor, everything is dropped.
- * With `from` (output resumed at those raw byte offsets) a task's events carry the offset at their end.
+ * script's stderr become `log` events through the engine's LogEventWriter and `redactor`; a resource
+ * script's stdout (its JSON response, never logged) is kept for `response()` — whole when it was read from
+ * offset 0, as a node collecting it asks; everything else (`fly intercept` shells) and, without a redactor,
+ * every log is dropped. With `from` (output resumed at those raw byte offsets) the events carry the offset at
+ * their end.
  */
 function processOutput(
   log: BuildEventLog,
@@ -534,7 +567,7 @@ function processOutput(
   processId: string,
   redactor: Redactor | undefined,
   from: OutputOffsets | undefined,
-): { io: ProcessIO; close(): Promise<void> } {
+): { io: ProcessIO; close(): Promise<void>; response(): string | undefined } {
   const writers: LogEventWriter[] = [];
   const stream = (source: 'stdout' | 'stderr', logged: boolean): Writable => {
     if (!logged || redactor === undefined) return discard();
@@ -548,17 +581,30 @@ function processOutput(
     return writer.stream();
   };
   const isTask = processId === TASK_PROCESS_ID;
+  const isResource = processId === RESOURCE_PROCESS_ID;
+  const keepsResponse = isResource && from?.stdout === 0;
+  const response: Buffer[] = [];
   const io: ProcessIO = {
-    stdout: stream('stdout', isTask),
-    stderr: stream('stderr', isTask || processId === RESOURCE_PROCESS_ID),
+    stdout: keepsResponse ? collect(response) : stream('stdout', isTask),
+    stderr: stream('stderr', isTask || isResource),
   };
   return {
+    response: () => (keepsResponse ? Buffer.concat(response).toString('utf8') : undefined),
     io,
     close: async () => {
       await Promise.all([io.stdout, io.stderr].map((s) => (s === undefined ? undefined : endStream(s))));
       for (const writer of writers) await writer.close();
     },
   };
+}
+
+function collect(chunks: Buffer[]): Writable {
+  return new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      chunks.push(chunk);
+      done();
+    },
+  });
 }
 
 function discard(): Writable {
