@@ -32,7 +32,7 @@ function getStepPod(spec: Partial<ContainerSpec>, allowPrivileged = false) {
 }
 
 describe('the pod of a resource step of a custom type', () => {
-  it('runs the type’s image by repository and tag, or pinned by digest', () => {
+  it('runs the type’s image by repository and tag, or by digest alone when one pins it', () => {
     const tagged = getStepPod({
       image: { kind: 'registry', repository: 'registry.example:5000/team/my-type', tag: '1.2' },
     });
@@ -40,7 +40,7 @@ describe('the pod of a resource step of a custom type', () => {
     const pinned = getStepPod({
       image: { kind: 'registry', repository: 'example/my-type', tag: 'latest', digest: 'sha256:abc' },
     });
-    expect(pinned.spec.containers[0]?.image).toBe('example/my-type:latest@sha256:abc');
+    expect(pinned.spec.containers[0]?.image).toBe('example/my-type@sha256:abc');
   });
 
   it('pulls with the type image’s pull secrets', () => {

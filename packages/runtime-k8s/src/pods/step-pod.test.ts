@@ -132,7 +132,7 @@ describe('step pod spec', () => {
       }),
       config,
     );
-    expect(pod.spec.containers[0]?.image).toBe('golang:1.23@sha256:ff');
+    expect(pod.spec.containers[0]?.image).toBe('golang@sha256:ff');
     expect(pod.spec.imagePullSecrets).toEqual([{ name: 'global' }, { name: 'team' }]);
     expect(pod.spec.serviceAccountName).toBe('jetbridge-steps');
     expect(pod.spec.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
@@ -152,9 +152,31 @@ describe('step pod spec', () => {
       limits: { memory: String(2 ** 30) },
     });
     expect(imageReference({ kind: 'rootfs', uri: 'docker:///alpine#3.20' }, 'x')).toBe('alpine:3.20');
+    expect(() => imageReference({ kind: 'volume', volume: {} as never }, 'x')).toThrow(/image_resource/);
     expect(() => imageReference({ kind: 'rootfs', uri: 'raw:///rootfs' }, 'x')).toThrow(
       /registry images only/,
     );
+  });
+});
+
+describe('imageReference', () => {
+  const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+
+  it('runs the digest when one pins the version, dropping the tag', () => {
+    expect(imageReference({ kind: 'registry', repository: 'golang', tag: '1.23', digest }, 'x')).toBe(
+      `golang@${digest}`,
+    );
+    expect(
+      imageReference({ kind: 'registry', repository: 'registry.example:5000/team/img', digest }, 'x'),
+    ).toBe(`registry.example:5000/team/img@${digest}`);
+  });
+
+  it('falls back to repository:tag, the repository alone, or the default image', () => {
+    expect(imageReference({ kind: 'registry', repository: 'registry.example:5000/img', tag: '2' }, 'x')).toBe(
+      'registry.example:5000/img:2',
+    );
+    expect(imageReference({ kind: 'registry', repository: 'alpine' }, 'x')).toBe('alpine');
+    expect(imageReference(undefined, 'busybox:stable')).toBe('busybox:stable');
   });
 });
 

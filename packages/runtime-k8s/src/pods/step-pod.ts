@@ -74,12 +74,17 @@ function isWithin(parent: string, child: string): boolean {
   return child === parent || child.startsWith(parent === '/' ? '/' : `${parent}/`);
 }
 
-/** `repository[:tag][@digest]`, or `docker:///repo#tag`; images from artifacts need a registry, which this runtime lacks. */
+/**
+ * The pod's image: `repository@digest` when a digest pins the version (the tag is dropped: the digest alone
+ * says what runs, and some runtimes refuse `tag@digest`), else `repository[:tag]`; or `docker:///repo#tag`.
+ * Images from artifacts need a registry, which this runtime lacks.
+ */
 export function imageReference(image: ImageSpec | undefined, defaultImage: string): string {
   if (!image) return defaultImage;
   switch (image.kind) {
     case 'registry':
-      return `${image.repository}${image.tag ? `:${image.tag}` : ''}${image.digest ? `@${image.digest}` : ''}`;
+      if (image.digest) return `${image.repository}@${image.digest}`;
+      return `${image.repository}${image.tag ? `:${image.tag}` : ''}`;
     case 'rootfs': {
       const match = /^docker:\/\/\/([^#]+)(?:#(.+))?$/.exec(image.uri);
       if (match) return `${match[1]}${match[2] ? `:${match[2]}` : ''}`;
