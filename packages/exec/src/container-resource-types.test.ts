@@ -1,8 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Plan, TypeImage } from '@jetbridge/plan';
+import { createHash } from 'node:crypto';
+import type { Plan, TypeImage, Version } from '@jetbridge/plan';
 import type { Container, ContainerSpec, Worker } from '@jetbridge/runtime';
 import { ContainerResourceTypeResolver, ResourceTypeImageError } from './container-resource-types.js';
+import type { ImageVersionLookup, ImageVersionQuery } from './image-versions.js';
 import { run, startWorld, type TestWorld } from './test-fixtures.js';
+
+/** A digest as a registry names content: sha256 of some bytes. */
+function digestOf(content: string): string {
+  return `sha256:${createHash('sha256').update(content).digest('hex')}`;
+}
+
+/** Version histories by type and source (what the web's checks save), recording what was asked. */
+class CheckedVersions implements ImageVersionLookup {
+  readonly queries: ImageVersionQuery[] = [];
+  private readonly histories = new Map<string, Version[]>();
+  private key(type: string, source: unknown): string {
+    return JSON.stringify([type, source]);
+  }
+  saved(type: string, source: unknown, versions: Version[]): this {
+    this.histories.set(this.key(type, source), versions);
+    return this;
+  }
+  async latestVersion(query: ImageVersionQuery): Promise<Version | undefined> {
+    this.queries.push(query);
+    return this.histories.get(this.key(query.type, query.source))?.at(-1);
+  }
+}
 
 // On a runtime with real containers a resource step runs /opt/resource/{check,in,out} in its type's image:
 // the container spec the engine hands the worker carries that image (and `privileged` of a custom type).
@@ -94,7 +118,7 @@ describe('ContainerResourceTypeResolver', () => {
         get: {
           ...getPlan.get,
           source: { repository: 'example/my-type' },
-          version: { digest: 'sha256:abc' },
+          version: { digest: digestOf('abc') },
         },
       },
       base_type: 'registry-image',
@@ -107,9 +131,127 @@ describe('ContainerResourceTypeResolver', () => {
       kind: 'registry',
       repository: 'example/my-type',
       tag: 'latest',
-      digest: 'sha256:abc',
+      digest: digestOf('abc'),
     });
     expect(spec.privileged).toBeUndefined();
+  });
+
+  it('runs a custom type at the latest version its checks saved, its source’s vars resolved', async () => {
+    const older = digestOf('v1');
+    const latest = digestOf('v2');
+    const source = { repository: 'registry.example:5000/team/my-type', tag: '1.2' };
+    const versions = new CheckedVersions()
+      .saved('registry-image', source, [{ digest: older }, { digest: latest }])
+      .saved('registry-image', { repository: 'other/type' }, [{ digest: digestOf('other') }]);
+    const withVar: TypeImage = {
+      ...customType,
+      get_plan: {
+        id: 'g/image-get',
+        get: {
+          ...(customType.get_plan as Extract<Plan, { get: unknown }>).get,
+          source: { repository: '((registry))/team/my-type', tag: '1.2' },
+        },
+      },
+    };
+    const worker = new RecordingWorker(world.worker);
+    const { outcome } = await run(
+      world,
+      { id: 'g', get: { name: 'thing', type: 'my-type', source: {}, image: withVar, version: { v: '1' } } },
+      {
+        worker,
+        resourceTypes: new ContainerResourceTypeResolver({ imageVersions: versions }),
+        vars: {
+          lookup: async (ref) => (ref.path === 'registry' ? { value: 'registry.example:5000' } : undefined),
+        },
+      },
+    );
+    expect(outcome).toBe('errored');
+    expect(worker.specs[0]?.image).toEqual({ kind: 'registry', ...source, digest: latest });
+    expect(versions.queries).toEqual([{ type: 'registry-image', source, resourceTypes: [] }]);
+  });
+
+  it('runs a type at its tag when no version was checked, and never asks when the version is fixed or the source pins a digest', async () => {
+    const versions = new CheckedVersions();
+    const resolver = new ContainerResourceTypeResolver({ imageVersions: versions });
+    expect((await resolver.resolve('my-type', customType)).kind === 'image').toBe(true);
+    expect(await resolver.resolve('my-type', customType)).toMatchObject({
+      image: { repository: 'registry.example:5000/team/my-type', tag: '1.2' },
+    });
+    expect(versions.queries).toHaveLength(2);
+    expect(await resolver.resolve('my-type', customType)).not.toHaveProperty('image.digest');
+
+    const getPlan = (customType.get_plan as Extract<Plan, { get: unknown }>).get;
+    const sourceDigest = digestOf('pinned in source');
+    const pinnedSource: TypeImage = {
+      get_plan: {
+        id: 'x/image-get',
+        get: { ...getPlan, source: { repository: 'example/t', digest: sourceDigest } },
+      },
+    };
+    const fixed: TypeImage = {
+      get_plan: { id: 'y/image-get', get: { ...getPlan, version: { digest: digestOf('fixed') } } },
+    };
+    const asked = versions.queries.length;
+    expect(await resolver.resolve('t', pinnedSource)).toMatchObject({
+      image: { repository: 'example/t', digest: sourceDigest },
+    });
+    expect(await resolver.resolve('t', fixed)).toMatchObject({ image: { digest: digestOf('fixed') } });
+    expect(versions.queries).toHaveLength(asked);
+  });
+
+  it('keys a nested custom type’s history by the types it is built on', async () => {
+    const versions = new CheckedVersions();
+    const inner = { repository: 'example/inner' };
+    const nested: TypeImage = {
+      get_plan: {
+        id: 'n/image-get',
+        get: {
+          name: 'outer',
+          type: 'inner',
+          source: { repository: 'example/outer' },
+          image: {
+            get_plan: {
+              id: 'n/image-get/image-get',
+              get: {
+                name: 'inner',
+                type: 'registry-image',
+                source: inner,
+                image: { base_type: 'registry-image' },
+              },
+            },
+            base_type: 'registry-image',
+          },
+        },
+      },
+      base_type: 'registry-image',
+    };
+    await new ContainerResourceTypeResolver({ imageVersions: versions }).resolve('outer', nested);
+    expect(versions.queries).toEqual([
+      {
+        type: 'inner',
+        source: { repository: 'example/outer' },
+        resourceTypes: [{ name: 'inner', type: 'registry-image', source: inner }],
+      },
+    ]);
+  });
+
+  it('errors a step whose type image version has a digest no registry would take', async () => {
+    const versions = new CheckedVersions().saved('registry-image', { repository: 'example/t' }, [
+      { digest: 'sha256:abc' },
+    ]);
+    const getPlan = (customType.get_plan as Extract<Plan, { get: unknown }>).get;
+    const image: TypeImage = {
+      get_plan: { id: 'b/image-get', get: { ...getPlan, source: { repository: 'example/t' } } },
+    };
+    const { outcome, sink } = await run(
+      world,
+      { id: 'g', get: { name: 'r', type: 't', source: {}, image, version: { v: '1' } } },
+      { resourceTypes: new ContainerResourceTypeResolver({ imageVersions: versions }) },
+    );
+    expect(outcome).toBe('errored');
+    expect(sink.errorsOf('g').join('\n')).toContain(
+      "resource type 't': the checked version's digest 'sha256:abc' is not an image digest",
+    );
   });
 
   it('runs a base type’s configured image, or concourse/<type>-resource', async () => {
@@ -168,7 +310,7 @@ describe('a task on a container runtime', () => {
             name: '',
             type: 'registry-image',
             source: { repository: 'golang', tag: '1.23' },
-            version: { digest: 'sha256:feed' },
+            version: { digest: digestOf('feed') },
           },
           run: { path: 'go', args: ['test'] },
         },
@@ -178,8 +320,66 @@ describe('a task on a container runtime', () => {
       kind: 'registry',
       repository: 'golang',
       tag: '1.23',
-      digest: 'sha256:feed',
+      digest: digestOf('feed'),
     });
     expect(spec.metadata).toMatchObject({ type: 'task', stepName: 'unit' });
+  });
+
+  const task = (image_resource: Record<string, unknown>): Plan => ({
+    id: 't',
+    task: {
+      name: 'unit',
+      privileged: false,
+      hermetic: false,
+      config: {
+        platform: 'linux',
+        image_resource: { name: '', type: 'registry-image', ...image_resource } as never,
+        run: { path: 'go', args: ['test'] },
+      },
+    },
+  });
+
+  it('runs a task’s image_resource at the latest checked version, else its tag, else source.digest', async () => {
+    const latest = digestOf('golang 1.23 latest');
+    const source = { repository: 'golang', tag: '1.23' };
+    const versions = new CheckedVersions().saved('registry-image', source, [
+      { digest: digestOf('golang 1.23 older') },
+      { digest: latest },
+    ]);
+    const resolver = new ContainerResourceTypeResolver({ imageVersions: versions });
+    expect((await specOf(task({ source }), resolver)).image).toEqual({
+      kind: 'registry',
+      ...source,
+      digest: latest,
+    });
+    expect((await specOf(task({ source: { repository: 'alpine' } }), resolver)).image).toEqual({
+      kind: 'registry',
+      repository: 'alpine',
+    });
+    const pinned = digestOf('pinned');
+    expect(
+      (await specOf(task({ source: { repository: 'alpine', digest: pinned } }), resolver)).image,
+    ).toEqual({ kind: 'registry', repository: 'alpine', digest: pinned });
+    // A `version:` wins over what was checked, and is not looked up.
+    const asked = versions.queries.length;
+    const fixed = digestOf('fixed');
+    expect((await specOf(task({ source, version: { digest: fixed } }), resolver)).image).toMatchObject({
+      digest: fixed,
+    });
+    expect(versions.queries).toHaveLength(asked);
+  });
+
+  it('errors a task whose image_resource version has a bad digest, naming it', async () => {
+    const { outcome, sink } = await run(
+      world,
+      task({ source: { repository: 'golang' }, version: { digest: 'latest' } }),
+      {
+        resourceTypes: new ContainerResourceTypeResolver(),
+      },
+    );
+    expect(outcome).toBe('errored');
+    expect(sink.errorsOf('t')).toEqual([
+      "image_resource: the version's digest 'latest' is not an image digest (expected 'sha256:' and 64 hex digits, or <algorithm>:<hex>)",
+    ]);
   });
 });
