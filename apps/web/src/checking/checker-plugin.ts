@@ -10,6 +10,7 @@ import { loggingPipelineScheduling, type PipelineScheduling } from '../api/pipel
 import { useBuildTracker } from '../builds/build-tracker-plugin.js';
 import { JobBuildStarter } from '../builds/job-build-starter.js';
 import { createCredentialManager, type CredentialManager } from '../creds/index.js';
+import { CheckedImageVersions } from './checked-image-versions.js';
 import { Checker } from './checker.js';
 import { ResourceCheckingLocks } from './resource-checking-locks.js';
 import { ResourceTypeChecker } from './resource-type-checker.js';
@@ -43,10 +44,11 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
   const tracker = await useBuildTracker(app, ctx);
   const { config } = ctx;
   const credentials = createCredentialManager(config);
-  // Pods run a resource type's image (/opt/resource); host processes run it from a directory.
+  // Pods run a resource type's image (/opt/resource) at the version its checks found; host processes run it
+  // from a directory.
   const resourceTypes: ResourceTypeResolver =
     config.runtime === 'kubernetes'
-      ? new ContainerResourceTypeResolver()
+      ? new ContainerResourceTypeResolver({ imageVersions: new CheckedImageVersions(ctx.db) })
       : new LocalResourceTypeResolver(
           config.resourceTypesDir === undefined ? {} : { directory: config.resourceTypesDir },
         );
