@@ -88,14 +88,18 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-export async function startTestCluster(namespace = 'ci'): Promise<TestCluster> {
+export async function startTestCluster(
+  namespace = 'ci',
+  /** More images (repository → directory of its files) beside the built-in types'. */
+  options: { images?: Record<string, string> } = {},
+): Promise<TestCluster> {
   if ('skip' in helperBuild) throw new Error(helperBuild.skip);
   const helperPath = helperBuild.path;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-kube-'));
   // Resource steps run their type's image: the built-in types stand in for concourse/<type>-resource.
   const server = await startKubeTestServer({
     nodes: NODES.map((name) => ({ name })),
-    images: await builtinResourceTypeImages(dir),
+    images: { ...(await builtinResourceTypeImages(dir)), ...options.images },
   });
   const kubeconfigPath = path.join(dir, 'kubeconfig');
   await server.writeKubeConfig(kubeconfigPath, namespace);
