@@ -69,7 +69,8 @@ export class CorruptArchiveError extends ArtifactStoreError {
   readonly code = 'corrupt_archive';
 }
 
-function formatBytes(bytes: number): string {
+/** A byte count for messages: `512 bytes`, `1.5 MiB`, `10 GiB`. */
+export function formatBytes(bytes: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;

@@ -24,4 +24,5 @@ export {
   ArtifactTooLargeError,
   UnsafeArchiveError,
   CorruptArchiveError,
+  formatBytes,
 } from './errors.js';

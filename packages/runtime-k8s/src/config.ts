@@ -39,6 +39,11 @@ export interface StreamArtifactsConfig {
   parallelTransfers?: number;
   /** Attempts of one transfer whose exec connection dropped (the transfer starts over). Default 3. */
   transferAttempts?: number;
+  /**
+   * Largest uncompressed tar (headers included) of one output collected into the web's store: collecting a
+   * bigger one stops and errors the step, so a step cannot fill the web's disk. 0: no limit. Default 10 GiB.
+   */
+  maxOutputBytes?: number;
 }
 
 /**
@@ -155,6 +160,7 @@ export const K8S_WORKER_DEFAULTS = {
   inputs: 'copy' as const,
   parallelTransfers: 4,
   transferAttempts: 3,
+  maxOutputBytes: 10 * 1024 ** 3,
   resources: { requests: { cpu: '100m', memory: '128Mi' } as ResourceQuantities },
   podStartTimeoutMs: 5 * 60_000,
   schedulingTimeoutMs: 15 * 60_000,
@@ -181,6 +187,8 @@ export interface ResolvedStreamArtifacts {
   mode: 'stream';
   parallelTransfers: number;
   transferAttempts: number;
+  /** 0: no limit. */
+  maxOutputBytes: number;
 }
 
 /** The configuration with every default applied. */
@@ -219,6 +227,17 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
   return value;
 }
 
+/** A byte count, 0 meaning no limit. */
+function byteLimit(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new Error(
+      `K8sWorkerConfig.artifacts.${name} must be a whole number of bytes, 0 for none (got ${value})`,
+    );
+  }
+  return value;
+}
+
 function resolveArtifacts(config: K8sWorkerConfig): ResolvedK8sConfig['artifacts'] {
   const artifacts = config.artifacts;
   if (artifacts?.mode === 'stream') {
@@ -238,6 +257,11 @@ function resolveArtifacts(config: K8sWorkerConfig): ResolvedK8sConfig['artifacts
         artifacts.transferAttempts,
         K8S_WORKER_DEFAULTS.transferAttempts,
         'transferAttempts',
+      ),
+      maxOutputBytes: byteLimit(
+        artifacts.maxOutputBytes,
+        K8S_WORKER_DEFAULTS.maxOutputBytes,
+        'maxOutputBytes',
       ),
     };
   }

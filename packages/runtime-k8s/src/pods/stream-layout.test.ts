@@ -90,5 +90,27 @@ describe('stream-mode pod layout', () => {
     expect(() =>
       resolveConfig({ ...base, artifactStore, artifacts: { mode: 'stream', parallelTransfers: 0 } }),
     ).toThrow(/parallelTransfers must be a positive integer/);
+    for (const maxOutputBytes of [-1, 1.5])
+      expect(() =>
+        resolveConfig({ ...base, artifactStore, artifacts: { mode: 'stream', maxOutputBytes } }),
+      ).toThrow(/maxOutputBytes must be a whole number of bytes/);
+  });
+
+  it('limits collected outputs to 10 GiB unless told otherwise (0: no limit)', () => {
+    const base = {
+      namespace: 'ci',
+      helperImage: 'helper:1',
+      artifactStore: new ArtifactStore({ root: '/nonexistent/store' }),
+    };
+    const limitOf = (maxOutputBytes?: number) => {
+      const { artifacts } = resolveConfig({
+        ...base,
+        artifacts: { mode: 'stream', ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }) },
+      });
+      return artifacts.mode === 'stream' ? artifacts.maxOutputBytes : undefined;
+    };
+    expect(limitOf()).toBe(10 * 1024 ** 3);
+    expect(limitOf(0)).toBe(0);
+    expect(limitOf(50 * 1024 ** 3)).toBe(50 * 1024 ** 3);
   });
 });
