@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 import { K8S_WORKER_DEFAULTS } from '@jetbridge/runtime-k8s';
 import { parseGoDuration } from '@jetbridge/plan';
-import { ConfigError, parseWebConfig, SecretText } from './index.js';
+import { ConfigError, parseByteSize, parseWebConfig, SecretText } from './index.js';
 import { optionSpecs } from './options.js';
 
 /** What the chart renders for `--runtime kubernetes` in pvc mode (deploy/chart/templates/_helpers.tpl). */
@@ -84,6 +84,9 @@ describe('--runtime kubernetes settings', () => {
     expect(parseGoDuration(defaultOf('kubernetes-keep-for-hijack') ?? '')).toBe(
       K8S_WORKER_DEFAULTS.keepForHijackMs,
     );
+    expect(parseByteSize(defaultOf('kubernetes-stream-max-output-size') ?? '')).toBe(
+      K8S_WORKER_DEFAULTS.maxOutputBytes,
+    );
   });
 
   it('takes --kubernetes-api-retry-budget 0s as "never retry", and leaves it to the runtime when unset', () => {
@@ -137,7 +140,25 @@ describe('--runtime kubernetes settings', () => {
 
   it('accepts stream mode', () => {
     const stream = parseWebConfig([], { ...CHART_PVC_ENV, CONCOURSE_KUBERNETES_ARTIFACT_MODE: 'stream' });
-    expect(stream.kubernetes?.artifacts).toEqual({ mode: 'stream' });
+    expect(stream.kubernetes?.artifacts).toEqual({ mode: 'stream', maxOutputBytes: 10 * 1024 ** 3 });
+  });
+
+  it('reads the stream-mode output limit as a size, flag over env, 0 for none', () => {
+    const env = {
+      ...CHART_PVC_ENV,
+      CONCOURSE_KUBERNETES_ARTIFACT_MODE: 'stream',
+      CONCOURSE_KUBERNETES_STREAM_MAX_OUTPUT_SIZE: '50GB',
+    };
+    expect(parseWebConfig([], env).kubernetes?.artifacts).toEqual({
+      mode: 'stream',
+      maxOutputBytes: 50 * 1024 ** 3,
+    });
+    expect(
+      parseWebConfig(['--kubernetes-stream-max-output-size', '512MB'], env).kubernetes?.artifacts,
+    ).toEqual({ mode: 'stream', maxOutputBytes: 512 * 1024 ** 2 });
+    expect(
+      parseWebConfig([], { ...env, CONCOURSE_KUBERNETES_STREAM_MAX_OUTPUT_SIZE: '0' }).kubernetes?.artifacts,
+    ).toEqual({ mode: 'stream', maxOutputBytes: 0 });
   });
 
   it('reads node-local mode as the chart renders it: daemons found by label, the key kept secret', () => {
@@ -282,6 +303,16 @@ describe('--runtime kubernetes settings', () => {
     [{ CONCOURSE_KUBERNETES_CLAIM_MOUNT_PATH: '' }, '--kubernetes-claim-mount-path', 'pvc mode'],
     [{ CONCOURSE_KUBERNETES_ARTIFACT_MODE: 'nfs' }, '--kubernetes-artifact-mode', 'pvc, stream, node-local'],
     [{ CONCOURSE_KUBERNETES_INPUTS: 'link' }, '--kubernetes-inputs', 'copy, mount'],
+    [
+      { CONCOURSE_KUBERNETES_STREAM_MAX_OUTPUT_SIZE: '10 GiB' },
+      '--kubernetes-stream-max-output-size (CONCOURSE_KUBERNETES_STREAM_MAX_OUTPUT_SIZE)',
+      'not a size',
+    ],
+    [
+      { CONCOURSE_KUBERNETES_STREAM_MAX_OUTPUT_SIZE: '-1' },
+      '--kubernetes-stream-max-output-size',
+      'not a size',
+    ],
     [{ CONCOURSE_KUBERNETES_ALLOW_PRIVILEGED: 'yes' }, '--kubernetes-allow-privileged', 'true, false'],
     [
       { CONCOURSE_KUBERNETES_POD_SCHEDULING_TIMEOUT: '15' },

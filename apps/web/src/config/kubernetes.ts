@@ -3,6 +3,7 @@
 // a value that is set but bad fails whatever the runtime, naming its flag.
 import path from 'node:path';
 import { parseGoDuration } from '@jetbridge/plan';
+import { parseByteSize } from './byte-size.js';
 import type { OptionFlag } from './options.js';
 
 /** What the web's parser lends this one: raw values (with defaults) and its error convention. */
@@ -36,8 +37,15 @@ export type KubernetesArtifactSettings =
       directory: string;
       inputs: 'copy' | 'mount';
     }
-  | { mode: 'stream' }
+  | StreamArtifactSettings
   | NodeLocalArtifactSettings;
+
+/** stream mode: outputs are collected into the web's data directory. */
+export interface StreamArtifactSettings {
+  mode: 'stream';
+  /** `--kubernetes-stream-max-output-size`: largest uncompressed tar of one output; 0: no limit. */
+  maxOutputBytes: number;
+}
 
 /** node-local mode: an artifact daemon on every node (the chart's DaemonSet) keeps that node's artifacts. */
 export interface NodeLocalArtifactSettings {
@@ -168,6 +176,7 @@ export function parseKubernetesSettings(
   const tagPlacement = parseTagPlacement(read, optional('kubernetes-tag-placement'));
   const daemonPort = read.port('kubernetes-artifact-daemon-port');
   const mirrorReplicas = wholeNumber(read, 'kubernetes-artifact-mirror-replicas');
+  const maxOutputBytes = byteSizeOrZero(read, 'kubernetes-stream-max-output-size');
   parseDaemonUrls(read, optional('kubernetes-artifact-daemon-urls'));
   dnsName(
     'kubernetes-artifact-daemon-namespace',
@@ -208,7 +217,7 @@ export function parseKubernetesSettings(
       inputs,
     };
   } else if (mode === 'stream') {
-    artifacts = { mode };
+    artifacts = { mode, maxOutputBytes };
   } else {
     const hostPath = required(
       'kubernetes-artifact-daemon-host-path',
@@ -254,6 +263,15 @@ export function parseKubernetesSettings(
     },
     tagPlacement,
   };
+}
+
+/** A size such as 10GB (binary units, as --max-artifact-upload-size), or 0 for none. */
+function byteSizeOrZero(read: OptionReader, flag: OptionFlag): number {
+  const text = read.get(flag)?.trim() ?? '';
+  const bytes = parseByteSize(text);
+  if (bytes === undefined || !Number.isSafeInteger(bytes))
+    read.fail(flag, `'${text}' is not a size (e.g. 10GB, 500MB, or 0 for no limit)`);
+  return bytes as number;
 }
 
 function wholeNumber(read: OptionReader, flag: OptionFlag): number {

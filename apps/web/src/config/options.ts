@@ -313,6 +313,13 @@ export const optionSpecs = [
   },
   {
     group: 'runtime',
+    flag: 'kubernetes-stream-max-output-size',
+    env: 'CONCOURSE_KUBERNETES_STREAM_MAX_OUTPUT_SIZE',
+    default: '10GB',
+    help: "Largest uncompressed size of one step output collected into the web node's data directory (stream mode), e.g. 50GB; a bigger output errors its step. 0: no limit.",
+  },
+  {
+    group: 'runtime',
     flag: 'kubernetes-helper-image',
     env: 'CONCOURSE_KUBERNETES_HELPER_IMAGE',
     help: 'Image holding the static jetbridge-helper binary (required with --runtime kubernetes; pin it by digest).',

@@ -3,8 +3,11 @@ import { parseGoDuration } from '@jetbridge/plan';
 import { parseCredentialSettings, type CredentialSettings } from '../creds/credentials-config.js';
 import type { SecretRetryOptions } from '../creds/retrying-credential-manager.js';
 import type { BuildLogRetentionLimits } from '../builds/build-log-retention.js';
+import { parseByteSize } from './byte-size.js';
 import { parseKubernetesSettings, type KubernetesRuntimeSettings } from './kubernetes.js';
 import { optionSpecs, type OptionFlag, type OptionSpec } from './options.js';
+
+export { parseByteSize };
 
 /** A setting with a bad value; the message names the flag and its environment variable. */
 export class ConfigError extends Error {
@@ -141,28 +144,6 @@ function splitList(value: string): string[] {
     .split(',')
     .map((v) => v.trim())
     .filter((v) => v !== '');
-}
-
-const SIZE_UNITS: Record<string, number> = {
-  '': 1,
-  B: 1,
-  KB: 1024,
-  MB: 1024 ** 2,
-  GB: 1024 ** 3,
-  TB: 1024 ** 4,
-};
-
-/** `10MB`, `2GB`, `512` (bytes). Binary multiples, as operators expect of memory-like sizes. */
-export function parseByteSize(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?B?)$/i.exec(text.trim());
-  if (!m) return undefined;
-  const unitKey = (m[2] ?? '').toUpperCase();
-  const unit =
-    SIZE_UNITS[
-      unitKey === 'K' || unitKey === 'M' || unitKey === 'G' || unitKey === 'T' ? `${unitKey}B` : unitKey
-    ];
-  if (unit === undefined) return undefined;
-  return Math.floor(Number(m[1]) * unit);
 }
 
 /** Turn flags and environment into a validated configuration, or throw ConfigError naming the setting. */

@@ -50,7 +50,7 @@ export async function k8sArtifactsConfig(
       inputs: artifacts.inputs,
     };
   }
-  if (artifacts.mode === 'stream') return { mode: 'stream' };
+  if (artifacts.mode === 'stream') return { mode: 'stream', maxOutputBytes: artifacts.maxOutputBytes };
   const scheme = artifacts.tlsCaCertPath === undefined ? 'http' : 'https';
   let ca: Buffer | undefined;
   if (artifacts.tlsCaCertPath !== undefined) {
