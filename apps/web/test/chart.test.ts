@@ -51,6 +51,8 @@ const RUNTIME_K8S_RBAC_RULES = [
   { apiGroups: [''], resources: ['events'], verbs: ['list'] },
 ];
 
+/** stream mode with its output limit set. */
+const STREAM = ['kubernetes.artifactMode=stream', 'kubernetes.streamMaxOutputSize=50GB'];
 /** node-local mode with its DaemonSet, and the daemons over TLS. */
 const NODE_LOCAL = ['kubernetes.artifactMode=node-local', 'artifactDaemon.enabled=true'];
 const NODE_LOCAL_TLS = ['artifactDaemon.tls.enabled=true', 'artifactDaemon.tls.secretName=daemon-tls'];
@@ -722,6 +724,7 @@ describe('the web container gets only settings the server accepts', () => {
     ['default values', [] as string[], [] as string[]],
     ['ci/production-values.yaml', [PRODUCTION_VALUES], []],
     ['every optional setting', [PRODUCTION_VALUES, 'EVERY_OPTION'], []],
+    ['stream artifacts', [], STREAM],
     ['node-local artifacts', [], NODE_LOCAL],
     [
       'node-local artifacts over TLS, steps in another namespace',
@@ -934,6 +937,7 @@ describe('the chart can set every web option', () => {
     const renders = [
       await render([PRODUCTION_VALUES, overlay]),
       await render([], [...NODE_LOCAL, ...NODE_LOCAL_TLS]),
+      await render([], STREAM),
       await render([], KUBERNETES_CREDENTIALS),
       await render([], [...KUBERNETES_CREDENTIALS, 'concourse.web.kubernetes.configPath=/kube/config']),
     ];

@@ -138,6 +138,9 @@ The Kubernetes runtime's settings as `CONCOURSE_KUBERNETES_<KEY>` env entries: e
 {{- $_ := unset $k "artifactDirectory" -}}
 {{- $_ := unset $k "inputs" -}}
 {{- end -}}
+{{- if ne $k.artifactMode "stream" -}}
+{{- $_ := unset $k "streamMaxOutputSize" -}}
+{{- end -}}
 {{- if eq $k.artifactMode "node-local" -}}
 {{- $_ := set $k "artifactDaemonPort" .Values.artifactDaemon.port -}}
 {{- $_ := set $k "artifactDaemonHostPath" .Values.artifactDaemon.hostPath -}}
