@@ -274,6 +274,7 @@ export class K8sContainer implements Container {
         metrics,
         logger,
         signal: this.lifecycle.signal,
+        ...(this.context.outputReceiver ? { receiver: this.context.outputReceiver } : {}),
       }).catch(async (error: unknown) => {
         throw (await this.verdict().catch(() => undefined)) ?? error;
       });

@@ -56,6 +56,7 @@ import {
 import { buildStepPod, containerPath, HELPER_PATH, workDirFor, type ClaimMount } from './pods/step-pod.js';
 import { outsideRoots, streamLocation } from './pods/stream-layout.js';
 import { streamVolumesIn, type StreamedVolume } from './stream/artifact-transfer.js';
+import { OutputCollectorThread } from './stream/collector-thread.js';
 import type { WorkerContext } from './worker-context.js';
 import { discoverDaemons } from './node-local/discovery.js';
 import { NodeLocalArtifacts, type PreparedPod } from './node-local/node-local-artifacts.js';
@@ -181,7 +182,15 @@ export class K8sWorker implements Worker {
     const worker = new K8sWorker(
       options,
       config,
-      { config, kubeConfig, pods: new PodClient(api, config.namespace), tracker, metrics, logger },
+      {
+        config,
+        kubeConfig,
+        pods: new PodClient(api, config.namespace),
+        tracker,
+        metrics,
+        logger,
+        ...(artifacts.mode === 'stream' ? { outputReceiver: new OutputCollectorThread(logger) } : {}),
+      },
       store,
       nodeLocal,
     );
@@ -438,6 +447,7 @@ export class K8sWorker implements Worker {
       }
     }
     await this.context.tracker.stop();
+    await this.context.outputReceiver?.close();
   }
 
   /**
@@ -451,6 +461,7 @@ export class K8sWorker implements Worker {
     for (const container of this.held.values()) container.release();
     this.held.clear();
     await this.context.tracker.stop();
+    await this.context.outputReceiver?.close();
   }
 
   /**

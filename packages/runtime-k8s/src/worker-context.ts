@@ -4,6 +4,7 @@ import type { PodClient } from './kube/pod-client.js';
 import type { PodTracker } from './kube/pod-tracker.js';
 import type { Logger } from './logger.js';
 import type { K8sRuntimeMetrics } from './metrics.js';
+import type { TarOutReceiver } from './stream/collector-thread.js';
 
 /** What a worker shares with its containers. */
 export interface WorkerContext {
@@ -13,4 +14,6 @@ export interface WorkerContext {
   readonly tracker: PodTracker;
   readonly metrics: K8sRuntimeMetrics;
   readonly logger: Logger;
+  /** Stream mode: receives outputs (in a thread of its own). */
+  readonly outputReceiver?: TarOutReceiver;
 }

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { PassThrough, Writable } from 'node:stream';
-import { extractTar, lendTarChunks, type Artifact, type ArtifactStore } from '@jetbridge/artifact-store';
+import { Writable } from 'node:stream';
+import { lendTarChunks, type Artifact, type ArtifactStore } from '@jetbridge/artifact-store';
 import { RuntimeError } from '@jetbridge/runtime';
 import { ExecConnectionLostError, execInPod, type ExecInPodOptions, type ExecResult } from '../exec/index.js';
 import type { HelperTarget } from '../helper/helper-exec.js';
 import type { Logger } from '../logger.js';
 import type { K8sRuntimeMetrics } from '../metrics.js';
 import type { StreamLocation } from '../pods/stream-layout.js';
+import { receiveOnThisThread, type TarOutReceiver } from './collector-thread.js';
 
 /** A volume of a stream-mode step: the artifact, and where it lives in the pod. */
 export interface StreamedVolume {
@@ -28,6 +29,8 @@ export interface TransferOptions {
   metrics: K8sRuntimeMetrics;
   logger: Logger;
   signal?: AbortSignal;
+  /** Where outputs are received (the worker's collector thread); default this thread. */
+  receiver?: TarOutReceiver;
 }
 
 export interface TransferReport {
@@ -156,12 +159,27 @@ async function lookupArtifact(store: ArtifactStore, volume: StreamedVolume): Pro
   return artifact;
 }
 
-/**
- * Runs the helper's `tar-in` or `tar-out` for one volume in the pod (with --report, so it prints its byte count)
- * and counts the exec in the metrics. The caller brings the streams: a tar to send, or a tar intake.
- */
-async function execHelperTar(
+/** The helper's `tar-in`/`tar-out` of one volume, with --report (it prints the byte count it read/wrote). */
+function helperTarCommand(
   verb: 'tar-in' | 'tar-out',
+  volume: StreamedVolume,
+  options: TransferOptions,
+): string[] {
+  const { location } = volume;
+  return [
+    options.target.helperPath,
+    verb,
+    `--dir=${location.dir}`,
+    `--path=${location.relative}`,
+    '--report',
+  ];
+}
+
+/**
+ * Runs the helper's `tar-in` for one volume in the pod (with --report, so it prints its byte count) and counts
+ * the exec in the metrics. The caller brings the tar to send.
+ */
+async function execHelperTarIn(
   volume: StreamedVolume,
   options: TransferOptions,
   io: Pick<ExecInPodOptions, 'stdin' | 'stdinIsSelfDelimiting' | 'stdout' | 'stderr' | 'signal'>,
@@ -172,18 +190,12 @@ async function execHelperTar(
     namespace: options.target.namespace,
     pod: options.target.pod,
     container: options.target.container,
-    command: [
-      options.target.helperPath,
-      verb,
-      `--dir=${volume.location.dir}`,
-      `--path=${volume.location.relative}`,
-      '--report',
-    ],
+    command: helperTarCommand('tar-in', volume, options),
     ...io,
     killOnAbort: false,
     pingIntervalMs: 15_000,
   });
-  options.metrics.exec(verb, {
+  options.metrics.exec('tar-in', {
     sent: result.stdinBytes,
     received: result.stdoutBytes + result.stderrBytes,
     seconds: (Date.now() - began) / 1000,
@@ -199,7 +211,7 @@ async function streamOneIn(volume: StreamedVolume, options: TransferOptions): Pr
   const stderr = new TextCollector();
   let result: ExecResult;
   try {
-    result = await execHelperTar('tar-in', volume, options, {
+    result = await execHelperTarIn(volume, options, {
       stdin: tar,
       // A tar ends itself (its end-of-archive marker), so v4 servers work too.
       stdinIsSelfDelimiting: true,
@@ -269,55 +281,54 @@ async function receiveInto(
   output: StreamedVolume,
   options: TransferOptions,
 ): Promise<number> {
-  // 1 MiB: the exec's socket is paused whenever this reports full; at the 16 KiB default that is every frame.
-  const tar = new PassThrough({ highWaterMark: 1 << 20 });
-  // Failures surface through extractTar and execInPod; a destroyed intake must not throw on its own.
-  tar.on('error', () => undefined);
-  const stderr = new TextCollector();
-  const stop = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  let extractFailure: unknown;
-  const extracting = extractTar(staging, '.', tar).catch((error: unknown) => {
-    extractFailure = error;
-    stop.abort(error); // nothing reads the exec's output any more
-    throw error;
-  });
-  const where = `output ${output.containerPath} (volume ${output.handle}) of pod ${options.target.pod}`;
-  let result: ExecResult;
-  try {
-    result = await execHelperTar('tar-out', output, options, { stdout: tar, stderr, signal });
-  } catch (error) {
-    tar.destroy(error instanceof Error ? error : new Error(String(error)));
-    await extracting.catch(() => undefined);
-    if (extractFailure !== undefined && !(error instanceof ExecConnectionLostError)) {
+  const receiver = options.receiver ?? receiveOnThisThread;
+  const { target } = options;
+  const outcome = await receiver.receive(
+    {
+      namespace: target.namespace,
+      pod: target.pod,
+      container: target.container,
+      command: helperTarCommand('tar-out', output, options),
+      staging,
+    },
+    target.kubeConfig,
+    options.signal,
+  );
+  const where = `output ${output.containerPath} (volume ${output.handle}) of pod ${target.pod}`;
+  const { result, execError, extractError } = outcome;
+  if (!result) {
+    if (extractError !== undefined && !(execError instanceof ExecConnectionLostError)) {
       // The web refused what arrived (an unsafe archive): that is the reason, not the aborted exec.
-      throw new RuntimeError(`cannot collect ${where}: ${describeError(extractFailure)}`, {
-        cause: extractFailure,
+      throw new RuntimeError(`cannot collect ${where}: ${describeError(extractError)}`, {
+        cause: extractError,
       });
     }
-    throw error;
+    throw execError;
   }
+  options.metrics.exec('tar-out', {
+    sent: result.stdinBytes,
+    received: result.stdoutBytes + result.stderrBytes,
+    seconds: outcome.seconds,
+  });
   if (result.exitCode === EXIT_NOT_FOUND) {
-    await extracting.catch(() => undefined);
     options.logger.warn(
-      { pod: options.target.pod, output: output.containerPath },
+      { pod: target.pod, output: output.containerPath },
       'the step removed its output directory: collected as empty',
     );
     return 0;
   }
   if (result.exitCode !== 0) {
-    await extracting.catch(() => undefined);
     throw new RuntimeError(
-      `cannot collect ${where}: ${helperMessage(stderr.value()) || `exit ${result.exitCode}`}`,
+      `cannot collect ${where}: ${helperMessage(outcome.stderr) || `exit ${result.exitCode}`}`,
     );
   }
-  let extracted;
-  try {
-    extracted = await extracting;
-  } catch (error) {
-    throw new RuntimeError(`cannot collect ${where}: ${describeError(error)}`, { cause: error });
+  if (extractError !== undefined || !outcome.extracted) {
+    throw new RuntimeError(`cannot collect ${where}: ${describeError(extractError)}`, {
+      cause: extractError,
+    });
   }
-  const written = reportedBytes(stderr.value());
+  const extracted = outcome.extracted;
+  const written = reportedBytes(outcome.stderr);
   if (written !== result.stdoutBytes || extracted.bytes !== result.stdoutBytes) {
     throw new RuntimeError(
       `collecting ${where} was incomplete: the helper wrote ${written ?? 'an unknown number of'} bytes, the web received ${result.stdoutBytes} and extracted ${extracted.bytes}`,
