@@ -14,6 +14,7 @@ export {
   allocateBuildId,
   createStartedOneOffBuild,
   findBuild,
+  findBuildCheckTarget,
   finishBuild,
   markBuildAborted,
   listBuildLifetimes,

@@ -167,6 +167,21 @@ export async function findBuild(db: Kysely<Database>, id: number): Promise<Build
   return row === undefined ? undefined : toRecord(row);
 }
 
+/** What a check build checks (its resource or resource type); undefined for any other build. */
+export async function findBuildCheckTarget(
+  db: Kysely<Database>,
+  id: number,
+): Promise<{ resourceId: number } | { resourceTypeId: number } | undefined> {
+  const row = await db
+    .selectFrom('builds')
+    .select(['resource_id', 'resource_type_id'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (row?.resource_id != null) return { resourceId: row.resource_id };
+  if (row?.resource_type_id != null) return { resourceTypeId: row.resource_type_id };
+  return undefined;
+}
+
 /**
  * Finish a build that is still running: set its status and end time. False when it had already finished
  * (whoever finished it first wins; a build's status never changes after that).
