@@ -19,8 +19,8 @@ import { parsePlan, PlanError, toPublicPlan, type Plan } from '@jetbridge/plan';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { useBuildTracker } from '../builds/build-tracker-plugin.js';
-import { loadStoredPipeline } from '../checking/stored-pipeline-config.js';
-import { oneOffBuildVarsResolver, pipelineBuildVarsResolver } from '../creds/build-vars-resolver.js';
+import { pipelineOneOffRun } from '../builds/build-resumption.js';
+import { oneOffBuildVarsResolver } from '../creds/build-vars-resolver.js';
 import { noCredentials } from '../creds/index.js';
 import { TrackerClosingError } from '../builds/build-tracker.js';
 import { HttpError } from '../http-error.js';
@@ -166,31 +166,14 @@ export async function buildRoutes(app: FastifyInstance, ctx: AppContext): Promis
     async (request, reply) => {
       const pipeline = await requirePipeline(request, ctx);
       const plan = requestPlan(request);
-      const stored = await loadStoredPipeline(ctx.db, pipeline.id);
+      const run = await pipelineOneOffRun(ctx, pipeline);
       let build: BuildRecord | undefined;
       try {
         build = await tracker.createOneOffBuild({
           teamName: pipeline.teamName,
           plan,
           createdBy: request.accessor.displayUserId || null,
-          pipeline: {
-            id: pipeline.id,
-            run: {
-              identity: {
-                teamId: pipeline.teamId,
-                pipelineId: pipeline.id,
-                pipelineName: pipeline.name,
-                ...(pipeline.instanceVars !== null ? { pipelineInstanceVars: pipeline.instanceVars } : {}),
-              },
-              vars: pipelineBuildVarsResolver(
-                ctx.credentials ?? noCredentials,
-                pipeline,
-                stored?.config.var_sources,
-              ),
-              ...(ctx.resourceTypes !== undefined ? { resourceTypes: ctx.resourceTypes } : {}),
-              defaultCheckTimeoutMs: ctx.config.globalResourceCheckTimeoutMs,
-            },
-          },
+          pipeline: { id: pipeline.id, run },
         });
       } catch (err) {
         if (err instanceof TrackerClosingError) throw new HttpError(503, err.message, '');
