@@ -3,20 +3,16 @@
 // in a child process): the node that collects the step redacts it as the first one did — the value is in no
 // stored event, `((redacted))` is. Then, after a graceful hand-over, a node that cannot resolve the secrets
 // (credentials file gone) withholds the rest of the output with a notice and still collects the exit status.
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
 import pg from 'pg';
-import { parseWebConfig } from '../src/config/index.js';
-import { startJetBridge, type RunningJetBridge } from '../src/server.js';
+import type { RunningJetBridge } from '../src/server.js';
 import { executePlan, logText, readBuildEvents, statusesOf, type EnvelopeEvent } from './execute-client.js';
 import { shTask, startBuild } from './execute-flow.js';
-import { ADMIN, loginToken, spawnWebNode, until, webCliMissing, webNodeEnv } from './harness.js';
-import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
+import { ADMIN, loginToken, until, webCliMissing } from './harness.js';
+import { ARTIFACT_MODES, type TestCluster } from './kubernetes-cluster.js';
+import { startRestartFixture, type RestartFixture } from './kubernetes-restart-fixture.js';
 
 // One artifact mode is enough: redaction does not depend on how artifacts move.
 const mode = ARTIFACT_MODES.find((candidate) => candidate.skip === undefined);
@@ -28,17 +24,14 @@ const describeIt = skip === undefined ? describe : describe.skip;
 describeIt(
   `secrets in the output of a step collected after a restart${skip ? ` [skipped: ${skip}]` : ''}`,
   () => {
-    let postgres: TestPostgres;
+    let fx: RestartFixture;
     let cluster: TestCluster;
-    let dataDir: string;
     let credentials: string;
-    let child: ChildProcess | undefined;
     let second: RunningJetBridge | undefined;
-    let env: NodeJS.ProcessEnv;
 
     /** Every stored event of a build, as the database holds them. */
     async function storedPayloads(buildId: number): Promise<string[]> {
-      const client = new pg.Client(postgres.connection);
+      const client = new pg.Client(fx.postgres.connection);
       await client.connect();
       try {
         const result = await client.query<{ payload: string }>(
@@ -51,35 +44,25 @@ describeIt(
       }
     }
 
-    const quietLogs = () => ({ logDestination: new Writable({ write: (_c, _e, done) => done() }) });
-
     beforeAll(async () => {
-      postgres = await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' });
-      cluster = await startTestCluster('ci');
-      dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));
-      credentials = path.join(dataDir, 'credentials.yml');
+      fx = await startRestartFixture(mode!.mode, {
+        env: (dataDir) => ({
+          JETBRIDGE_CREDENTIALS_FILE: path.join(dataDir, 'credentials.yml'),
+          CONCOURSE_SECRET_RETRY_ATTEMPTS: '1',
+        }),
+      });
+      cluster = fx.cluster;
+      credentials = path.join(fx.dataDir, 'credentials.yml');
       await writeFile(credentials, `main/restart-token: ${SECRET}\n`);
-      env = {
-        ...webNodeEnv(postgres, [ADMIN]),
-        JETBRIDGE_DATA_DIR: dataDir,
-        JETBRIDGE_CREDENTIALS_FILE: credentials,
-        CONCOURSE_SECRET_RETRY_ATTEMPTS: '1',
-        ...cluster.env(mode!.mode, { CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s' }),
-      };
     });
 
     afterAll(async () => {
-      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await second?.close();
-      await cluster?.close();
-      await postgres?.destroy();
-      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+      await fx?.close();
     });
 
     it('a kill -9 restart: the node collecting the step redacts the secret as the one that ran it', async () => {
-      const node = await spawnWebNode(env, 'the first web node');
-      child = node.child;
-      const { url, exited } = node;
+      const node = await fx.spawnFirstNode();
+      const { url } = node;
       const token = await loginToken(url, ADMIN);
       const script = [
         'echo "before: $TOKEN"',
@@ -99,12 +82,11 @@ describeIt(
       await until('the step to print a few lines', () =>
         logText(firstEvents).split('tick ((redacted))').length > 4 ? true : undefined,
       );
-      child.kill('SIGKILL');
-      expect(await exited).toBe('SIGKILL');
+      await fx.kill9(node);
       await firstStream;
       await new Promise((resolve) => setTimeout(resolve, 300)); // lines printed while no node runs
 
-      second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), quietLogs());
+      second = await fx.startNode();
       expect(second.runtime.kubernetes?.recovery.buildIds).toEqual([build.id]);
       const token2 = await loginToken(second.url, ADMIN);
       const [pod] = await cluster.podNames();
@@ -135,7 +117,7 @@ describeIt(
       expect(stored.filter((payload) => payload.includes(SECRET))).toEqual([]);
       expect(log).not.toContain(SECRET);
       // The running node stored the var's name (never its value) as it resolved it.
-      const client = new pg.Client(postgres.connection);
+      const client = new pg.Client(fx.postgres.connection);
       await client.connect();
       try {
         const refs = await client.query('select source, path from build_var_refs where build_id = $1', [
@@ -178,7 +160,7 @@ describeIt(
       // The credential manager cannot answer on the next node.
       await rename(credentials, `${credentials}.gone`);
       try {
-        second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), quietLogs());
+        second = await fx.startNode();
         expect(second.runtime.kubernetes!.recovery.buildIds).toEqual([build.id]);
         const token2 = await loginToken(second.url, ADMIN);
         const more: EnvelopeEvent[] = [];

@@ -6,16 +6,9 @@
 // during and after the outage is in the log exactly once, in order. The first web node is the built CLI in a
 // child process (what `pnpm start` runs; the test script builds before jest runs), so it really dies; the
 // second one runs in this process.
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from '@jetbridge/db';
-import { startTestPostgres, type TestPostgres } from '@jetbridge/db/testing';
-import { parseWebConfig } from '../src/config/index.js';
-import { startJetBridge, type RunningJetBridge } from '../src/server.js';
+import type { RunningJetBridge } from '../src/server.js';
 import {
   executePlan,
   logText,
@@ -25,8 +18,9 @@ import {
   type TaskConfigJson,
 } from './execute-client.js';
 import { getJson, shTask, startBuild } from './execute-flow.js';
-import { ADMIN, jsonLogSink, loginToken, spawnWebNode, until, webCliMissing, webNodeEnv } from './harness.js';
-import { ARTIFACT_MODES, startTestCluster, type TestCluster } from './kubernetes-cluster.js';
+import { ADMIN, loginToken, until, webCliMissing } from './harness.js';
+import { ARTIFACT_MODES, type TestCluster } from './kubernetes-cluster.js';
+import { startRestartFixture, type RestartFixture } from './kubernetes-restart-fixture.js';
 import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 
 /** Where step pods have the helper (packages/runtime-k8s/src/pods/step-pod.ts). */
@@ -38,31 +32,15 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
   describeMode(
     `a killed web node's running step, ${mode} artifacts${skip ? ` [skipped: ${skip}]` : ''}`,
     () => {
-      let postgres: TestPostgres;
+      let fx: RestartFixture;
       let cluster: TestCluster;
-      let dataDir: string;
-      let child: ChildProcess | undefined;
       let second: RunningJetBridge | undefined;
       const secondLogs: Array<Record<string, unknown>> = [];
-      let env: NodeJS.ProcessEnv;
 
       beforeAll(async () => {
-        postgres = await startTestPostgres({ user: 'ci_operator', database: 'ci_jetbridge' });
-        cluster = await startTestCluster('ci');
-        dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-web-'));
-        env = {
-          ...webNodeEnv(postgres, [ADMIN]),
-          JETBRIDGE_DATA_DIR: dataDir,
-          CONCOURSE_LOG_LEVEL: 'debug',
-          ...cluster.env(mode, { CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s' }),
-        };
+        fx = await startRestartFixture(mode, { env: () => ({ CONCOURSE_LOG_LEVEL: 'debug' }) });
+        cluster = fx.cluster;
       });
-
-      /** Another web node in this process on the same database and cluster, its logs discarded. */
-      const startQuietNode = () =>
-        startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
-          logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-        });
 
       /**
        * Runs `script` (it prints `n 1`, `n 2`… on stdout) as a one-off build on the second node, then shuts that
@@ -87,18 +65,13 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
       }
 
       afterAll(async () => {
-        if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        await second?.close();
-        await cluster?.close();
-        await postgres?.destroy();
-        if (dataDir) await rm(dataDir, { recursive: true, force: true });
+        await fx?.close();
       });
 
       it('collects the step after a restart instead of running it again', async () => {
         // The first web node: the CLI, killed with SIGKILL while the step runs.
-        const node = await spawnWebNode(env, 'the first web node');
-        child = node.child;
-        const { url, exited } = node;
+        const node = await fx.spawnFirstNode();
+        const { url } = node;
         const token = await loginToken(url, ADMIN);
 
         // The step prints numbered lines (multi-byte characters included) on both streams until /tmp/go exists
@@ -119,17 +92,13 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         await until('the step to print a few lines', () =>
           logText(firstEvents).includes('línea 5 ✓') ? true : undefined,
         );
-        child.kill('SIGKILL');
-        expect(await exited).toBe('SIGKILL');
+        await fx.kill9(node);
         await firstStream;
         // Lines printed while no web node runs.
         await new Promise((resolve) => setTimeout(resolve, 500));
 
         // The second web node, on the same database, data directory and cluster.
-        const config = parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' });
-        second = await startJetBridge(config, {
-          logDestination: jsonLogSink(secondLogs),
-        });
+        second = await fx.startNode(secondLogs);
         expect(second.runtime.kubernetes?.recovery.buildIds).toEqual([build.id]);
         const token2 = await loginToken(second.url, ADMIN);
         // Still running in its pod, and still `started`: the new node's orphan sweep left it alone.
@@ -213,7 +182,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         expect(await cluster.podNames()).toEqual([pod]);
         await new Promise((resolve) => setTimeout(resolve, 300)); // lines printed while no node runs
 
-        second = await startQuietNode();
+        second = await fx.startNode();
         expect(second.runtime.kubernetes!.recovery.buildIds).toEqual([build.id]);
         const token2 = await loginToken(second.url, ADMIN);
         const stream = await readBuildEvents(second.url, token2, build.id);
@@ -257,9 +226,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         // (recovery.buildIds lists the builds being collected *now*): its log tells which builds its
         // start-up recovery took up, and the build's events what was collected.
         const logs: Array<Record<string, unknown>> = [];
-        second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
-          logDestination: jsonLogSink(logs),
-        });
+        second = await fx.startNode(logs);
         expect(
           logs
             .filter((line) => line['msg'] === 'collecting the steps of a build interrupted by a restart')
@@ -298,7 +265,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
        */
       async function threeStepsAcrossAKill(
         bEnd: string,
-        kind: 'one-off' | 'job' = 'one-off',
+        kind: 'one-off' | 'job' | 'pipeline-one-off' = 'one-off',
         /** The build's pods are lost (deleted, as with their node) while no web node runs. */
         losePods = false,
       ): Promise<{
@@ -310,8 +277,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
       }> {
         await second?.close();
         second = undefined;
-        const node = await spawnWebNode(env, 'the first web node');
-        child = node.child;
+        const node = await fx.spawnFirstNode();
         const token = await loginToken(node.url, ADMIN);
         const task = (id: string, name: string, script: string, extra: Partial<TaskConfigJson> = {}) => ({
           id,
@@ -353,10 +319,17 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
           },
         };
         const build =
-          kind === 'one-off' ? await startBuild(node.url, token, plan) : await triggerJob(node.url, token);
-        // Pods are named jb-task-[<pipeline>-<job>-]b<build name>-<step>-<hash>.
-        const podPrefix =
-          kind === 'one-off' ? `jb-task-b${build.name}-` : `jb-task-three-three-b${build.name}-`;
+          kind === 'one-off'
+            ? await startBuild(node.url, token, plan)
+            : kind === 'job'
+              ? await triggerJob(node.url, token)
+              : await pipelineOneOff(node.url, token, plan);
+        // Pods are named jb-task-[<pipeline>-][<job>-]b<build name>-<step>-<hash>.
+        const podPrefix = {
+          'one-off': `jb-task-b${build.name}-`,
+          job: `jb-task-three-three-b${build.name}-`,
+          'pipeline-one-off': `jb-task-adhoc-b${build.name}-`,
+        }[kind];
         const ofBuild = (pod: string): boolean => pod.startsWith(podPrefix);
         const firstEvents: EnvelopeEvent[] = [];
         const firstStream = readBuildEvents(node.url, token, build.id, {
@@ -365,8 +338,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         await until('step-b to print a few lines', () =>
           logText(firstEvents).includes('b 5\n') ? true : undefined,
         );
-        child.kill('SIGKILL');
-        expect(await node.exited).toBe('SIGKILL');
+        await fx.kill9(node);
         await firstStream;
         await new Promise((resolve) => setTimeout(resolve, 300)); // lines printed while no node runs
         if (losePods) {
@@ -387,9 +359,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         }
 
         const logs: Array<Record<string, unknown>> = [];
-        second = await startJetBridge(parseWebConfig([], { ...env, CONCOURSE_BIND_PORT: '0' }), {
-          logDestination: jsonLogSink(logs),
-        });
+        second = await fx.startNode(logs);
         const token2 = await loginToken(second.url, ADMIN);
         const events: EnvelopeEvent[] = [];
         const streaming = readBuildEvents(second.url, token2, build.id, {
@@ -438,6 +408,19 @@ jobs:
         expect((await call(pipelineUrl(url, 'main', 'three', '/unpause'), token, 'PUT')).status).toBe(200);
         const reply = await call(pipelineUrl(url, 'main', 'three', '/jobs/three/builds'), token, 'POST');
         expect(reply.status).toBe(200);
+        return JSON.parse(reply.text) as { id: number; name: string };
+      }
+
+      /** `plan` as a one-off build of the pipeline `adhoc` (`fly execute -j`: no job build record): its build. */
+      async function pipelineOneOff(
+        url: string,
+        token: string,
+        plan: unknown,
+      ): Promise<{ id: number; name: string }> {
+        const yaml = `jobs:\n- name: j\n  plan:\n  - {task: t, config: ${JSON.stringify(shTask('true'))}}\n`;
+        await setPipeline(url, token, 'main', 'adhoc', yaml);
+        const reply = await call(pipelineUrl(url, 'main', 'adhoc', '/builds'), token, 'POST', plan);
+        expect(reply.status).toBe(201);
         return JSON.parse(reply.text) as { id: number; name: string };
       }
 
@@ -532,6 +515,24 @@ jobs:
         expect(stepLog(events, 'b')).toMatch(/^b 1\n(b \d+\n)*b 1\n(b \d+\n)*b-done\n$/);
         expect(events.filter((e) => e.event === 'error')).toEqual([]);
         events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+      });
+
+      it("a pipeline's one-off build (`fly execute -j`) goes on too, as its pipeline's build", async () => {
+        const { build, events, spawns, logs } = await threeStepsAcrossAKill('exit 0', 'pipeline-one-off');
+        expect(statusesOf(events)).toEqual(['started', 'succeeded']);
+        expect(tasksRun(events)).toEqual(['a', 'b', 'c', 'yay', 'fin']);
+        expect([...spawns.values()]).toEqual([1, 1, 1, 1, 1]);
+        expect(stepLog(events, 'c')).toBe('from-a\nand-b\n');
+        expect(events.filter((e) => e.event === 'error')).toEqual([]);
+        events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+        expect(logs.filter((line) => typeof line['level'] === 'number' && line['level'] >= 50)).toEqual([]);
+        const token = await loginToken(second!.url, ADMIN);
+        const stored = await getJson<{ pipeline_name?: string; job_name?: string; status: string }>(
+          `${second!.url}/api/v1/builds/${build.id}`,
+          token,
+        );
+        expect(stored).toMatchObject({ pipeline_name: 'adhoc', status: 'succeeded' });
+        expect(stored.job_name).toBeUndefined();
       });
 
       it("a job's build goes on too, with its job's hooks, and counts as the job's latest build", async () => {
