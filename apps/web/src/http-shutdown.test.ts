@@ -1,6 +1,7 @@
+import net from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { closeHttpServer } from './http-shutdown.js';
+import { closeHttpServer, trackHttpConnections } from './http-shutdown.js';
 
 /** A request under way when the server closes is answered, and the close does not wait for more. */
 async function serverWithSlowRoute(): Promise<{ app: FastifyInstance; url: string; entered: Promise<void> }> {
@@ -50,5 +51,20 @@ describe('closeHttpServer', () => {
     await closeHttpServer(app, 500);
     expect(Date.now() - began).toBeLessThan(3_000);
     expect(await answer).toBe('cut');
+  });
+
+  it('closes a connection that never sent a request (fetch leaves one after an abort), not waiting for the cut', async () => {
+    const app = Fastify();
+    app.get('/ok', async () => ({ ok: true }));
+    trackHttpConnections(app);
+    const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
+    const unused = net.connect(Number(url.port), '127.0.0.1');
+    const closedByServer = new Promise<void>((resolve) => unused.once('close', () => resolve()));
+    unused.on('error', () => undefined);
+    await new Promise((resolve) => unused.once('connect', resolve));
+    const began = Date.now();
+    await closeHttpServer(app);
+    await closedByServer;
+    expect(Date.now() - began).toBeLessThan(5_000);
   });
 });

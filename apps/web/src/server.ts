@@ -20,7 +20,7 @@ import { startArtifactReaper } from './artifacts/artifact-collection.js';
 import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './auth/bootstrap.js';
 import { resumedBuildRun } from './builds/build-resumption.js';
 import { ArchivedPipelineCollector } from './gc/archived-pipeline-collector.js';
-import { closeHttpServer } from './http-shutdown.js';
+import { closeHttpServer, trackHttpConnections } from './http-shutdown.js';
 import type { WebConfig } from './config/index.js';
 import { stdoutLogDestination } from './observability/log-destination.js';
 import { createMetricsRegistry } from './observability/metrics.js';
@@ -153,6 +153,7 @@ export async function startJetBridge(
         : {}),
     };
     const app = await buildApp(ctx, apiAreas);
+    trackHttpConnections(app);
     cleanups.push(['HTTP server and its plugins', () => closeHttpServer(app)]);
     // Runs before app.close (cleanups run in reverse): pods are let go of before builds stop.
     cleanups.push(['runtime (before the HTTP server)', () => runtime.beforeAppClose()]);
