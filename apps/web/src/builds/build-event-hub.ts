@@ -17,6 +17,7 @@ export type NextEvents = { kind: 'events'; events: NumberedEvent[] } | { kind: '
 export class BuildEventHub {
   private readonly logs = new Map<number, BuildEventLog>();
   private readonly openedListeners = new Set<(buildId: number) => void>();
+  private openWatchers = 0;
   readonly pollIntervalMs: number;
   readonly pageSize: number;
 
@@ -37,6 +38,20 @@ export class BuildEventHub {
   /** The build's events are all stored and its status is final: watchers read the database from now on. */
   unregister(log: BuildEventLog): void {
     if (this.logs.get(log.buildId) === log) this.logs.delete(log.buildId);
+  }
+
+  /**
+   * Count `watcher` (a client's event stream) until it closes: what shutdown and leak tests look at — a
+   * stream left open after its client went keeps polling for its build.
+   */
+  track(watcher: { once(event: 'close', listener: () => void): unknown }): void {
+    this.openWatchers++;
+    watcher.once('close', () => this.openWatchers--);
+  }
+
+  /** Watchers counted by `track` that have not closed. */
+  get watcherCount(): number {
+    return this.openWatchers;
   }
 
   live(buildId: number): BuildEventLog | undefined {

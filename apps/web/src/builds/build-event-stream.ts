@@ -42,6 +42,7 @@ export class BuildEventStream extends Readable {
   ) {
     super({ highWaterMark: 64 * 1024 });
     this.nextId = fromId;
+    hub.track(this);
   }
 
   override _read(): void {
