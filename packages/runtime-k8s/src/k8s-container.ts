@@ -264,13 +264,14 @@ export class K8sContainer implements Container {
   private collectStreamedOutputs(outputs: StreamedOutputs): Promise<void> {
     const { config, metrics, logger } = this.context;
     if (config.artifacts.mode !== 'stream') return Promise.resolve();
-    const { parallelTransfers, transferAttempts } = config.artifacts;
+    const { parallelTransfers, transferAttempts, maxOutputBytes } = config.artifacts;
     const run = async () => {
       const report = await collectOutputs(outputs.volumes, {
         store: outputs.store,
         target: this.processHost.target,
         parallel: parallelTransfers,
         attempts: transferAttempts,
+        maxOutputBytes,
         metrics,
         logger,
         signal: this.lifecycle.signal,

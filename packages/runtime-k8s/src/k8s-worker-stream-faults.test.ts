@@ -9,6 +9,7 @@ import { RuntimeError } from '@jetbridge/runtime';
 import type { Container, ContainerSpec, Volume } from '@jetbridge/runtime';
 import { makeTar, readTar } from '@jetbridge/runtime/conformance';
 import { PodFailedError, PodStartError, type K8sContainer, type K8sWorker } from './index.js';
+import { OutputTooLargeError } from './output-size-limit.js';
 import {
   Collector,
   eventually,
@@ -175,6 +176,27 @@ suite('K8sWorker in stream mode under faults (kube-test-server)', () => {
     expect(error).toBeInstanceOf(RuntimeError);
     expect((error as Error).message).toMatch(/cannot collect output .*\/out \(volume /);
     expect(await contentOf(output)).toEqual(new Map());
+    expect(await strayDirectories()).toEqual([]);
+    await worker.close();
+  });
+
+  it('refuses an output over --kubernetes-stream-max-output-size: the step errors naming it, the artifact is unchanged', async () => {
+    const worker = await newWorker({ artifacts: { mode: 'stream', maxOutputBytes: 1024 * 1024 } });
+    const output = await newVolume(worker);
+    await output.streamIn('.', makeTar([{ name: 'old.txt', content: 'old\n' }]));
+    const container = await worker.createContainer(
+      containerSpec({ mounts: [{ volume: output, path: 'out' }] }),
+    );
+    const process = await run(container, 'head -c 3000000 /dev/urandom > out/big.bin');
+    const error = await process.wait().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(OutputTooLargeError);
+    expect((error as Error).message).toMatch(
+      /^output .*\/out is too large to collect: it is larger than 1 MiB uncompressed, the limit of --kubernetes-stream-max-output-size$/,
+    );
+    expect(await contentOf(output)).toEqual(new Map([['old.txt', 'old\n']]));
     expect(await strayDirectories()).toEqual([]);
     await worker.close();
   });

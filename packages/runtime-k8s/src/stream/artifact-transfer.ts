@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { lendTarChunks, type Artifact, type ArtifactStore } from '@jetbridge/artifact-store';
+import {
+  ArtifactTooLargeError,
+  lendTarChunks,
+  type Artifact,
+  type ArtifactStore,
+} from '@jetbridge/artifact-store';
 import { RuntimeError } from '@jetbridge/runtime';
 import { ExecConnectionLostError, execInPod, type ExecInPodOptions, type ExecResult } from '../exec/index.js';
 import type { HelperTarget } from '../helper/helper-exec.js';
 import type { Logger } from '../logger.js';
 import type { K8sRuntimeMetrics } from '../metrics.js';
+import { outputCollectionError } from '../output-size-limit.js';
 import type { StreamLocation } from '../pods/stream-layout.js';
 import { receiveOnThisThread, type TarOutReceiver } from './collector-thread.js';
 
@@ -31,6 +37,8 @@ export interface TransferOptions {
   signal?: AbortSignal;
   /** Where outputs are received (the worker's collector thread); default this thread. */
   receiver?: TarOutReceiver;
+  /** An output's uncompressed tar bytes at most (0 or absent: no limit; --kubernetes-stream-max-output-size). */
+  maxOutputBytes?: number;
 }
 
 export interface TransferReport {
@@ -290,12 +298,16 @@ async function receiveInto(
       container: target.container,
       command: helperTarCommand('tar-out', output, options),
       staging,
+      maxBytes: options.maxOutputBytes ?? 0,
     },
     target.kubeConfig,
     options.signal,
   );
   const where = `output ${output.containerPath} (volume ${output.handle}) of pod ${target.pod}`;
   const { result, execError, extractError } = outcome;
+  // Too large is the answer whatever the exec did after (it was cut off): not retried, nothing kept.
+  if (extractError instanceof ArtifactTooLargeError)
+    throw outputCollectionError(output.containerPath, extractError);
   if (!result) {
     if (extractError !== undefined && !(execError instanceof ExecConnectionLostError)) {
       // The web refused what arrived (an unsafe archive): that is the reason, not the aborted exec.

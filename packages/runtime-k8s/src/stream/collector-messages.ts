@@ -1,7 +1,7 @@
 // The messages between the web's thread and the output collector thread (collector-thread.ts and
 // collector-thread-entry.ts): plain data only, as postMessage copies it.
 import type { ExtractResult } from '@jetbridge/artifact-store';
-import type { TransferredError } from '../exec/error-transfer.js';
+import type { TransferredError } from './thread-errors.js';
 import type { ExecResult } from '../exec/index.js';
 import type { ConnectionSnapshot } from './connection-snapshot.js';
 import type { TarOutRequest } from './tar-out-receiver.js';

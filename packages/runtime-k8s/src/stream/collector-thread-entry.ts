@@ -1,7 +1,7 @@
 // The output collector thread's code (see collector-thread.ts): receives outputs as the web's thread asks,
 // each with the connection it was given, and answers with what happened.
 import { parentPort } from 'node:worker_threads';
-import { transferableError } from '../exec/error-transfer.js';
+import { transferableError } from './thread-errors.js';
 import type { FromCollector, ToCollector } from './collector-messages.js';
 import { snapshotKubeConfig } from './connection-snapshot.js';
 import { receiveTarOut } from './tar-out-receiver.js';

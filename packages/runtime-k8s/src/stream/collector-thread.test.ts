@@ -39,6 +39,7 @@ function tarOut(into: string, relative = 'out'): TarOutRequest {
     container: target.container,
     command: [target.helperPath, 'tar-out', `--dir=${podDir}`, `--path=${relative}`, '--report'],
     staging: into,
+    maxBytes: 0,
   };
 }
 

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RuntimeError } from '@jetbridge/runtime';
-import { revivedError } from '../exec/error-transfer.js';
+import { revivedError } from './thread-errors.js';
 import type { ExecKubeConfig } from '../exec/index.js';
 import type { Logger } from '../logger.js';
 import type { FromCollector, ToCollector, TransferredOutcome } from './collector-messages.js';

@@ -2,6 +2,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { threadId } from 'node:worker_threads';
 import { extractTar, type ExtractResult } from '@jetbridge/artifact-store';
 import { execInPod, type ExecKubeConfig, type ExecResult } from '../exec/index.js';
+import { outputExtractOptions } from '../output-size-limit.js';
 
 /**
  * One output's tar-out, as plain data: it crosses to the collector thread (collector-thread.ts) as it is.
@@ -14,6 +15,8 @@ export interface TarOutRequest {
   command: string[];
   /** An existing, empty directory (the artifact's staging directory). */
   staging: string;
+  /** Uncompressed tar bytes at most (0: no limit); past it, extraction fails with ArtifactTooLargeError. */
+  maxBytes: number;
 }
 
 /**
@@ -61,7 +64,7 @@ export async function receiveTarOut(
   const stop = new AbortController();
   const execSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   const outcome: Omit<TarOutOutcome, 'stderr' | 'seconds' | 'threadId'> = {};
-  const extracting = extractTar(request.staging, '.', tar).then(
+  const extracting = extractTar(request.staging, '.', tar, outputExtractOptions(request.maxBytes)).then(
     (extracted) => {
       outcome.extracted = extracted;
     },

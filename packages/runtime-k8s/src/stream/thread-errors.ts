@@ -1,16 +1,17 @@
-// Errors across a worker thread boundary. postMessage's structured clone keeps only an Error's name, message
-// and stack (a subclass arrives as a plain Error, its fields lost), but callers branch on the exec errors'
-// classes (`instanceof ExecConnectionLostError` retries a transfer) and read their fields (httpStatus, bytes).
+// Errors across the collector thread's boundary. postMessage's structured clone keeps only an Error's name,
+// message and stack (a subclass arrives as a plain Error, its fields lost), but callers branch on the classes
+// (`instanceof ExecConnectionLostError` retries a transfer, ArtifactTooLargeError names the output's limit)
+// and read their fields (httpStatus, bytes, limitBytes).
+import { ArtifactTooLargeError } from '@jetbridge/artifact-store';
 import {
   ExecAbortedError,
   ExecConnectionLostError,
-  ExecError,
   ExecFailedError,
   ExecProtocolError,
   ExecStreamError,
   ExecUpgradeError,
   ExecVerificationError,
-} from './errors.js';
+} from '../exec/errors.js';
 
 /** An error as plain data: its class name, message, stack and own data fields (not its cause). */
 export interface TransferredError {
@@ -20,7 +21,9 @@ export interface TransferredError {
   fields: Record<string, unknown>;
 }
 
-const EXEC_ERROR_CLASSES: Record<string, { prototype: ExecError }> = {
+/** The classes a collection's errors are told apart by; others come back as Errors of the same name. */
+const KNOWN_CLASSES: Record<string, { prototype: Error }> = {
+  ArtifactTooLargeError,
   ExecAbortedError,
   ExecConnectionLostError,
   ExecFailedError,
@@ -57,13 +60,13 @@ export function transferableError(error: unknown): TransferredError {
 }
 
 /**
- * The error again, on this side: an exec error is an instance of its own class again (made without running
- * its constructor, which would rebuild the message from arguments no longer at hand); any other error is an
- * Error with the same name and message.
+ * The error again, on this side: one of the known classes is an instance of its own class again (made without
+ * running its constructor, which would rebuild the message from arguments no longer at hand); any other
+ * error is an Error with the same name and message.
  */
 export function revivedError(transferred: TransferredError): Error {
-  const execClass = EXEC_ERROR_CLASSES[transferred.name];
-  const error: Error = execClass ? (Object.create(execClass.prototype) as Error) : new Error();
+  const known = KNOWN_CLASSES[transferred.name];
+  const error: Error = known ? (Object.create(known.prototype) as Error) : new Error();
   Object.assign(error, transferred.fields);
   Object.defineProperties(error, {
     name: { value: transferred.name, writable: true, configurable: true },
