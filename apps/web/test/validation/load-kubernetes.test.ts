@@ -1,13 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from '@jetbridge/db';
-import { statusesOf } from '../execute-client.js';
-import { ADMIN, loginToken, startTestServer, type TestServer } from '../harness.js';
 import { ARTIFACT_MODES, startTestCluster, type TestCluster } from '../kubernetes-cluster.js';
 import { countDbConnections, countFds, descendantProcesses, errorLines, settledCensus } from './census.js';
-import { runChainJob, runExecute, setChainPipeline } from './workloads.js';
+import {
+  collectGarbage,
+  expectLoadSucceeded,
+  leftOver,
+  LOAD_SERVER_ENV,
+  nothingLeftOver,
+  runLoad,
+  startLoadServer,
+  warmUp,
+  type LoadServer,
+} from './load-fixture.js';
 
 /**
  * Issue #9 item 2 on `--runtime kubernetes` (pvc artifacts): pipeline builds (get → task → put, four pods
@@ -33,47 +38,31 @@ const describeK8s = skip === undefined ? describe : describe.skip;
 
 describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, () => {
   let cluster: TestCluster;
-  let ts: TestServer;
-  let admin: string;
-  let scratch: string;
+  let load: LoadServer;
 
   beforeAll(async () => {
     cluster = await startTestCluster('load');
-    ts = await startTestServer({
-      env: cluster.env('pvc', {
-        CONCOURSE_LOG_LEVEL: 'info',
-        CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s',
-        CONCOURSE_GC_ONE_OFF_GRACE_PERIOD: '1s',
-        JETBRIDGE_GC_ARTIFACT_RETENTION: '1s',
-        // Reaped by hand after the load, so nothing is collected while builds still need it.
-        CONCOURSE_GC_INTERVAL: '1h',
-      }),
-    });
-    admin = await loginToken(ts.url, ADMIN);
-    scratch = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-k8s-load-'));
+    // Kept pods expire after 1 s too.
+    load = await startLoadServer(
+      cluster.env('pvc', { ...LOAD_SERVER_ENV, CONCOURSE_KUBERNETES_KEEP_FOR_HIJACK: '1s' }),
+    );
   }, 120_000);
 
   afterAll(async () => {
-    await ts?.destroy();
+    await load?.close();
     await cluster?.close();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   const census = async () => ({
     pods: (await cluster.podNames()).length,
     processes: (await descendantProcesses()).length,
-    volumes: (await ts.server.ctx.worker.listVolumes()).length,
-    dbConnections: await countDbConnections(ts.postgres.connection),
+    volumes: (await load.ts.server.ctx.worker.listVolumes()).length,
+    dbConnections: await countDbConnections(load.ts.postgres.connection),
     fds: await countFds(),
   });
 
-  async function collectGarbage(): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    await ts.server.runtime.kubernetes?.reapOnce();
-    await ts.server.artifactReaper.reapOnce();
-  }
-
   it(`runs ${BUILDS} pipeline builds and ${BUILDS} fly-execute builds at once as pods, leaking nothing`, async () => {
+    const { ts } = load;
     // If the test stalls (warm-up or load), say every 30 s where it stands (printed even if it then times out).
     const began = Date.now();
     const logsBefore = ts.logs.length;
@@ -130,18 +119,9 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
       );
     }
     progress.unref();
-    await setChainPipeline(ts.url, admin, 'load', BUILDS, 1);
-    expect((await runChainJob(ts.url, admin, 'load', 'job-0', stageOf('warm-up job-0'))).build.status).toBe(
-      'succeeded',
-    );
-    stages.set('warm-up job-0', 'done');
-    expect(
-      (await runExecute(ts.url, admin, scratch, 'warm-up', { stage: stageOf('warm-up execute') })).statuses,
-    ).toEqual(['started', 'succeeded']);
-    stages.set('warm-up execute', 'done');
-    await collectGarbage();
+    await warmUp(load, BUILDS, stageOf);
+    await collectGarbage(ts);
     const before = await settledCensus(census, (c) => c.pods === 0, 30_000);
-    const started = Date.now();
     // How starved the node's DB pool gets under the load (clients waiting for a connection), sampled.
     const { pool } = ts.server.ctx;
     const poolSamples: Array<{ waiting: number; total: number; idle: number }> = [];
@@ -151,57 +131,24 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
     );
     sampler.unref();
 
-    const [pipelineRuns, executeRuns] = await Promise.all([
-      Promise.all(
-        Array.from({ length: BUILDS }, async (_, i) => {
-          const run = await runChainJob(ts.url, admin, 'load', `job-${i}`, stageOf(`job-${i}`));
-          stages.set(`job-${i}`, 'done');
-          return run;
-        }),
-      ),
-      Promise.all(
-        Array.from({ length: BUILDS }, async (_, i) => {
-          const stage = stageOf(`execute-${i}`);
-          const run = await runExecute(ts.url, admin, scratch, `execute-${i}\n`, { taskSeconds: 1, stage });
-          stage('done');
-          return run;
-        }),
-      ),
-    ]);
-    const elapsedMs = Date.now() - started;
-    clearInterval(sampler);
-    clearInterval(progress);
+    const runs = await runLoad(load, BUILDS, stageOf).finally(() => {
+      clearInterval(sampler);
+      clearInterval(progress);
+    });
     const maxWaiting = Math.max(0, ...poolSamples.map((sample) => sample.waiting));
     const starvedSamples = poolSamples.filter((sample) => sample.waiting > 0).length;
     console.log(
       `kubernetes load: pool of ${pool.options.max}: at most ${maxWaiting} waiting, ${starvedSamples}/${poolSamples.length} samples with waiters`,
     );
-    pipelineRuns.forEach((run, i) => {
-      expect({ job: `job-${i}`, status: run.build.status }).toEqual({ job: `job-${i}`, status: 'succeeded' });
-      expect(statusesOf(run.events)).toEqual(['started', 'succeeded']);
-      expect(run.outputs).toEqual([{ name: 'artifact', version: { version: `v1-job-${i}` } }]);
-    });
-    executeRuns.forEach((run, i) => {
-      expect({ i, statuses: run.statuses }).toEqual({ i, statuses: ['started', 'succeeded'] });
-      expect(run.output).toBe(`execute-${i}\nran\n`);
-    });
+    expectLoadSucceeded(runs);
     expect(errorLines(ts.logs)).toEqual([]);
 
-    await collectGarbage();
-    const within = (c: Awaited<ReturnType<typeof census>>) =>
-      c.pods <= before.pods &&
-      c.processes <= before.processes &&
-      c.volumes <= before.volumes &&
-      c.dbConnections <= before.dbConnections &&
-      c.fds <= before.fds + 5;
-    const after = await settledCensus(census, within, 30_000);
+    await collectGarbage(ts);
+    const after = await settledCensus(census, nothingLeftOver(before), 30_000);
     console.log(
-      `kubernetes load: ${2 * BUILDS} builds in ${elapsedMs} ms; before ${JSON.stringify(before)} after ${JSON.stringify(after)}`,
+      `kubernetes load: ${2 * BUILDS} builds in ${runs.elapsedMs} ms; before ${JSON.stringify(before)} after ${JSON.stringify(after)}`,
     );
-    expect(after.pods).toBeLessThanOrEqual(before.pods);
-    expect(after.processes).toBeLessThanOrEqual(before.processes);
-    expect(after.volumes).toBeLessThanOrEqual(before.volumes);
-    expect(after.dbConnections).toBeLessThanOrEqual(before.dbConnections);
-    expect(after.fds).toBeLessThanOrEqual(before.fds + 5);
+    // No more pods, pod processes, volumes, database connections or descriptors (a few of these may come and go).
+    expect(leftOver(before, after)).toEqual({});
   }, 150_000);
 });
