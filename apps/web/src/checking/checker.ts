@@ -34,7 +34,7 @@ import { checkInterval, PipelineResourceTypes, planResourceCheck, PlanIdFactory 
 import type { ResourceConfig } from '@jetbridge/pipeline-config';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
-import type { BuildTracker } from '../builds/build-tracker.js';
+import type { BuildTracker, PipelineBuildRun } from '../builds/build-tracker.js';
 import type { CredentialManager } from '../creds/index.js';
 import { deleteCompletedCheckBuilds } from './check-build-collector.js';
 import { listCheckableResources, type CheckableResource } from './checkable-resources.js';
@@ -340,53 +340,14 @@ export class Checker {
     stored: StoredPipeline,
     plan: Plan,
   ): Promise<BuildOutcome | undefined> {
-    const { db, tracker, logger } = this.options;
-    const resourceTypes = stored.config.resource_types ?? [];
-    const intervalMs = this.intervalMs(resource, config);
-    let scope: ResourceScope | undefined;
-    const scopeFor = async (type: string, source: Record<string, unknown>): Promise<ResourceScope> => {
-      scope = await this.scopes.forResource({ resourceId: resource.id, type, source, resourceTypes });
-      return scope;
-    };
-    const startedAt = new Date();
+    const { tracker, logger } = this.options;
     return new Promise<BuildOutcome | undefined>((resolve) => {
       tracker
-        .startPendingBuild(buildId, plan, {
-          ...pipelineCheckRun(this.options.credentials, resource, stored.config.var_sources),
-          resourceTypes: this.options.resourceTypes,
-          defaultCheckTimeoutMs: this.options.defaultCheckTimeoutMs,
-          latestCheckedVersion: async (ref) =>
-            latestVersion(db, (await scopeFor(ref.type, ref.source)).scopeId),
-          onCheckVersions: async (result) => {
-            const { scopeId } = scope ?? (await scopeFor(result.type, result.source));
-            const added = await saveResourceVersions(
-              db,
-              scopeId,
-              result.versions.map((version) => ({ version })),
-            );
-            logger.debug(
-              { resourceId: resource.id, scopeId, found: result.versions.length, added },
-              'check saved versions',
-            );
-            if (added > 0) {
-              this.options.onNewVersions({
-                id: resource.id,
-                name: resource.name,
-                pipelineId: resource.pipelineId,
-              });
-            }
-          },
-          onFinished: async (status) => {
-            await this.recordCheckEnd(buildId, resource.id, scope, startedAt, status, intervalMs).catch(
-              (err: unknown) => logger.warn({ err, buildId }, 'failed to record the end of a check'),
-            );
-            const waiting = this.inputWaiters.get(resource.id);
-            this.inputWaiters.delete(resource.id);
-            for (const jobId of waiting ?? [])
-              this.options.onInputChecked?.({ resourceId: resource.id, jobId });
-            resolve(status);
-          },
-        })
+        .startPendingBuild(
+          buildId,
+          plan,
+          this.checkRun(buildId, resource, config, stored, new Date(), resolve),
+        )
         .then(
           (started) => {
             if (started === undefined) resolve(undefined);
@@ -397,6 +358,80 @@ export class Checker {
           },
         );
     });
+  }
+
+  /**
+   * The run of a resource's check build interrupted by a restart (step recovery collected its `check`
+   * script): it saves the versions found and records the check's end as the node that started it would
+   * have. Undefined when its resource or pipeline config is gone (the build then ends errored).
+   */
+  async resumedRun(
+    build: { id: number; startTime: Date | null },
+    resourceId: number,
+  ): Promise<PipelineBuildRun | undefined> {
+    const { db } = this.options;
+    const resource = await findResourceById(db, resourceId);
+    const stored = resource === undefined ? undefined : await loadStoredPipeline(db, resource.pipelineId);
+    const config = stored?.config.resources?.find((candidate) => candidate.name === resource?.name);
+    if (resource === undefined || stored === undefined || config === undefined) return undefined;
+    // Another check of it waits for this one to end (hasUnfinishedCheck): no lock is needed.
+    this.checking.add(resource.id);
+    return this.checkRun(build.id, resource, config, stored, build.startTime ?? new Date(), () =>
+      this.checking.delete(resource.id),
+    );
+  }
+
+  /** What a check build runs with: the resource's vars, its scope's versions, and its end recorded. */
+  private checkRun(
+    buildId: number,
+    resource: ResourceRecord,
+    config: ResourceConfig,
+    stored: StoredPipeline,
+    startedAt: Date,
+    finished: (status: BuildOutcome) => void,
+  ): PipelineBuildRun {
+    const { db, logger } = this.options;
+    const resourceTypes = stored.config.resource_types ?? [];
+    const intervalMs = this.intervalMs(resource, config);
+    let scope: ResourceScope | undefined;
+    const scopeFor = async (type: string, source: Record<string, unknown>): Promise<ResourceScope> => {
+      scope = await this.scopes.forResource({ resourceId: resource.id, type, source, resourceTypes });
+      return scope;
+    };
+    return {
+      ...pipelineCheckRun(this.options.credentials, resource, stored.config.var_sources),
+      resourceTypes: this.options.resourceTypes,
+      defaultCheckTimeoutMs: this.options.defaultCheckTimeoutMs,
+      latestCheckedVersion: async (ref) => latestVersion(db, (await scopeFor(ref.type, ref.source)).scopeId),
+      onCheckVersions: async (result) => {
+        const { scopeId } = scope ?? (await scopeFor(result.type, result.source));
+        const added = await saveResourceVersions(
+          db,
+          scopeId,
+          result.versions.map((version) => ({ version })),
+        );
+        logger.debug(
+          { resourceId: resource.id, scopeId, found: result.versions.length, added },
+          'check saved versions',
+        );
+        if (added > 0) {
+          this.options.onNewVersions({
+            id: resource.id,
+            name: resource.name,
+            pipelineId: resource.pipelineId,
+          });
+        }
+      },
+      onFinished: async (status) => {
+        await this.recordCheckEnd(buildId, resource.id, scope, startedAt, status, intervalMs).catch(
+          (err: unknown) => logger.warn({ err, buildId }, 'failed to record the end of a check'),
+        );
+        const waiting = this.inputWaiters.get(resource.id);
+        this.inputWaiters.delete(resource.id);
+        for (const jobId of waiting ?? []) this.options.onInputChecked?.({ resourceId: resource.id, jobId });
+        finished(status);
+      },
+    };
   }
 
   /** UpdateLastCheckEndTime, and the resource's check error. */
