@@ -21,9 +21,10 @@ import { call, pipelineUrl, setPipeline } from './pipeline-client.js';
 const WAITER_IMAGE = 'example.com/waiter-resource';
 
 /**
- * `out` and `in` wait (printing on stderr) until /tmp/go exists in their pod when their params say
- * `wait: out` / `wait: in`. `out` creates version put-1; `in` keeps its request and a file in the artifact
- * and answers the version asked for, with metadata.
+ * `out`, `in` and `check` wait (printing on stderr) until /tmp/go exists in their pod when their params (a
+ * check: its source) say `wait: out` / `wait: in` / `wait: check`. `out` creates version put-1; `in` keeps
+ * its request and a file in the artifact and answers the version asked for, with metadata; `check` finds
+ * c1 and c2.
  */
 async function waiterImage(root: string): Promise<string> {
   const dir = path.join(root, 'waiter-resource-image');
@@ -34,7 +35,10 @@ if echo "$request" | grep -q '"wait":"${script}"'; then
   while [ ! -f /tmp/go ]; do echo "${script}: waiting" >&2; sleep 0.05; done
 fi`;
   const scripts: Record<string, string> = {
-    check: `cat > /dev/null; echo '[]'`,
+    check: `request=$(cat)
+${wait('check')}
+echo "check: done" >&2
+echo '[{"v":"c1"},{"v":"c2"}]'`,
     out: `request=$(cat)
 ${wait('out')}
 echo "out: done" >&2
@@ -63,7 +67,14 @@ resources:
   type: waiter
   check_every: never
   source: {}
+- name: checked
+  type: waiter
+  check_every: never
+  source: {wait: check}
 jobs:
+- name: uses-checked
+  plan:
+  - get: checked
 - name: put-across
   plan:
   - put: thing
@@ -120,18 +131,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         second = undefined;
         const node = await fx.spawnFirstNode();
         const token = await loginToken(node.url, ADMIN);
-        await setPipeline(
-          node.url,
-          token,
-          'main',
-          'waits',
-          PIPELINE(
-            (name, script, extra = {}) => `{task: ${name}, config: ${JSON.stringify(shTask(script, extra))}}`,
-          ),
-        );
-        expect((await call(pipelineUrl(node.url, 'main', 'waits', '/unpause'), token, 'PUT')).status).toBe(
-          200,
-        );
+        await setWaitsPipeline(node.url, token);
         const reply = await call(
           pipelineUrl(node.url, 'main', 'waits', `/jobs/${job}/builds`),
           token,
@@ -175,6 +175,20 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
 
       const finishOf = (events: EnvelopeEvent[], event: string) =>
         events.find((e) => e.event === event)?.data;
+
+      /** Sets the pipeline `waits` on `url`, unpaused. */
+      async function setWaitsPipeline(url: string, token: string): Promise<void> {
+        await setPipeline(
+          url,
+          token,
+          'main',
+          'waits',
+          PIPELINE(
+            (name, script, extra = {}) => `{task: ${name}, config: ${JSON.stringify(shTask(script, extra))}}`,
+          ),
+        );
+        expect((await call(pipelineUrl(url, 'main', 'waits', '/unpause'), token, 'PUT')).status).toBe(200);
+      }
 
       /** The version put-1 of `thing`, as the API lists it, and the build's outputs. */
       async function recorded(buildId: number) {
@@ -227,6 +241,63 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
         const { version } = await recorded(build.id);
         expect(version?.metadata).toEqual([{ name: 'who', value: 'waited-in' }]);
+      });
+
+      it("a resource's check build whose `check` finished while no web node ran: its versions are saved, the check succeeds", async () => {
+        await second?.close();
+        second = undefined;
+        const node = await fx.spawnFirstNode();
+        const token = await loginToken(node.url, ADMIN);
+        await setWaitsPipeline(node.url, token);
+        const check = await call(
+          pipelineUrl(node.url, 'main', 'waits', '/resources/checked/check'),
+          token,
+          'POST',
+          {
+            from: null,
+          },
+        );
+        expect(check.status).toBe(201);
+        const build = check.json<{ id: number; name: string }>();
+        const firstEvents: EnvelopeEvent[] = [];
+        const firstStream = readBuildEvents(node.url, token, build.id, {
+          onEvent: (event) => void firstEvents.push(event),
+        }).catch(() => undefined);
+        await until(
+          'the check to wait',
+          () => (logText(firstEvents, 'stderr').includes('check: waiting') ? true : undefined),
+          60_000,
+        );
+        await fx.kill9(node);
+        await firstStream;
+        const pods = (await fx.cluster.podNames()).filter(
+          (name) => name.startsWith('jb-check-') && name.includes('checked'),
+        );
+        expect(pods).toHaveLength(1);
+        await fx.cluster.exec(pods[0]!, ['touch', '/tmp/go']);
+
+        second = await fx.startNode();
+        const token2 = await loginToken(second.url, ADMIN);
+        const stream = await readBuildEvents(second.url, token2, build.id);
+        expect(stream.ended).toBe(true);
+        expect(statusesOf(stream.events)).toEqual(['started', 'succeeded']);
+        expect(stream.events.filter((e) => e.event === 'error')).toEqual([]);
+        expect(stream.events.filter((e) => e.event === 'initialize-check')).toHaveLength(1);
+        expect(stream.events.find((e) => e.event === 'finish')?.data).toMatchObject({ succeeded: true });
+        expect(logText(stream.events, 'stderr').split('check: started').length).toBe(2);
+        expect([...spawnsInto(pods[0]!).values()]).toEqual([1]);
+        stream.events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+        const versions = await getJson<Array<{ version: Record<string, string> }>>(
+          pipelineUrl(second.url, 'main', 'waits', '/resources/checked/versions'),
+          token2,
+        );
+        expect(versions.map((v) => v.version['v']).sort()).toEqual(['c1', 'c2']);
+        // The check's end is recorded: the resource shows when it was last checked.
+        const resource = await getJson<{ last_checked?: number }>(
+          pipelineUrl(second.url, 'main', 'waits', '/resources/checked'),
+          token2,
+        );
+        expect(resource.last_checked).toBeGreaterThan(0);
       });
 
       it("a retry's second attempt (the same step name as the first) is collected as that attempt", async () => {
