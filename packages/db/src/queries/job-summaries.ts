@@ -149,26 +149,8 @@ function toRecord(row: SummaryRow): JobSummaryRecord {
     pausedAt: row.paused_at,
     hasNewInputs: row.has_new_inputs,
     groups: row.groups,
-    finishedBuild:
-      row.finished_id === null
-        ? null
-        : {
-            id: row.finished_id,
-            name: row.finished_name ?? '',
-            status: row.finished_status ?? '',
-            startTime: row.finished_start,
-            endTime: row.finished_end,
-          },
-    nextBuild:
-      row.next_id === null
-        ? null
-        : {
-            id: row.next_id,
-            name: row.next_name ?? '',
-            status: row.next_status ?? '',
-            startTime: row.next_start,
-            endTime: row.next_end,
-          },
+    finishedBuild: summaryBuild(row, 'finished'),
+    nextBuild: summaryBuild(row, 'next'),
     inputs: (row.inputs ?? []).map(([name, resource, passed, trigger]) => ({
       name,
       resource,
@@ -176,5 +158,18 @@ function toRecord(row: SummaryRow): JobSummaryRecord {
       trigger,
     })),
     outputs: (row.outputs ?? []).map(([name, resource]) => ({ name, resource })),
+  };
+}
+
+/** The job's finished or next build, from the row's `finished_…` or `next_…` columns; null when it has none. */
+function summaryBuild(row: SummaryRow, which: 'finished' | 'next'): JobSummaryBuild | null {
+  const id = row[`${which}_id` as const];
+  if (id === null) return null;
+  return {
+    id,
+    name: row[`${which}_name` as const] ?? '',
+    status: row[`${which}_status` as const] ?? '',
+    startTime: row[`${which}_start` as const],
+    endTime: row[`${which}_end` as const],
   };
 }
