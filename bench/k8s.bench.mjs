@@ -11,9 +11,10 @@
 //   mode the init container's copy report (context: no exec, the claim is shared).
 //   Stream mode, 2026-12-07, 16 alternating runs each against the commit before issue #5's work (60aff62) and
 //   after it, load average 3.7–11: in 0.53 → 0.72 median (runs under 0.5: 6 → 1 of 16), out 0.49 → 0.44
-//   (9 → 10 of 16; within the noise). The output's remaining cost is the web's own: socket reads, message
-//   reassembly, extraction, and V8 collections they set off in this small-heap process (docs/performance.md,
-//   "Stream mode: 200 MB through execs").
+//   (9 → 10 of 16; within the noise). The output's cost was V8 collections its buffers set off in the web's
+//   heap; since it is received in a collector thread, 6 alternating pairs: out 0.44 → 0.71 median
+//   (docs/performance.md, "Stream mode's output and the web's young generation"). The web CPU printed per run is
+//   the whole process's (all threads).
 // - handoff: step A copies the 200 MB input to its output and prints the time as its last act; step B gets
 //   A's output as its input. Handoff = from A's last act to B's container being ready (inputs in place), as
 //   the engine would chain them (A's wait(), then B's createContainer); it includes B's pod start, printed
