@@ -1,6 +1,6 @@
 // The step journal over `build_step_results` on a real PostgreSQL: what a build's steps record as they start
 // and end is what a node resuming the build replays, a collected task's exit status finishes its started row,
-// and a build's rows go with it.
+// a collected resource script's response is kept on its row for its step, and a build's rows go with it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { allocateBuildId, createStartedOneOffBuild, sql } from '@jetbridge/db';
 import { startTestDatabase, type TestDatabase } from '@jetbridge/db/testing';
@@ -9,6 +9,7 @@ import {
   finishCollectedTask,
   finishedPlanIds,
   forgetStepResults,
+  keepCollectedResourceRun,
 } from './step-journal.js';
 
 let testDb: TestDatabase;
@@ -68,6 +69,43 @@ describe('the database step journal', () => {
     expect(await finishCollectedTask(db, buildId, 'never-started', 0)).toBe(false);
     const resumed = await DatabaseStepJournal.resume(db, buildId);
     expect(resumed.finished('b')).toEqual({ succeeded: false, exitStatus: 3, artifacts: { out: 'vol-b' } });
+  });
+
+  it('keeps a collected resource script for its step (with the volume it recorded as it started); a finished or unseen step is refused', async () => {
+    const db = testDb.database.db;
+    const buildId = await newBuild();
+    const journal = DatabaseStepJournal.fresh(db, buildId);
+    await journal.starting('g', { src: 'vol-g' });
+    await journal.starting('p', {});
+    await journal.finish('done', { succeeded: true, artifacts: {} });
+    const response = '{"version":{"ref":"abc"},"metadata":[{"name":"é","value":"✓"}]}';
+    expect(await keepCollectedResourceRun(db, buildId, 'g', { exitStatus: 0, stdout: response })).toBe(true);
+    expect(await keepCollectedResourceRun(db, buildId, 'p', { exitStatus: 2, stdout: '' })).toBe(true);
+    expect(await keepCollectedResourceRun(db, buildId, 'done', { exitStatus: 0, stdout: '{}' })).toBe(false);
+    expect(
+      await keepCollectedResourceRun(db, buildId, 'never-started', { exitStatus: 0, stdout: '{}' }),
+    ).toBe(false);
+
+    const resumed = await DatabaseStepJournal.resume(db, buildId);
+    // Not finished: the step finishes with it when the build goes on.
+    expect(resumed.finished('g')).toBeUndefined();
+    expect(resumed.collected('g')).toEqual({ exitStatus: 0, stdout: response, artifacts: { src: 'vol-g' } });
+    expect(resumed.collected('p')).toEqual({ exitStatus: 2, stdout: '', artifacts: {} });
+    expect(resumed.collected('done')).toBeUndefined();
+    expect(resumed.collectedSteps).toBe(2);
+    expect([...(await finishedPlanIds(db, buildId))]).toEqual(['done']);
+
+    // The step finishing replaces what was collected; a step starting again forgets it.
+    await resumed.finish('g', { succeeded: true, artifacts: { src: 'vol-g' }, result: { ref: 'abc' } });
+    await resumed.starting('p', {});
+    const again = await DatabaseStepJournal.resume(db, buildId);
+    expect(again.collected('g')).toBeUndefined();
+    expect(again.finished('g')).toEqual({
+      succeeded: true,
+      artifacts: { src: 'vol-g' },
+      result: { ref: 'abc' },
+    });
+    expect(again.collected('p')).toBeUndefined();
   });
 
   it('a step run again (its pod was lost) starts over; rows are forgotten on request and go with the build', async () => {

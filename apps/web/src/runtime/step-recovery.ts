@@ -6,11 +6,15 @@
 //
 // Then the build goes on (`useResumer`: the build tracker's resumeBuild): each collected task's exit status is
 // written to the build's step journal (builds/step-journal.ts: its outputs were recorded there as it started),
-// and the plan runs again from the top, every step the journal has finished replayed — not run, not logged
-// again — so hooks see the collected outcome and the steps after it run. A build with no pod left (its node
-// died between two steps) goes on the same way. A build that cannot go on ends `errored` saying so, as before:
-// one whose collected step is a get/put/check (a resource script's response is not kept), a task started
-// before the journal existed or whose result is unknown, a build kind not resumed (builds/build-resumption.ts).
+// and each collected get/put/check script's exit status and JSON response — its stdout, which the helper keeps
+// in a file in the pod and which is read here from its first byte — is kept there for its step, which
+// finishes with it (version, metadata, recorder, finish event) instead of running the script again. The plan
+// runs again from the top, every step the journal has finished replayed — not run, not logged again — so
+// hooks see the collected outcome and the steps after it run. A pod's plan node is the plan id in its
+// metadata (unique, where a step's name may be used twice: retry attempts, hooks). A build with no pod left
+// (its node died between two steps) goes on the same way. A build that cannot go on ends `errored` saying so,
+// as before: a step started before the journal recorded starts, one whose result is unknown, a pod of an older
+// node whose step name the plan uses twice, a build kind not resumed (builds/build-resumption.ts).
 //
 // It takes the builds' tracking locks before the build tracker starts, so the tracker's orphan sweep leaves
 // them alone while their steps finish; a build another live node tracks is not touched. Abort requests are
