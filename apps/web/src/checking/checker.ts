@@ -363,7 +363,8 @@ export class Checker {
   /**
    * The run of a resource's check build interrupted by a restart (step recovery collected its `check`
    * script): it saves the versions found and records the check's end as the node that started it would
-   * have. Undefined when its resource or pipeline config is gone (the build then ends errored).
+   * have, its config's lock held until it ends. Undefined when its resource or pipeline config is gone (the
+   * build then ends errored).
    */
   async resumedRun(
     build: { id: number; startTime: Date | null },
@@ -374,11 +375,14 @@ export class Checker {
     const stored = resource === undefined ? undefined : await loadStoredPipeline(db, resource.pipelineId);
     const config = stored?.config.resources?.find((candidate) => candidate.name === resource?.name);
     if (resource === undefined || stored === undefined || config === undefined) return undefined;
-    // Another check of it waits for this one to end (hasUnfinishedCheck): no lock is needed.
+    // One check per config at a time, as for any check: its lock is held until it ends.
+    const key = configLockKey(resource, config, stored);
+    await this.configLocks.lock(key);
     this.checking.add(resource.id);
-    return this.checkRun(build.id, resource, config, stored, build.startTime ?? new Date(), () =>
-      this.checking.delete(resource.id),
-    );
+    return this.checkRun(build.id, resource, config, stored, build.startTime ?? new Date(), () => {
+      this.checking.delete(resource.id);
+      void this.configLocks.unlock(key);
+    });
   }
 
   /** What a check build runs with: the resource's vars, its scope's versions, and its end recorded. */

@@ -20,7 +20,7 @@ import { parseGoDuration, type Plan, type Version } from '@jetbridge/plan';
 import type { ResourceTypeConfig } from '@jetbridge/pipeline-config';
 import { PipelineResourceTypes, planResourceCheck, PlanIdFactory } from '@jetbridge/planner';
 import type { FastifyBaseLogger } from 'fastify';
-import type { BuildTracker } from '../builds/build-tracker.js';
+import type { BuildTracker, PipelineBuildRun } from '../builds/build-tracker.js';
 import type { CredentialManager } from '../creds/index.js';
 import { isTypeDue, listCheckableResourceTypes, listDueResourceTypes } from './checkable-resource-types.js';
 import { checkErrorOf } from './checker.js';
@@ -208,9 +208,44 @@ export class ResourceTypeChecker {
 
   /** Run the type's check build, its config's lock held; resolves once it finished. */
   private runLocked(buildId: number, loaded: LoadedType, plan: Plan): Promise<BuildOutcome | undefined> {
-    const { db, tracker, logger } = this.options;
+    return new Promise<BuildOutcome | undefined>((resolve, reject) => {
+      this.options.tracker
+        .startPendingBuild(buildId, plan, this.checkRun(buildId, loaded, new Date(), resolve))
+        .then((started) => {
+          if (started === undefined) resolve(undefined);
+        }, reject);
+    });
+  }
+
+  /**
+   * The run of a type's check build interrupted by a restart (step recovery collected its `check` script):
+   * it saves the versions found and records the check as the node that started it would have, its config's
+   * lock held until it ends. Undefined when the type or its pipeline config is gone (the build then ends
+   * errored).
+   */
+  async resumedRun(
+    build: { id: number; startTime: Date | null },
+    resourceTypeId: number,
+  ): Promise<PipelineBuildRun | undefined> {
+    const loaded = await this.load(resourceTypeId);
+    if (loaded === undefined) return undefined;
+    await this.options.locks.lock(loaded.lockKey);
+    this.checking.add(resourceTypeId);
+    return this.checkRun(build.id, loaded, build.startTime ?? new Date(), () => {
+      this.checking.delete(resourceTypeId);
+      void this.options.locks.unlock(loaded.lockKey);
+    });
+  }
+
+  /** What a type's check build runs with: the type's vars, its scope's versions, and the check recorded. */
+  private checkRun(
+    buildId: number,
+    loaded: LoadedType,
+    startedAt: Date,
+    finished: (status: BuildOutcome) => void,
+  ): PipelineBuildRun {
+    const { db, logger } = this.options;
     const { type, stored, others } = loaded;
-    const startedAt = new Date();
     let scope: { resourceConfigId: number; scopeId: number } | undefined;
     const scopeFor = async (ref: { type: string; source: Record<string, unknown> }) => {
       const { typeKey } = resourceConfigType(ref.type, others);
@@ -221,37 +256,31 @@ export class ResourceTypeChecker {
       };
       return scope;
     };
-    return new Promise<BuildOutcome | undefined>((resolve, reject) => {
-      tracker
-        .startPendingBuild(buildId, plan, {
-          ...pipelineCheckRun(this.options.credentials, type, stored.config.var_sources),
-          resourceTypes: this.options.resourceTypes,
-          defaultCheckTimeoutMs: this.options.defaultCheckTimeoutMs,
-          latestCheckedVersion: async (ref) => latestVersion(db, (await scopeFor(ref)).scopeId),
-          onCheckVersions: async (result) => {
-            const { scopeId } = scope ?? (await scopeFor(result));
-            const added = await saveResourceVersions(
-              db,
-              scopeId,
-              result.versions.map((version) => ({ version })),
-            );
-            logger.debug({ resourceTypeId: type.id, scopeId, added }, 'resource type check saved versions');
-          },
-          onFinished: async (status) => {
-            const checkError = status === 'succeeded' ? null : await checkErrorOf(db, buildId, status);
-            try {
-              await recordResourceTypeCheck(db, type.id, { ...(scope ?? {}), checkError });
-              if (scope !== undefined) await recordScopeCheck(db, scope.scopeId, startedAt, status);
-            } catch (err) {
-              logger.warn({ err, buildId }, 'failed to record a type check');
-            }
-            resolve(status);
-          },
-        })
-        .then((started) => {
-          if (started === undefined) resolve(undefined);
-        }, reject);
-    });
+    return {
+      ...pipelineCheckRun(this.options.credentials, type, stored.config.var_sources),
+      resourceTypes: this.options.resourceTypes,
+      defaultCheckTimeoutMs: this.options.defaultCheckTimeoutMs,
+      latestCheckedVersion: async (ref) => latestVersion(db, (await scopeFor(ref)).scopeId),
+      onCheckVersions: async (result) => {
+        const { scopeId } = scope ?? (await scopeFor(result));
+        const added = await saveResourceVersions(
+          db,
+          scopeId,
+          result.versions.map((version) => ({ version })),
+        );
+        logger.debug({ resourceTypeId: type.id, scopeId, added }, 'resource type check saved versions');
+      },
+      onFinished: async (status) => {
+        const checkError = status === 'succeeded' ? null : await checkErrorOf(db, buildId, status);
+        try {
+          await recordResourceTypeCheck(db, type.id, { ...(scope ?? {}), checkError });
+          if (scope !== undefined) await recordScopeCheck(db, scope.scopeId, startedAt, status);
+        } catch (err) {
+          logger.warn({ err, buildId }, 'failed to record a type check');
+        }
+        finished(status);
+      },
+    };
   }
 }
 
