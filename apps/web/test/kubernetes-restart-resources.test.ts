@@ -1,14 +1,16 @@
 // A web node running steps as pods is killed (SIGKILL) while a resource script runs — a put's `out`, a put's
-// implicit get's `in` — or while a `retry`'s second attempt runs (a step name the plan uses twice); a new node
-// starts on the same database and cluster. The step is collected from its pod, never run a second time: a
-// resource script's JSON response, kept in its pod's output file, is read from its start, and the step
-// finishes with it as it would have — the put records its version as the job's output, the implicit get
-// after it runs, the get records its version's metadata and its `((.:name.field))` var — and the build goes
-// on. The retry's attempts are told apart by their plan ids, which their pods record.
+// implicit get's `in`, a resource's or a resource type's `check` — or while a `retry`'s second attempt runs
+// (a step name the plan uses twice); a new node starts on the same database and cluster. The step is
+// collected from its pod, never run a second time: a resource script's JSON response, kept in its pod's
+// output file, is read from its start, and the step finishes with it as it would have — the put records its
+// version as the job's output, the implicit get after it runs, the get records its version's metadata and its
+// `((.:name.field))` var, the check saves its versions and its end — and the build goes on. The retry's
+// attempts are told apart by their plan ids, which their pods record.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sql } from '@jetbridge/db';
 import type { RunningJetBridge } from '../src/server.js';
 import { logText, readBuildEvents, statusesOf, type EnvelopeEvent } from './execute-client.js';
 import { getJson, shTask, startBuild } from './execute-flow.js';
@@ -62,6 +64,9 @@ resource_types:
 - name: waiter
   type: registry-image
   source: {repository: ${WAITER_IMAGE}}
+- name: nested
+  type: waiter
+  source: {wait: check}
 resources:
 - name: thing
   type: waiter
@@ -71,10 +76,15 @@ resources:
   type: waiter
   check_every: never
   source: {wait: check}
+- name: of-nested
+  type: nested
+  check_every: never
+  source: {}
 jobs:
 - name: uses-checked
   plan:
   - get: checked
+  - get: of-nested
 - name: put-across
   plan:
   - put: thing
@@ -243,20 +253,22 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         expect(version?.metadata).toEqual([{ name: 'who', value: 'waited-in' }]);
       });
 
-      it("a resource's check build whose `check` finished while no web node ran: its versions are saved, the check succeeds", async () => {
+      /**
+       * Ask for a check at `checkPath` of the pipeline on a first (CLI) node, kill it while `check` waits, let
+       * it finish while no node runs, start a second node: the check build's events, its pod and the node.
+       */
+      async function checkAcrossAKill(
+        checkPath: string,
+        podPart: string,
+      ): Promise<{ events: EnvelopeEvent[]; pod: string; node: RunningJetBridge; token: string }> {
         await second?.close();
         second = undefined;
         const node = await fx.spawnFirstNode();
         const token = await loginToken(node.url, ADMIN);
         await setWaitsPipeline(node.url, token);
-        const check = await call(
-          pipelineUrl(node.url, 'main', 'waits', '/resources/checked/check'),
-          token,
-          'POST',
-          {
-            from: null,
-          },
-        );
+        const check = await call(pipelineUrl(node.url, 'main', 'waits', checkPath), token, 'POST', {
+          from: null,
+        });
         expect(check.status).toBe(201);
         const build = check.json<{ id: number; name: string }>();
         const firstEvents: EnvelopeEvent[] = [];
@@ -271,7 +283,7 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         await fx.kill9(node);
         await firstStream;
         const pods = (await fx.cluster.podNames()).filter(
-          (name) => name.startsWith('jb-check-') && name.includes('checked'),
+          (name) => name.startsWith('jb-check-') && name.includes(podPart),
         );
         expect(pods).toHaveLength(1);
         await fx.cluster.exec(pods[0]!, ['touch', '/tmp/go']);
@@ -287,17 +299,37 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
         expect(logText(stream.events, 'stderr').split('check: started').length).toBe(2);
         expect([...spawnsInto(pods[0]!).values()]).toEqual([1]);
         stream.events.forEach((event, index) => expect(event.event_id).toBe(String(index)));
+        return { events: stream.events, pod: pods[0]!, node: second, token: token2 };
+      }
+
+      it("a resource's check build whose `check` finished while no web node ran: its versions are saved, the check succeeds", async () => {
+        const { node, token } = await checkAcrossAKill('/resources/checked/check', 'checked');
         const versions = await getJson<Array<{ version: Record<string, string> }>>(
-          pipelineUrl(second.url, 'main', 'waits', '/resources/checked/versions'),
-          token2,
+          pipelineUrl(node.url, 'main', 'waits', '/resources/checked/versions'),
+          token,
         );
         expect(versions.map((v) => v.version['v']).sort()).toEqual(['c1', 'c2']);
         // The check's end is recorded: the resource shows when it was last checked.
         const resource = await getJson<{ last_checked?: number }>(
-          pipelineUrl(second.url, 'main', 'waits', '/resources/checked'),
-          token2,
+          pipelineUrl(node.url, 'main', 'waits', '/resources/checked'),
+          token,
         );
         expect(resource.last_checked).toBeGreaterThan(0);
+      });
+
+      it("a resource type's check build (fly check-resource-type) goes on the same way: the type's versions are saved", async () => {
+        const { node } = await checkAcrossAKill('/resource-types/nested/check', 'nested');
+        const saved = await sql<{ v: string; checked: boolean }>`
+          select v.version ->> 'v' as v, s.last_check_end_time is not null as checked
+          from resource_types t
+          join resource_config_scopes s on s.id = t.resource_config_scope_id
+          join resource_config_versions v on v.resource_config_scope_id = s.id
+          where t.name = 'nested' and t.check_error is null
+          order by 1`.execute(node.ctx.db);
+        expect(saved.rows).toEqual([
+          { v: 'c1', checked: true },
+          { v: 'c2', checked: true },
+        ]);
       });
 
       it("a retry's second attempt (the same step name as the first) is collected as that attempt", async () => {

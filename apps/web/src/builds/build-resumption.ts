@@ -1,8 +1,7 @@
 // Which builds a web node can go on with after a restart, and what they run with (vars, resource types,
 // recorders): a job build as its job build starter started it, a team's one-off build (`fly execute`) with the
 // team's credentials, a pipeline's one-off build (`fly execute -j`) as the API started it (pipelineOneOffRun),
-// a resource's check build as its checker ran it. A resource type's check build is not resumed (its
-// interrupted step is collected and the build ends errored, as before).
+// a check build (of a resource or a resource type) as its checker ran it.
 import { findBuildCheckTarget, findPipelineById, type BuildRecord, type PipelineRecord } from '@jetbridge/db';
 import type { AppContext } from '../app-context.js';
 import { loadStoredPipeline } from '../checking/stored-pipeline-config.js';
@@ -17,13 +16,13 @@ export async function resumedBuildRun(
   if (build.jobId !== null) return ctx.jobBuildStarter?.resumedRun(build.id);
   if (build.pipelineId === null)
     return { vars: oneOffBuildVarsResolver(ctx.credentials ?? noCredentials, build.teamName) };
+  // A check build: its checker saves the versions found and records the check, as it would have.
   const checked = await findBuildCheckTarget(ctx.db, build.id);
-  // A resource's check build: its checker saves the versions found and records the check's end.
-  if (checked !== undefined && 'resourceId' in checked)
-    return ctx.checker?.resumedRun(build, checked.resourceId);
-  // A resource type's check build is not resumed (ResourceTypeChecker has no resumedRun yet): it ends
-  // errored, and the type's next check (its check_every) runs a fresh one, as after any failed check.
-  if (checked !== undefined) return undefined;
+  if (checked !== undefined) {
+    return 'resourceId' in checked
+      ? ctx.checker?.resumedRun(build, checked.resourceId)
+      : ctx.resourceTypeChecker?.resumedRun(build, checked.resourceTypeId);
+  }
   const pipeline = await findPipelineById(ctx.db, build.pipelineId);
   if (pipeline === undefined) return undefined;
   return pipelineOneOffRun(ctx, pipeline);
