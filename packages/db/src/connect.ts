@@ -14,6 +14,11 @@ export interface PostgresConnection {
   sslmode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
   /** Maximum connections in the pool. */
   maxConnections?: number;
+  /**
+   * `application_name` of the pool's connections: which pool a row of `pg_stat_activity` belongs to (the web
+   * node has two, `jetbridge-api` and `jetbridge-backend`).
+   */
+  applicationName?: string;
 }
 
 export interface DatabaseHandle {
@@ -46,6 +51,7 @@ export function connectDatabase(conn: PostgresConnection, onError?: (err: Error)
     database: conn.database,
     ssl: sslOptions(conn.sslmode),
     max: conn.maxConnections ?? 10,
+    ...(conn.applicationName === undefined ? {} : { application_name: conn.applicationName }),
     connectionTimeoutMillis: 10_000,
   });
   // An idle client losing its connection (database restart) must not crash the process.

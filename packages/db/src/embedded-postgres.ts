@@ -16,6 +16,11 @@ export interface EmbeddedPostgresOptions {
   port?: number;
   database?: string;
   user?: string;
+  /**
+   * PostgreSQL's `max_connections` (applied at every start); PostgreSQL's own default (100) when absent. The
+   * web node asks for its two pools plus headroom.
+   */
+  maxConnections?: number;
   onLog?: EmbeddedPostgresLog;
 }
 
@@ -119,7 +124,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      ...(options.maxConnections === undefined ? [] : ['-c', `max_connections=${options.maxConnections}`]),
+    ],
     onLog: (message: string) => log(message.trimEnd()),
     onError: (error: unknown) => log(`error: ${error instanceof Error ? error.message : String(error)}`),
   });
