@@ -11,9 +11,17 @@ import type { WebConfig } from './config/index.js';
  */
 export interface AppContext {
   config: WebConfig;
+  /**
+   * The API pool (`--api-max-conns`): for route handlers and auth — whatever answers an HTTP request. Work
+   * that goes on by itself (builds, checks, scheduling, GC) uses `backendDb`, so it cannot starve the API.
+   */
   db: Kysely<Database>;
-  /** The pool behind `db`, for health checks and connection metrics. */
+  /** The pool behind `db`, for health checks and the auth listener's connection settings. */
   pool: pg.Pool;
+  /** The backend pool (`--backend-max-conns`): build tracking, checkers, the scheduler, GC, recovery. */
+  backendDb: Kysely<Database>;
+  /** The pool behind `backendDb`, for the session advisory locks of builds and checks. */
+  backendPool: pg.Pool;
   logger: FastifyBaseLogger;
   metrics: Registry;
   worker: Worker;

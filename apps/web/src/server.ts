@@ -1,11 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import {
-  connectDatabase,
   migrateToLatest,
   startEmbeddedPostgres,
   waitForDatabase,
-  type DatabaseHandle,
   type EmbeddedPostgres,
   type PostgresConnection,
 } from '@jetbridge/db';
@@ -19,6 +17,7 @@ import type { AppContext } from './app-context.js';
 import { startArtifactReaper } from './artifacts/artifact-collection.js';
 import { bootstrapMainTeam, resolveLocalUsers, type BootstrappedUsers } from './auth/bootstrap.js';
 import { resumedBuildRun } from './builds/build-resumption.js';
+import { embeddedPostgresMaxConnections, openDatabasePools } from './database-pools.js';
 import { ArchivedPipelineCollector } from './gc/archived-pipeline-collector.js';
 import { closeHttpServer, trackHttpConnections } from './http-shutdown.js';
 import type { WebConfig } from './config/index.js';
@@ -101,6 +100,7 @@ export async function startJetBridge(
   };
 
   try {
+    for (const message of config.deprecations ?? []) logger.warn(message);
     let connection: PostgresConnection;
     if (config.postgres) {
       connection = config.postgres;
@@ -112,35 +112,45 @@ export async function startJetBridge(
       const pgLog = logger.child({ component: 'embedded-postgres' });
       const embedded: EmbeddedPostgres = await startEmbeddedPostgres({
         dataDir: config.dataDir,
+        // Room for both pools, full, and the connections beside them.
+        maxConnections: embeddedPostgresMaxConnections(config),
         onLog: (message) => pgLog.debug(message),
       });
       cleanups.push(['embedded PostgreSQL', () => embedded.stop()]);
-      connection = { ...embedded.connection, maxConnections: config.postgresMaxConnections };
+      connection = embedded.connection;
       logger.info({ dataDir: config.dataDir, port: connection.port }, 'started embedded PostgreSQL');
     }
 
-    const database: DatabaseHandle = connectDatabase(connection, (err) =>
-      logger.warn({ err }, 'idle database connection lost'),
+    // Concourse's two pools: the API's (--api-max-conns) and everything else's (--backend-max-conns).
+    const pools = openDatabasePools(connection, config, (pool, err) =>
+      logger.warn({ err, pool }, 'idle database connection lost'),
     );
-    cleanups.push(['database pool', () => database.close()]);
-    await waitForDatabase(database.pool);
-    const applied = await migrateToLatest(database.db);
+    cleanups.push(['database pools', () => pools.close()]);
+    const backend = pools.backend;
+    logger.info(
+      { apiMaxConns: config.apiMaxConnections, backendMaxConns: config.backendMaxConnections },
+      'database pools',
+    );
+    await waitForDatabase(backend.pool);
+    const applied = await migrateToLatest(backend.db);
     if (applied.length > 0)
       logger.info({ migrations: applied.map((m) => m.migrationName) }, 'applied migrations');
 
     const users = await resolveLocalUsers(config);
-    await bootstrapMainTeam(database.db, config, users.localUsers);
+    await bootstrapMainTeam(backend.db, config, users.localUsers);
 
-    const metrics = createMetricsRegistry(database.pool);
+    const metrics = createMetricsRegistry({ api: pools.api.pool, backend: backend.pool });
     // The worker (local processes or pods) and the artifact store it shares with uploads and the reaper.
-    const runtime = await openWebRuntime(config, { db: database.db, pool: database.pool, logger, metrics });
+    const runtime = await openWebRuntime(config, { db: backend.db, pool: backend.pool, logger, metrics });
     cleanups.push(['runtime', () => runtime.afterAppClose()]);
     const { worker, artifactStore } = runtime;
 
     const ctx: AppContext = {
       config,
-      db: database.db,
-      pool: database.pool,
+      db: pools.api.db,
+      pool: pools.api.pool,
+      backendDb: backend.db,
+      backendPool: backend.pool,
       logger,
       metrics,
       worker,
@@ -165,7 +175,8 @@ export async function startJetBridge(
     if (runtime.kubernetes) {
       const tracker = app.buildTracker;
       runtime.kubernetes.recovery.useResumer(async (build, releaseLock) => {
-        const run = await resumedBuildRun(ctx, build);
+        // Recovery is backend work: what the build runs with is read through the backend pool.
+        const run = await resumedBuildRun({ ...ctx, db: ctx.backendDb, pool: ctx.backendPool }, build);
         return run === undefined ? 'cannot' : tracker.resumeBuild(build, run, releaseLock);
       });
     }
@@ -201,7 +212,7 @@ export async function startJetBridge(
     });
     cleanups.push(['artifact reaper', () => artifactReaper.stop()]);
     const archivedPipelines = new ArchivedPipelineCollector({
-      db: database.db,
+      db: backend.db,
       logger: logger.child({ component: 'gc' }),
       intervalMs: config.gcIntervalMs,
       destroyAfterMs: config.destroyArchivedPipelinesAfterMs,

@@ -158,10 +158,23 @@ export const optionSpecs = [
   },
   {
     group: 'postgres',
+    flag: 'api-max-conns',
+    env: 'CONCOURSE_API_MAX_CONNS',
+    default: '10',
+    help: 'The maximum number of open connections for the api connection pool (HTTP API and auth).',
+  },
+  {
+    group: 'postgres',
+    flag: 'backend-max-conns',
+    env: 'CONCOURSE_BACKEND_MAX_CONNS',
+    default: '50',
+    help: 'The maximum number of open connections for the backend connection pool (builds, checks, scheduling, GC).',
+  },
+  {
+    group: 'postgres',
     flag: 'postgres-max-conns',
     env: 'CONCOURSE_POSTGRES_MAX_CONNS',
-    default: '10',
-    help: 'Maximum number of open PostgreSQL connections.',
+    help: 'Deprecated (not a Concourse flag): sizes the backend pool as --backend-max-conns does, when that is unset; warns at start.',
   },
 
   {

@@ -46,9 +46,13 @@ export interface WebConfig {
     password: string;
     database: string;
     sslmode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
-    maxConnections: number;
   };
-  postgresMaxConnections: number;
+  /** `--api-max-conns`: size of the pool the HTTP API's handlers (and auth) use. */
+  apiMaxConnections: number;
+  /** `--backend-max-conns` (or the deprecated `--postgres-max-conns`): size of everything else's pool. */
+  backendMaxConnections: number;
+  /** Settings that still work but should change (deprecated aliases): logged once as warnings at start. */
+  deprecations?: string[];
   dataDir: string;
   runtime: 'local' | 'kubernetes';
   /** The `--kubernetes-*` settings; present exactly when `runtime` is kubernetes. */
@@ -257,9 +261,32 @@ export function parseWebConfig(
     return get(flag) ?? example;
   };
 
-  const maxConns = Number(get('postgres-max-conns'));
-  if (!Number.isInteger(maxConns) || maxConns < 1)
-    fail('postgres-max-conns', `'${get('postgres-max-conns')}' is not a positive integer`);
+  /** A whole number ≥ 1 (pool sizes). */
+  const positiveCount = (flag: OptionFlag): number => {
+    const text = (get(flag) ?? '').trim();
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1)
+      fail(flag, `'${get(flag)}' is not a positive integer`);
+    return n;
+  };
+  // Concourse's two pools. --postgres-max-conns (JetBridge's older single pool) still sizes the backend,
+  // where most connections go, unless --backend-max-conns is given too.
+  const apiMaxConnections = positiveCount('api-max-conns');
+  const deprecations: string[] = [];
+  let backendMaxConnections = positiveCount('backend-max-conns');
+  if (raw.has('postgres-max-conns')) {
+    const legacy = positiveCount('postgres-max-conns');
+    if (raw.has('backend-max-conns')) {
+      deprecations.push(
+        '--postgres-max-conns (CONCOURSE_POSTGRES_MAX_CONNS) is deprecated and ignored: --backend-max-conns is set; remove it',
+      );
+    } else {
+      backendMaxConnections = legacy;
+      deprecations.push(
+        `--postgres-max-conns (CONCOURSE_POSTGRES_MAX_CONNS) is deprecated: it sizes the backend pool (${legacy}); use --backend-max-conns (CONCOURSE_BACKEND_MAX_CONNS) and --api-max-conns (CONCOURSE_API_MAX_CONNS) instead`,
+      );
+    }
+  }
 
   const host = get('postgres-host');
   const postgres = host
@@ -270,7 +297,6 @@ export function parseWebConfig(
         password: get('postgres-password') ?? '',
         database: get('postgres-database') ?? 'atc',
         sslmode: oneOf('postgres-sslmode', ['disable', 'require', 'verify-ca', 'verify-full'] as const),
-        maxConnections: maxConns,
       }
     : null;
   if (!host) oneOf('postgres-sslmode', ['disable', 'require', 'verify-ca', 'verify-full'] as const);
@@ -301,7 +327,9 @@ export function parseWebConfig(
     sessionSigningKeyFile: get('session-signing-key'),
     authDurationMs: positiveDuration('auth-duration', '24h'),
     postgres,
-    postgresMaxConnections: maxConns,
+    apiMaxConnections,
+    backendMaxConnections,
+    ...(deprecations.length > 0 ? { deprecations } : {}),
     dataDir: path.resolve(cwd, dataDirText),
     runtime,
     ...(kubernetes === undefined ? {} : { kubernetes }),

@@ -4,22 +4,26 @@ import type pg from 'pg';
 import { buildMetrics } from './build-metrics.js';
 
 /** A registry per server (not prom-client's global one), so tests can run several servers in one process. */
-export function createMetricsRegistry(pool?: pg.Pool): Registry {
+export function createMetricsRegistry(pools: Partial<Record<'api' | 'backend', pg.Pool>> = {}): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Build, step, scheduler and checker metrics exist from the start (zero until something happens), so
   // dashboards and alerts see 0 rather than "no data" on a node that has not run a build yet.
   buildMetrics(registry);
-  if (pool) {
+  const named = Object.entries(pools).filter((entry): entry is [string, pg.Pool] => entry[1] !== undefined);
+  if (named.length > 0) {
     new Gauge({
       name: 'jetbridge_db_connections',
-      help: 'PostgreSQL connections of the pool, by state.',
-      labelNames: ['state'],
+      // `dbname` as in Concourse's concourse_db_connections: its two pools are named api and backend too.
+      help: 'PostgreSQL connections of the api and backend pools (dbname), by state.',
+      labelNames: ['dbname', 'state'],
       registers: [registry],
       collect() {
-        this.set({ state: 'total' }, pool.totalCount);
-        this.set({ state: 'idle' }, pool.idleCount);
-        this.set({ state: 'waiting' }, pool.waitingCount);
+        for (const [dbname, pool] of named) {
+          this.set({ dbname, state: 'total' }, pool.totalCount);
+          this.set({ dbname, state: 'idle' }, pool.idleCount);
+          this.set({ dbname, state: 'waiting' }, pool.waitingCount);
+        }
       },
     });
   }
