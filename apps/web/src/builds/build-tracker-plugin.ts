@@ -11,8 +11,10 @@ import { BuildTracker } from './build-tracker.js';
 export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Promise<BuildTracker> {
   if (app.hasDecorator('buildTracker')) return app.buildTracker;
   const tracker = await BuildTracker.start({
-    db: ctx.db,
-    pool: ctx.pool,
+    // Builds run on the backend pool; their event streams are read for HTTP clients, on the API's.
+    db: ctx.backendDb,
+    pool: ctx.backendPool,
+    eventReadDb: ctx.db,
     worker: ctx.worker,
     logger: ctx.logger.child({ component: 'build-tracker' }),
     nodeName: ctx.nodeName,
@@ -28,7 +30,7 @@ export async function useBuildTracker(app: FastifyInstance, ctx: AppContext): Pr
   app.decorate('buildTracker', tracker);
   // Old job builds' logs go with the build_log_retention of their jobs (its own loop, beside the tracker).
   const reaper = new BuildLogReaper({
-    db: ctx.db,
+    db: ctx.backendDb,
     logger: ctx.logger.child({ component: 'build-log-reaper' }),
     intervalMs: ctx.config.gcIntervalMs,
     limits: ctx.config.buildLogRetention,

@@ -54,6 +54,8 @@ import { DatabaseStepJournal, forgetStepResults } from './step-journal.js';
 export interface BuildTrackerOptions {
   db: Kysely<Database>;
   pool: pg.Pool;
+  /** Where event stream readers (HTTP clients) page `build_events` from: the API pool; `db` when unset. */
+  eventReadDb?: Kysely<Database>;
   worker: Worker;
   logger: FastifyBaseLogger;
   /** Recorded as `tracked_by` on the builds this node runs. */
@@ -151,7 +153,9 @@ export class BuildTracker {
   private polling = false;
 
   private constructor(private readonly options: BuildTrackerOptions) {
-    this.events = new BuildEventHub(options.db, { pollIntervalMs: options.eventPollMs });
+    this.events = new BuildEventHub(options.eventReadDb ?? options.db, {
+      pollIntervalMs: options.eventPollMs,
+    });
     this.containers = new ContainerRetention(options.containerRetentionMs ?? 5 * 60_000, options.logger);
     this.locks = new BuildTrackingLocks(options.pool, options.logger);
     this.catalog = new DatabaseArtifactCatalog(options.db);

@@ -48,7 +48,7 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
   // from a directory.
   const resourceTypes: ResourceTypeResolver =
     config.runtime === 'kubernetes'
-      ? new ContainerResourceTypeResolver({ imageVersions: new CheckedImageVersions(ctx.db) })
+      ? new ContainerResourceTypeResolver({ imageVersions: new CheckedImageVersions(ctx.backendDb) })
       : new LocalResourceTypeResolver(
           config.resourceTypesDir === undefined ? {} : { directory: config.resourceTypesDir },
         );
@@ -60,9 +60,12 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
   };
 
   // One session for the resource checking locks of this node's checks, of resources and types alike.
-  const checkingLocks = new ResourceCheckingLocks(ctx.pool, ctx.logger.child({ component: 'checker' }));
+  const checkingLocks = new ResourceCheckingLocks(
+    ctx.backendPool,
+    ctx.logger.child({ component: 'checker' }),
+  );
   const resourceTypeChecker = new ResourceTypeChecker({
-    db: ctx.db,
+    db: ctx.backendDb,
     locks: checkingLocks,
     logger: ctx.logger.child({ component: 'checker' }),
     tracker,
@@ -72,8 +75,8 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
     defaultCheckTimeoutMs: config.globalResourceCheckTimeoutMs,
   });
   const checker = Checker.start({
-    db: ctx.db,
-    pool: ctx.pool,
+    db: ctx.backendDb,
+    pool: ctx.backendPool,
     locks: checkingLocks,
     logger: ctx.logger.child({ component: 'checker' }),
     tracker,
@@ -95,7 +98,7 @@ export async function usePipelineBuilds(app: FastifyInstance, ctx: AppContext): 
     scanResourceTypes: () => resourceTypeChecker.scanDue(),
   });
   const jobBuildStarter = new JobBuildStarter({
-    db: ctx.db,
+    db: ctx.backendDb,
     logger: ctx.logger.child({ component: 'job-builds' }),
     tracker,
     credentials,

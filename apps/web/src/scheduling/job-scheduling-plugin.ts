@@ -31,7 +31,7 @@ export async function useJobScheduling(
     options.starter ??
     new LoggingBuildStarter(logger, (buildId) => app.buildTracker.abort(buildId, { force: false }));
   const scheduler = new JobScheduler({
-    db: ctx.db,
+    db: ctx.backendDb,
     starter,
     logger,
     ...(options.inputChecker ? { inputChecker: options.inputChecker } : {}),
