@@ -334,6 +334,8 @@ const EVERY_OPTION_OVERLAY = {
       logLevel: 'debug',
       auth: { duration: '90m' },
       postgres: { maxConns: 15 },
+      apiMaxConns: 12,
+      backendMaxConns: 60,
       bindIp: '127.0.0.1',
       resourceTypesDir: '/opt/resource-types',
       lidarScannerInterval: '20s',
@@ -1058,4 +1060,37 @@ describe('metrics scraping (concourse.web.prometheus)', () => {
     expect(port).toBe('atc');
     expect(containerEnv(objects, webContainer(objects)).CONCOURSE_PROMETHEUS_BIND_PORT).toBeUndefined();
   });
+});
+
+describe("the web pods' two PostgreSQL pools", () => {
+  /** What the web pod's server makes of its env: the two pool sizes (and any deprecation). */
+  async function poolSizes(set: string[]) {
+    const objects = await render([], set);
+    const config = parseWebConfig([], containerEnv(objects, webContainer(objects)), '/');
+    const postgres = only(objects, 'StatefulSet', `${RELEASE}-jetbridge-postgresql`);
+    const args = podSpecOf(postgres).containers.find((c) => c.name === 'postgresql')?.args ?? [];
+    const setting = args[args.indexOf('-c') + 1] ?? '';
+    const maxConnections = Number(/^max_connections=(\d+)$/.exec(setting)?.[1]);
+    return { config, maxConnections };
+  }
+
+  it.each([
+    [[], 10, 50],
+    [['concourse.web.apiMaxConns=4', 'concourse.web.backendMaxConns=120'], 4, 120],
+    // The deprecated value still sizes the backend pool, as the server's --postgres-max-conns does.
+    [['concourse.web.postgres.maxConns=30'], 10, 30],
+    [['concourse.web.postgres.maxConns=30', 'concourse.web.backendMaxConns=70', 'web.replicas=3'], 10, 70],
+  ])(
+    '--set %j: pools of %d and %d; the bundled PostgreSQL takes every pod with both pools full',
+    async (set, api, backend) => {
+      const { config, maxConnections } = await poolSizes(set);
+      expect([config.apiMaxConnections, config.backendMaxConnections]).toEqual([api, backend]);
+      const replicas = Number(
+        /^web\.replicas=(\d+)$/.exec(set.find((s) => s.startsWith('web.')) ?? '')?.[1] ?? 1,
+      );
+      // One pod more than the replicas: a rolling update's surge pod holds its pools too.
+      expect(maxConnections).toBeGreaterThanOrEqual((replicas + 1) * (api + backend) + 10);
+      expect(maxConnections).toBeGreaterThanOrEqual(100);
+    },
+  );
 });
