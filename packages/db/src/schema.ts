@@ -217,6 +217,11 @@ export interface JobsTable {
   last_scheduled: ColumnType<Date, Date | undefined, Date>;
   /** The scheduler's last max-in-flight check refused a pending build (BuildPreparation; migration 0003). */
   max_in_flight_reached: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The job's finished build (latest finished non-rerun, or its latest finished rerun); kept by triggers on
+   * `builds` (migration 0007), never written by the application. */
+  latest_completed_build_id: ColumnType<number | null, never, never>;
+  /** The oldest pending or started build that is not a rerun of an older one; kept like the one above. */
+  next_build_id: ColumnType<number | null, never, never>;
 }
 
 /** Serial groups of a job (a serial job, or one with max_in_flight, is in a group named after itself). */

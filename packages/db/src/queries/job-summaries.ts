@@ -1,11 +1,12 @@
 // Job summaries for lists (`atc.JobSummary`: the pipeline's job list, the dashboard's /api/v1/jobs) in one
 // query: each active job with its finished and next build, its inputs and outputs — only the columns the
 // summary shows (no job config, no build plans), times as Unix seconds, inputs and outputs aggregated per job.
-// A list of 100 jobs is read often (dashboards poll it), so it must not cost a round trip per kind of detail.
+// A list of 100 jobs is read often (dashboards poll it), so it must not cost a round trip per kind of detail,
+// nor a search of each job's builds: the finished and next builds are the ids stored on the job row
+// (migration 0007), joined by primary key.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, Json } from '../schema.js';
 import { markPrepared } from '../prepared-statements.js';
-import { finishedAndNextBuildJoins } from './pipeline-builds.js';
 
 /** A build as the summary shows it; team, pipeline and job names are the job's (a job's builds share them). */
 export interface JobSummaryBuild {
@@ -89,7 +90,8 @@ export async function listJobSummaries(
   const query = sql<SummaryRow>`
     with picked as (
       select j.id, j.name, j.pipeline_id, p.name as pipeline_name, p.instance_vars as pipeline_instance_vars,
-        t.name as team_name, j.paused, j.paused_by, j.paused_at, j.has_new_inputs, j.groups
+        t.name as team_name, j.paused, j.paused_by, j.paused_at, j.has_new_inputs, j.groups,
+        j.latest_completed_build_id, j.next_build_id
       from jobs j
       join pipelines p on p.id = j.pipeline_id
       join teams t on t.id = p.team_id
@@ -123,9 +125,8 @@ export async function listJobSummaries(
       ${unixSeconds(sql`nb.start_time`)} as next_start, ${unixSeconds(sql`nb.end_time`)} as next_end,
       ji.inputs, jo.outputs
     from picked j
-    ${finishedAndNextBuildJoins}
-    left join builds fb on fb.id = f.id
-    left join builds nb on nb.id = n.id
+    left join builds fb on fb.id = j.latest_completed_build_id
+    left join builds nb on nb.id = j.next_build_id
     left join inputs ji on ji.job_id = j.id
     left join outputs jo on jo.job_id = j.id
     order by j.id`.compile(db);

@@ -1,7 +1,7 @@
 // Builds seen from a pipeline: job builds, check builds and pipeline one-off builds, with the names the API
 // shows next to them (job, pipeline, resource, rerun original). Creation of job builds is in ./jobs.ts, of
 // check builds in ./resources.ts; this file reads them (atc/db/build.go `buildsQuery`, build_factory.go
-// pagination, job.go `FinishedAndNextBuild`).
+// pagination, job.go `FinishedAndNextBuild`: the ids stored on the job row).
 import { sql, type Kysely } from 'kysely';
 import type { Database, Json } from '../schema.js';
 import { InvalidPageError, type BuildPage, type BuildRecord } from './builds.js';
@@ -221,32 +221,10 @@ export interface FinishedAndNextBuild {
 }
 
 /**
- * Joins of a query over `jobs j` giving `f.id` (the finished build: the latest finished non-rerun build, or
- * its latest finished rerun) and `n.id` (the next build: the oldest pending or started one that is not a
- * rerun of an older build), as Concourse's `FinishedAndNextBuild` picks them.
- */
-export const finishedAndNextBuildJoins = sql`
-    left join lateral (
-      select max(b.id) as id from builds b
-      where b.job_id = j.id and b.status not in ('pending', 'started') and b.rerun_of is null
-    ) lnr on true
-    left join lateral (
-      select coalesce(
-        (select max(b.id) from builds b
-         where b.job_id = j.id and b.rerun_of = lnr.id and b.status not in ('pending', 'started')),
-        lnr.id) as id
-    ) f on true
-    left join lateral (
-      select min(b.id) as id from builds b
-      where b.job_id = j.id and b.status in ('pending', 'started')
-        and (b.rerun_of is null or b.rerun_of = lnr.id)
-    ) n on true`;
-
-/**
  * For each job: the finished build (the latest completed rerun of the latest completed non-rerun build, else
  * that build) and the next build (the oldest pending or started build that is not a rerun of an older
- * build), as Concourse keeps them in `jobs.latest_completed_build_id` / `next_build_id`. Computed on read
- * here, so whoever finishes a build need not maintain them.
+ * build), as Concourse keeps them in `jobs.latest_completed_build_id` / `next_build_id` — and as JetBridge
+ * does since migration 0007, whose triggers on `builds` keep them.
  */
 export async function findFinishedAndNextBuilds(
   db: Kysely<Database>,
@@ -254,11 +232,13 @@ export async function findFinishedAndNextBuilds(
 ): Promise<Map<number, FinishedAndNextBuild>> {
   const result = new Map<number, FinishedAndNextBuild>();
   if (jobIds.length === 0) return result;
-  const { rows } = await sql<{ job_id: number; finished_id: number | null; next_id: number | null }>`
-    select j.id as job_id, f.id as finished_id, n.id as next_id
-    from jobs j
-    ${finishedAndNextBuildJoins}
-    where j.id in (${sql.join(jobIds.map((id) => sql`${id}`))})`.execute(db);
+  const rows = (
+    await db
+      .selectFrom('jobs')
+      .select(['id', 'latest_completed_build_id', 'next_build_id'])
+      .where('id', 'in', [...jobIds])
+      .execute()
+  ).map((row) => ({ job_id: row.id, finished_id: row.latest_completed_build_id, next_id: row.next_build_id }));
   const buildIds = rows
     .flatMap((row) => [row.finished_id, row.next_id])
     .filter((id): id is number => id !== null);
