@@ -11,6 +11,13 @@ export const API_POOL_APPLICATION_NAME = 'jetbridge-api';
 export const BACKEND_POOL_APPLICATION_NAME = 'jetbridge-backend';
 
 /**
+ * Backend connections held for as long as the node runs by its session advisory locks (SessionAdvisoryLocks:
+ * build tracking, resource checking, and step recovery on Kubernetes). Concourse keeps its lock connections
+ * beside its two pools, so --backend-max-conns counts connections for work only: the backend pool has room
+ * for these on top, else a small pool (Concourse accepts 1) would be all locks and no work.
+ */
+export const LOCK_SESSION_CONNECTIONS = 3;
+/**
  * Connections a node opens besides its pools: the auth listener's LISTEN session, the short-lived ones Kysely
  * opens to cancel a query, and room for an operator's psql.
  */
@@ -26,7 +33,10 @@ export interface PoolSizes {
 export interface DatabasePools {
   /** The HTTP API's and auth's pool (`--api-max-conns`). */
   api: DatabaseHandle;
-  /** Everything else's pool (`--backend-max-conns`): builds, checks, scheduling, GC, recovery. */
+  /**
+   * Everything else's pool: builds, checks, scheduling, GC, recovery — `--backend-max-conns` connections for
+   * that work, plus LOCK_SESSION_CONNECTIONS for the lock sessions.
+   */
   backend: DatabaseHandle;
   close(): Promise<void>;
 }
@@ -44,7 +54,7 @@ export function openDatabasePools(
   const backend = connectDatabase(
     {
       ...connection,
-      maxConnections: sizes.backendMaxConnections,
+      maxConnections: sizes.backendMaxConnections + LOCK_SESSION_CONNECTIONS,
       applicationName: BACKEND_POOL_APPLICATION_NAME,
     },
     (err) => onIdleError('backend', err),
@@ -62,6 +72,9 @@ export function openDatabasePools(
 export function embeddedPostgresMaxConnections(sizes: PoolSizes): number {
   return Math.max(
     POSTGRES_DEFAULT_MAX_CONNECTIONS,
-    sizes.apiMaxConnections + sizes.backendMaxConnections + CONNECTIONS_BESIDE_POOLS,
+    sizes.apiMaxConnections +
+      sizes.backendMaxConnections +
+      LOCK_SESSION_CONNECTIONS +
+      CONNECTIONS_BESIDE_POOLS,
   );
 }

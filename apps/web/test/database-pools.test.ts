@@ -8,7 +8,11 @@ import {
 } from '@jetbridge/db';
 import pg from 'pg';
 import { LISTENER_APPLICATION_NAME } from '../src/auth/auth-change-listener.js';
-import { API_POOL_APPLICATION_NAME, BACKEND_POOL_APPLICATION_NAME } from '../src/database-pools.js';
+import {
+  API_POOL_APPLICATION_NAME,
+  BACKEND_POOL_APPLICATION_NAME,
+  LOCK_SESSION_CONNECTIONS,
+} from '../src/database-pools.js';
 import { ADMIN, loginToken, startTestServer, until, type TestServer } from './harness.js';
 
 /**
@@ -100,16 +104,18 @@ describe('a backend pool that is all taken', () => {
 
   it('leaves the API answering at once: teams, builds, a finished build’s events, a login', async () => {
     const { backendPool, pool: apiPool } = ts.server.ctx;
-    expect(backendPool.options.max).toBe(2);
+    // Two for work, and room for the node's lock sessions (held, as Concourse's lock connections, on top).
+    const backendMax = 2 + LOCK_SESSION_CONNECTIONS;
+    expect(backendPool.options.max).toBe(backendMax);
     expect(apiPool.options.max).toBe(2);
 
     // More sleepers than the backend has connections: every one is taken, and the rest queue.
-    const sleepers = Array.from({ length: 4 }, () =>
+    const sleepers = Array.from({ length: backendMax + 2 }, () =>
       sql`select pg_sleep(${SLEEP_SECONDS})`.execute(ts.server.ctx.backendDb),
     );
     try {
       await until('the backend pool to be full with work queueing', () =>
-        backendPool.totalCount === 2 && backendPool.waitingCount > 0 ? true : undefined,
+        backendPool.totalCount === backendMax && backendPool.waitingCount > 0 ? true : undefined,
       );
 
       // The control: backend work now waits for seconds.
@@ -165,7 +171,7 @@ describe('a backend pool that is all taken', () => {
       expect(login.ms).toBeLessThan(3_000);
 
       // All of that happened while the backend was still full.
-      expect(backendPool.waitingCount + backendPool.totalCount).toBeGreaterThan(2);
+      expect(backendPool.waitingCount + backendPool.totalCount).toBeGreaterThan(backendMax);
       await backendQuery.catch(() => undefined);
     } finally {
       await Promise.allSettled(sleepers);
@@ -222,7 +228,7 @@ describe('under a burst of API requests', () => {
     expect(new Set(statuses)).toEqual(new Set([200]));
     // The burst filled the API pool, and never went past it.
     expect(peaks.get(API_POOL_APPLICATION_NAME)).toBe(3);
-    expect(peaks.get(BACKEND_POOL_APPLICATION_NAME) ?? 0).toBeLessThanOrEqual(4);
+    expect(peaks.get(BACKEND_POOL_APPLICATION_NAME) ?? 0).toBeLessThanOrEqual(4 + LOCK_SESSION_CONNECTIONS);
     // Every connection the node has is one of its pools' or the auth listener's: none escapes the sizes.
     expect([...peaks.keys()].sort()).toEqual(
       [API_POOL_APPLICATION_NAME, BACKEND_POOL_APPLICATION_NAME, LISTENER_APPLICATION_NAME]
@@ -235,7 +241,7 @@ describe('under a burst of API requests', () => {
 
   it('sizes the backend pool from the deprecated --postgres-max-conns, and says so once at start', () => {
     expect(ts.server.ctx.pool.options.max).toBe(3);
-    expect(ts.server.ctx.backendPool.options.max).toBe(4);
+    expect(ts.server.ctx.backendPool.options.max).toBe(4 + LOCK_SESSION_CONNECTIONS);
     const warnings = ts.logs.filter(
       (line) => line.level === 40 && String(line.msg).includes('--postgres-max-conns'),
     );
@@ -256,7 +262,7 @@ describe('under a burst of API requests', () => {
     expect(total('api')).toBeGreaterThanOrEqual(1);
     expect(total('api')).toBeLessThanOrEqual(3);
     expect(total('backend')).toBeGreaterThanOrEqual(1);
-    expect(total('backend')).toBeLessThanOrEqual(4);
+    expect(total('backend')).toBeLessThanOrEqual(4 + LOCK_SESSION_CONNECTIONS);
     expect(text).toMatch(/^jetbridge_db_connections\{dbname="backend",state="waiting"\} \d+$/m);
   });
 });
