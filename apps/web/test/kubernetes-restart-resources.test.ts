@@ -309,24 +309,35 @@ for (const { mode, skip: modeSkip } of ARTIFACT_MODES) {
           token,
         );
         expect(versions.map((v) => v.version['v']).sort()).toEqual(['c1', 'c2']);
-        // The check's end is recorded: the resource shows when it was last checked.
-        const resource = await getJson<{ last_checked?: number }>(
-          pipelineUrl(node.url, 'main', 'waits', '/resources/checked'),
-          token,
-        );
-        expect(resource.last_checked).toBeGreaterThan(0);
+        // The check's end is recorded (just after the build's final status): the resource shows when it was
+        // last checked.
+        await until('the check end to be recorded', async () => {
+          const resource = await getJson<{ last_checked?: number }>(
+            pipelineUrl(node.url, 'main', 'waits', '/resources/checked'),
+            token,
+          );
+          return (resource.last_checked ?? 0) > 0 ? true : undefined;
+        });
       });
 
       it("a resource type's check build (fly check-resource-type) goes on the same way: the type's versions are saved", async () => {
         const { node } = await checkAcrossAKill('/resource-types/nested/check', 'nested');
-        const saved = await sql<{ v: string; checked: boolean }>`
-          select v.version ->> 'v' as v, s.last_check_end_time is not null as checked
-          from resource_types t
-          join resource_config_scopes s on s.id = t.resource_config_scope_id
-          join resource_config_versions v on v.resource_config_scope_id = s.id
-          where t.name = 'nested' and t.check_error is null
-          order by 1`.execute(node.ctx.db);
-        expect(saved.rows).toEqual([
+        // The type's check is recorded just after the build's final status: its scope, its versions, its end.
+        const saved = async () =>
+          (
+            await sql<{ v: string; checked: boolean }>`
+              select v.version ->> 'v' as v, s.last_check_end_time is not null as checked
+              from resource_types t
+              join resource_config_scopes s on s.id = t.resource_config_scope_id
+              join resource_config_versions v on v.resource_config_scope_id = s.id
+              where t.name = 'nested' and t.check_error is null
+              order by 1`.execute(node.ctx.db)
+          ).rows;
+        await until('the type check to be recorded', async () => {
+          const rows = await saved();
+          return rows.length === 2 && rows.every((row) => row.checked) ? true : undefined;
+        }).catch(() => undefined);
+        expect(await saved()).toEqual([
           { v: 'c1', checked: true },
           { v: 'c2', checked: true },
         ]);
