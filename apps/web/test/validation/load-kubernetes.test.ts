@@ -111,7 +111,7 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
         .filter(([, stage]) => stage !== 'done')
         .map(([run, stage]) => `${run}: ${stage}`);
       return (
-        `${count('starting job build')} job builds started (builds: ${builds}), pool waiting ${ts.server.ctx.pool.waitingCount}/${ts.server.ctx.pool.totalCount}, ` +
+        `${count('starting job build')} job builds started (builds: ${builds}), backend pool waiting ${ts.server.ctx.backendPool.waitingCount}/${ts.server.ctx.backendPool.totalCount}, ` +
         `${lines.filter((line) => Number(line['level']) >= 40).length} warnings; ` +
         `unfinished builds ${JSON.stringify(unfinished)}; clients not done ${JSON.stringify(clients)}; ` +
         `pods ${JSON.stringify(pods)}; running execs ${JSON.stringify(execs)}; last lines: ` +
@@ -122,8 +122,8 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
     await warmUp(load, BUILDS, stageOf);
     await collectGarbage(ts);
     const before = await settledCensus(census, (c) => c.pods === 0, 30_000);
-    // How starved the node's DB pool gets under the load (clients waiting for a connection), sampled.
-    const { pool } = ts.server.ctx;
+    // How starved the node's backend DB pool gets under the load (clients waiting for a connection), sampled.
+    const pool = ts.server.ctx.backendPool;
     const poolSamples: Array<{ waiting: number; total: number; idle: number }> = [];
     const sampler = setInterval(
       () => poolSamples.push({ waiting: pool.waitingCount, total: pool.totalCount, idle: pool.idleCount }),
@@ -138,7 +138,7 @@ describeK8s(`load on --runtime kubernetes${skip ? ` [skipped: ${skip}]` : ''}`, 
     const maxWaiting = Math.max(0, ...poolSamples.map((sample) => sample.waiting));
     const starvedSamples = poolSamples.filter((sample) => sample.waiting > 0).length;
     console.log(
-      `kubernetes load: pool of ${pool.options.max}: at most ${maxWaiting} waiting, ${starvedSamples}/${poolSamples.length} samples with waiters`,
+      `kubernetes load: backend pool of ${pool.options.max}: at most ${maxWaiting} waiting, ${starvedSamples}/${poolSamples.length} samples with waiters`,
     );
     expectLoadSucceeded(runs);
     expect(errorLines(ts.logs)).toEqual([]);

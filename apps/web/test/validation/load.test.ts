@@ -32,7 +32,7 @@ afterAll(async () => {
 
 const census = () => takeCensus({ connection: load.ts.postgres.connection, dataDir: load.ts.dataDir });
 /** Pool clients checked out (the tracking-lock connection holds one for good). */
-const poolInUse = () => load.ts.server.ctx.pool.totalCount - load.ts.server.ctx.pool.idleCount;
+const poolInUse = () => load.ts.server.ctx.backendPool.totalCount - load.ts.server.ctx.backendPool.idleCount;
 
 describe('load on the local runtime', () => {
   it(`runs ${BUILDS} pipeline builds and ${BUILDS} fly-execute builds at once, leaking nothing`, async () => {
