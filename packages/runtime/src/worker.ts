@@ -81,7 +81,10 @@ export interface ContainerMetadata {
   type: 'check' | 'get' | 'put' | 'task' | 'run';
   teamName: string;
   stepName?: string;
-  /** The plan node running in it (Concourse's PlanID): unique in the build, unlike the step's name. */
+  /**
+   * The plan node running in it (the PlanID of Concourse's build step container owner): unique in the build,
+   * unlike the step's name. Not shown by the API (Concourse's container JSON has none).
+   */
   planId?: string;
   attempt?: string;
   buildId?: number;
