@@ -6,14 +6,20 @@ import {
   insertBuildEvents,
   sql,
 } from '@jetbridge/db';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { LISTENER_APPLICATION_NAME } from '../src/auth/auth-change-listener.js';
 import {
   API_POOL_APPLICATION_NAME,
   BACKEND_POOL_APPLICATION_NAME,
   LOCK_SESSION_CONNECTIONS,
+  embeddedPostgresMaxConnections,
 } from '../src/database-pools.js';
-import { ADMIN, loginToken, startTestServer, until, type TestServer } from './harness.js';
+import { parseWebConfig } from '../src/config/index.js';
+import { startJetBridge } from '../src/server.js';
+import { ADMIN, jsonLogSink, loginToken, startTestServer, until, type TestServer } from './harness.js';
 
 /**
  * The web node's two PostgreSQL pools, as Concourse's (--api-max-conns, --backend-max-conns): work that goes on
@@ -265,4 +271,26 @@ describe('under a burst of API requests', () => {
     expect(total('backend')).toBeLessThanOrEqual(4 + LOCK_SESSION_CONNECTIONS);
     expect(text).toMatch(/^jetbridge_db_connections\{dbname="backend",state="waiting"\} \d+$/m);
   });
+});
+
+describe('the embedded PostgreSQL', () => {
+  it('is started with max_connections for both pools, full, and what is beside them', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-embedded-pools-'));
+    const config = parseWebConfig(
+      ['--bind-ip', '127.0.0.1', '--bind-port', '0', '--data-dir', dataDir, '--backend-max-conns', '150'],
+      {},
+    );
+    const server = await startJetBridge(config, { logDestination: jsonLogSink([]) });
+    try {
+      const { rows } = await sql<{
+        max: string;
+      }>`select current_setting('max_connections') as max`.execute(server.ctx.db);
+      const expected = embeddedPostgresMaxConnections({ apiMaxConnections: 10, backendMaxConnections: 150 });
+      expect(Number(rows[0]?.max)).toBe(expected);
+      expect(expected).toBeGreaterThanOrEqual(10 + 150 + LOCK_SESSION_CONNECTIONS + 1);
+    } finally {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
