@@ -18,10 +18,12 @@ export interface TestPostgres {
  * cluster, so tests never share state.
  */
 export async function startTestPostgres(
-  options: { user?: string; database?: string } = {},
+  options: { user?: string; database?: string; maxConnections?: number } = {},
 ): Promise<TestPostgres> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-pg-'));
-  const server = await startEmbeddedPostgres({ dataDir, ...options });
+  // Room for a few web nodes on one database (replica tests), each with its api and backend pools full
+  // (10 + 50 + its lock sessions by default): PostgreSQL's default of 100 fits only one.
+  const server = await startEmbeddedPostgres({ dataDir, maxConnections: 300, ...options });
   return {
     connection: server.connection,
     dataDir,
