@@ -177,7 +177,11 @@ export async function startJetBridge(
       runtime.kubernetes.recovery.useResumer(async (build, releaseLock) => {
         // Recovery is backend work: what the build runs with is read through the backend pool.
         const run = await resumedBuildRun({ ...ctx, db: ctx.backendDb, pool: ctx.backendPool }, build);
-        return run === undefined ? 'cannot' : tracker.resumeBuild(build, run, releaseLock);
+        if (run === undefined) return 'cannot';
+        const outcome = await tracker.resumeBuild(build, run, releaseLock);
+        // Not started (closing, or no plan): what the run holds (a check's config lock) is let go now.
+        if (outcome !== 'resumed') run.abandon?.();
+        return outcome;
       });
     }
     // Job scheduling; stopped before the app closes (cleanups run in reverse), so nothing starts meanwhile.

@@ -105,6 +105,8 @@ export interface PipelineBuildRun extends BuildRecorder {
   defaultCheckTimeoutMs?: number;
   /** Called once with the final status, after it is stored. Failures are only logged. */
   onFinished?(status: BuildOutcome): void | Promise<void>;
+  /** Called instead of onFinished when the run is never started (a resume that did not happen). */
+  abandon?(): void;
 }
 
 /** The build could not be created because the node is shutting down. */

@@ -379,10 +379,12 @@ export class Checker {
     const key = configLockKey(resource, config, stored);
     await this.configLocks.lock(key);
     this.checking.add(resource.id);
-    return this.checkRun(build.id, resource, config, stored, build.startTime ?? new Date(), () => {
+    const release = () => {
       this.checking.delete(resource.id);
       void this.configLocks.unlock(key);
-    });
+    };
+    const run = this.checkRun(build.id, resource, config, stored, build.startTime ?? new Date(), release);
+    return { ...run, abandon: release };
   }
 
   /** What a check build runs with: the resource's vars, its scope's versions, and its end recorded. */

@@ -231,10 +231,12 @@ export class ResourceTypeChecker {
     if (loaded === undefined) return undefined;
     await this.options.locks.lock(loaded.lockKey);
     this.checking.add(resourceTypeId);
-    return this.checkRun(build.id, loaded, build.startTime ?? new Date(), () => {
+    const release = () => {
       this.checking.delete(resourceTypeId);
       void this.options.locks.unlock(loaded.lockKey);
-    });
+    };
+    const run = this.checkRun(build.id, loaded, build.startTime ?? new Date(), release);
+    return { ...run, abandon: release };
   }
 
   /** What a type's check build runs with: the type's vars, its scope's versions, and the check recorded. */
