@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { execInPod, type ExecKubeConfig, type ExecResult } from '../exec/index.js';
+import { TextTail } from '../text-tail.js';
 import { FrameDecoder } from './frames.js';
 
 /** Where the helper runs: the step pod's main container, from the emptyDir the init container filled. */
@@ -37,18 +38,6 @@ export function helperProcessId(id: string): string {
   return SAFE_ID.test(id) ? id : `h-${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
 }
 
-/** Keeps the last few KiB of the helper's own stderr, for error messages. */
-class TailCollector extends Writable {
-  private text = '';
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.text = (this.text + chunk.toString('utf8')).slice(-4096);
-    callback();
-  }
-  value(): string {
-    return this.text.trim();
-  }
-}
-
 export interface FramedExecOutcome {
   result?: ExecResult;
   error?: unknown;
@@ -71,7 +60,7 @@ export async function execHelperFramed(
   },
 ): Promise<FramedExecOutcome> {
   const decoder = new FrameDecoder(options.onFrame);
-  const stderr = new TailCollector();
+  const stderr = new TextTail(4096);
   try {
     const result = await execInPod({
       kubeConfig: target.kubeConfig,
@@ -112,7 +101,7 @@ export async function execHelper(
       callback();
     },
   });
-  const stderr = new TailCollector();
+  const stderr = new TextTail(4096);
   const result = await execInPod({
     kubeConfig: target.kubeConfig,
     namespace: target.namespace,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { Writable } from 'node:stream';
 import {
   ArtifactTooLargeError,
   lendTarChunks,
@@ -14,6 +13,7 @@ import type { Logger } from '../logger.js';
 import type { K8sRuntimeMetrics } from '../metrics.js';
 import { outputCollectionError } from '../output-size-limit.js';
 import type { StreamLocation } from '../pods/stream-layout.js';
+import { TextTail } from '../text-tail.js';
 import { receiveOnThisThread, type TarOutReceiver } from './collector-thread.js';
 
 /** A volume of a stream-mode step: the artifact, and where it lives in the pod. */
@@ -49,18 +49,6 @@ export interface TransferReport {
 // helper/tar.go: tar-out's "path not found", tar-in's "unsafe or corrupt archive".
 const EXIT_NOT_FOUND = 3;
 const EXIT_UNSAFE_ARCHIVE = 4;
-
-/** Keeps the helper's small text output (its byte-count report, or an error message). */
-class TextCollector extends Writable {
-  private text = '';
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.text = (this.text + chunk.toString('utf8')).slice(-8192);
-    callback();
-  }
-  value(): string {
-    return this.text.trim();
-  }
-}
 
 /** The `{"jetbridgeTar":{"bytes":N}}` line the helper prints with --report, or undefined. */
 function reportedBytes(text: string): number | undefined {
@@ -215,8 +203,8 @@ async function streamOneIn(volume: StreamedVolume, options: TransferOptions): Pr
   const artifact = await lookupArtifact(options.store, volume);
   // Lent chunks: the transport copies each into a frame before reading on.
   const tar = await lendTarChunks(artifact, '.');
-  const stdout = new TextCollector();
-  const stderr = new TextCollector();
+  const stdout = new TextTail(8192);
+  const stderr = new TextTail(8192);
   let result: ExecResult;
   try {
     result = await execHelperTarIn(volume, options, {

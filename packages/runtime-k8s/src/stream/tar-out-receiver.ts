@@ -1,8 +1,9 @@
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { threadId } from 'node:worker_threads';
 import { extractTar, type ExtractResult } from '@jetbridge/artifact-store';
 import { execInPod, type ExecKubeConfig, type ExecResult } from '../exec/index.js';
 import { outputExtractOptions } from '../output-size-limit.js';
+import { TextTail } from '../text-tail.js';
 
 /**
  * One output's tar-out, as plain data: it crosses to the collector thread (collector-thread.ts) as it is.
@@ -34,18 +35,6 @@ export interface TarOutOutcome {
   threadId: number;
 }
 
-/** Keeps the last 8 KiB of the helper's stderr. */
-class TextCollector extends Writable {
-  private text = '';
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.text = (this.text + chunk.toString('utf8')).slice(-8192);
-    callback();
-  }
-  value(): string {
-    return this.text.trim();
-  }
-}
-
 /**
  * Runs the helper's tar-out in the pod and extracts what it writes into `request.staging`, with the store's
  * extraction rules (traversal-safe). Never rejects: both sides always settle before it returns.
@@ -60,7 +49,7 @@ export async function receiveTarOut(
   const tar = new PassThrough({ highWaterMark: 1 << 20 });
   // Failures surface through extractTar and execInPod; a destroyed intake must not throw on its own.
   tar.on('error', () => undefined);
-  const stderr = new TextCollector();
+  const stderr = new TextTail(8192);
   const stop = new AbortController();
   const execSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   const outcome: Omit<TarOutOutcome, 'stderr' | 'seconds' | 'threadId'> = {};
