@@ -11,6 +11,7 @@ import { migrations } from '../migrations/index.js';
 import type { Database } from '../schema.js';
 import { startTestPostgres, type TestPostgres } from '../testing.js';
 import { finishBuild } from './builds.js';
+import { scheduleJobBuild } from './job-scheduling.js';
 import { createJobBuild, createRerunBuild } from './jobs.js';
 import { savePipeline, type SavedJob } from './pipelines.js';
 import { findFinishedAndNextBuilds } from './pipeline-builds.js';
@@ -230,6 +231,30 @@ describe('jobs.latest_completed_build_id and next_build_id', () => {
     } finally {
       creator.release();
     }
+  });
+
+  it('a pending build aborted while the scheduler lets it through: both finish, no deadlock', async () => {
+    const { db, pool } = database;
+    const jobId = jobIds[1] ?? 0;
+    await sql`update pipelines set paused = false where id = ${pipelineId}`.execute(db);
+    const buildId = await insertPendingBuild(db, jobId, 'scheduled-or-aborted');
+    // The aborting transaction holds the build row (as an UPDATE does before its trigger runs) while the
+    // scheduler starts; then it finishes the build, whose trigger locks the job row. A scheduler holding the
+    // job row by then and waiting for the build row would deadlock with it.
+    const aborter = await pool.connect();
+    try {
+      await aborter.query('begin');
+      await aborter.query('select 1 from builds where id = $1 for no key update', [buildId]);
+      const scheduling = scheduleJobBuild(db, buildId);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await aborter.query(`update builds set status = 'aborted', end_time = now() where id = $1`, [buildId]);
+      await aborter.query('commit');
+      expect(await scheduling).toBe('gone');
+    } finally {
+      aborter.release();
+      await sql`update pipelines set paused = true where id = ${pipelineId}`.execute(db);
+    }
+    expect(await storedIds(db)).toEqual(await searchedIds(db));
   });
 
   it('are filled in from the builds already there when the migration runs, and dropped by its down', async () => {

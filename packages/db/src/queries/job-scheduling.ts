@@ -228,6 +228,9 @@ export type ScheduleBuildResult = 'scheduled' | 'paused' | 'max-in-flight' | 'go
  */
 export async function scheduleJobBuild(db: Kysely<Database>, buildId: number): Promise<ScheduleBuildResult> {
   return db.transaction().execute(async (tx) => {
+    // The build row first, then the job's: finishing a build locks them in that order (the build, then its
+    // job row in the trigger keeping the job's next build id, migration 0007), so a pending build aborted while
+    // it is being scheduled waits here instead of deadlocking on the job row this updates below.
     const { rows } = await sql<{
       job_id: number;
       status: string;
@@ -239,7 +242,8 @@ export async function scheduleJobBuild(db: Kysely<Database>, buildId: number): P
       select b.job_id, b.status, b.scheduled, j.paused as job_paused, p.paused as pipeline_paused,
         j.max_in_flight
       from builds b join jobs j on j.id = b.job_id join pipelines p on p.id = j.pipeline_id
-      where b.id = ${buildId}`.execute(tx);
+      where b.id = ${buildId}
+      for no key update of b`.execute(tx);
     const build = rows[0];
     if (!build || build.status !== 'pending') return 'gone';
     if (build.scheduled) return 'scheduled';
