@@ -13,7 +13,7 @@ import { startTestPostgres, type TestPostgres } from '../testing.js';
 import { finishBuild } from './builds.js';
 import { scheduleJobBuild } from './job-scheduling.js';
 import { createJobBuild, createRerunBuild } from './jobs.js';
-import { savePipeline, type SavedJob } from './pipelines.js';
+import { deletePipeline, savePipeline, type SavedJob } from './pipelines.js';
 import { findFinishedAndNextBuilds } from './pipeline-builds.js';
 import { createTeam } from './teams.js';
 
@@ -283,9 +283,22 @@ describe('jobs.latest_completed_build_id and next_build_id', () => {
     expect(stored).toEqual(await searchedIds(db));
   });
 
-  it('go with their job: destroying the pipeline deletes jobs and builds without an error', async () => {
-    const { db } = database;
-    await db.deleteFrom('pipelines').where('id', '=', pipelineId).execute();
+  it('go with their job: a pipeline destroyed while one of its builds finishes — both done, no deadlock', async () => {
+    const { db, pool } = database;
+    const jobId = jobIds[2] ?? 0;
+    const buildId = await insertPendingBuild(db, jobId, 'finishing');
+    const finisher = await pool.connect();
+    try {
+      await finisher.query('begin');
+      await finisher.query('select 1 from builds where id = $1 for no key update', [buildId]);
+      const destroying = deletePipeline(db, pipelineId);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await finisher.query(`update builds set status = 'succeeded', end_time = now() where id = $1`, [buildId]);
+      await finisher.query('commit');
+      await destroying;
+    } finally {
+      finisher.release();
+    }
     expect(await storedIds(db)).toEqual([]);
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from builds where pipeline_id = ${pipelineId}`.execute(
       db,

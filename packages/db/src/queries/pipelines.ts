@@ -806,7 +806,12 @@ export async function setPipelinePublic(db: Kysely<Database>, id: number, isPubl
 
 /** Destroy a pipeline and, through the foreign keys, its jobs, resources, versions' links and builds. */
 export async function deletePipeline(db: Kysely<Database>, id: number): Promise<void> {
-  await db.deleteFrom('pipelines').where('id', '=', id).execute();
+  await db.transaction().execute(async (tx) => {
+    // Builds before jobs: the cascade would lock the job rows first, then the builds, while finishing a build
+    // locks the build, then its job row (the trigger keeping the job's build ids): the two would deadlock.
+    await tx.deleteFrom('builds').where('pipeline_id', '=', id).execute();
+    await tx.deleteFrom('pipelines').where('id', '=', id).execute();
+  });
 }
 
 /**

@@ -117,6 +117,8 @@ export async function deleteTeam(
         .executeTakeFirstOrThrow();
       if (Number(admins.count) <= 1) return 'last-admin-team';
     }
+    // Builds before the team's pipelines and jobs, in the order finishing a build locks them (see deletePipeline).
+    await tx.deleteFrom('builds').where('team_id', '=', id).execute();
     await tx.deleteFrom('teams').where('id', '=', id).execute();
     return 'deleted';
   });
