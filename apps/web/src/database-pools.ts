@@ -11,15 +11,16 @@ export const API_POOL_APPLICATION_NAME = 'jetbridge-api';
 export const BACKEND_POOL_APPLICATION_NAME = 'jetbridge-backend';
 
 /**
- * Backend connections held for as long as the node runs by its session advisory locks (SessionAdvisoryLocks:
- * build tracking, resource checking, and step recovery on Kubernetes). Concourse keeps its lock connections
- * beside its two pools, so --backend-max-conns counts connections for work only: the backend pool has room
- * for these on top, else a small pool (Concourse accepts 1) would be all locks and no work.
+ * Connections a node holds for as long as it runs beside its pools, for its session advisory locks
+ * (SessionAdvisoryLocks opens one of its own, `jetbridge-locks`, per kind): build tracking, resource
+ * checking, and step recovery on Kubernetes — 3. Concourse, too, opens its lock connections beside its two
+ * pools, so neither pool's size counts them; PostgreSQL's `max_connections` must (here and in the chart's
+ * bundled PostgreSQL).
  */
-export const LOCK_SESSION_CONNECTIONS = 3;
+export const LOCK_CONNECTIONS = 3;
 /**
- * Connections a node opens besides its pools: the auth listener's LISTEN session, the short-lived ones Kysely
- * opens to cancel a query, and room for an operator's psql.
+ * Other connections a node opens besides its pools: the auth listener's LISTEN session, the short-lived ones
+ * Kysely opens to cancel a query, and room for an operator's psql.
  */
 const CONNECTIONS_BESIDE_POOLS = 20;
 /** PostgreSQL's own default `max_connections`, kept as the embedded server's floor. */
@@ -34,8 +35,8 @@ export interface DatabasePools {
   /** The HTTP API's and auth's pool (`--api-max-conns`). */
   api: DatabaseHandle;
   /**
-   * Everything else's pool: builds, checks, scheduling, GC, recovery — `--backend-max-conns` connections for
-   * that work, plus LOCK_SESSION_CONNECTIONS for the lock sessions.
+   * Everything else's pool: builds, checks, scheduling, GC, recovery — `--backend-max-conns` connections, all
+   * for that work (the locks have their own, LOCK_CONNECTIONS).
    */
   backend: DatabaseHandle;
   close(): Promise<void>;
@@ -54,7 +55,7 @@ export function openDatabasePools(
   const backend = connectDatabase(
     {
       ...connection,
-      maxConnections: sizes.backendMaxConnections + LOCK_SESSION_CONNECTIONS,
+      maxConnections: sizes.backendMaxConnections,
       applicationName: BACKEND_POOL_APPLICATION_NAME,
     },
     (err) => onIdleError('backend', err),
@@ -68,13 +69,13 @@ export function openDatabasePools(
   };
 }
 
-/** `max_connections` for the embedded PostgreSQL: both pools full, plus the connections beside them. */
+/**
+ * `max_connections` for the embedded PostgreSQL: both pools full, plus the connections beside them (the lock
+ * connections and the rest).
+ */
 export function embeddedPostgresMaxConnections(sizes: PoolSizes): number {
   return Math.max(
     POSTGRES_DEFAULT_MAX_CONNECTIONS,
-    sizes.apiMaxConnections +
-      sizes.backendMaxConnections +
-      LOCK_SESSION_CONNECTIONS +
-      CONNECTIONS_BESIDE_POOLS,
+    sizes.apiMaxConnections + sizes.backendMaxConnections + LOCK_CONNECTIONS + CONNECTIONS_BESIDE_POOLS,
   );
 }

@@ -9,7 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 import { parseDaemonConfig } from '@jetbridge/artifact-daemon';
 import { optionSpecs, parseWebConfig } from '../src/config/index.js';
-import { LOCK_SESSION_CONNECTIONS } from '../src/database-pools.js';
+import { LOCK_CONNECTIONS } from '../src/database-pools.js';
 import { NODE_CA_CERT_IN_HOST_PATH } from '../src/runtime/kubernetes-runtime.js';
 import { helmBinary } from './helm-binary.js';
 
@@ -1090,8 +1090,8 @@ describe("the web pods' two PostgreSQL pools", () => {
         /^web\.replicas=(\d+)$/.exec(set.find((s) => s.startsWith('web.')) ?? '')?.[1] ?? 1,
       );
       // One pod more than the replicas: a rolling update's surge pod holds its pools too; each pod has its
-      // lock sessions and auth listener beside the pools.
-      const perPod = api + backend + LOCK_SESSION_CONNECTIONS + 1;
+      // lock connections and auth listener beside the pools.
+      const perPod = api + backend + LOCK_CONNECTIONS + 1;
       expect(maxConnections).toBeGreaterThanOrEqual((replicas + 1) * perPod);
       expect(maxConnections).toBeGreaterThanOrEqual(100);
     },

@@ -10,22 +10,29 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import pino from 'pino';
 import { LISTENER_APPLICATION_NAME } from '../src/auth/auth-change-listener.js';
+import { BuildTrackingLocks } from '../src/builds/build-tracking-locks.js';
+import { LOCK_APPLICATION_NAME } from '../src/builds/session-advisory-locks.js';
 import {
   API_POOL_APPLICATION_NAME,
   BACKEND_POOL_APPLICATION_NAME,
-  LOCK_SESSION_CONNECTIONS,
+  LOCK_CONNECTIONS,
   embeddedPostgresMaxConnections,
 } from '../src/database-pools.js';
 import { parseWebConfig } from '../src/config/index.js';
 import { startJetBridge } from '../src/server.js';
+import { createBuild, executePlan, readBuildEvents, statusesOf } from './execute-client.js';
+import { shTask } from './execute-flow.js';
 import { ADMIN, jsonLogSink, loginToken, startTestServer, until, type TestServer } from './harness.js';
 
 /**
  * The web node's two PostgreSQL pools, as Concourse's (--api-max-conns, --backend-max-conns): work that goes on
  * by itself (builds, checks, scheduling, GC) cannot take the connections the HTTP API needs, and the node never
- * holds more connections than the two sizes allow. Real server, real PostgreSQL; what PostgreSQL sees is read
- * from pg_stat_activity on a connection of the test's own.
+ * holds more connections than the two sizes allow. Its session advisory locks (build tracking, checking) are
+ * held on connections of their own beside both pools, as Concourse's lock connections: no pool's connection
+ * goes to them. Real server, real PostgreSQL; what PostgreSQL sees is read from pg_stat_activity on a
+ * connection of the test's own.
  */
 
 const MONITOR_APPLICATION_NAME = 'database-pools-test';
@@ -110,8 +117,8 @@ describe('a backend pool that is all taken', () => {
 
   it('leaves the API answering at once: teams, builds, a finished build’s events, a login', async () => {
     const { backendPool, pool: apiPool } = ts.server.ctx;
-    // Two for work, and room for the node's lock sessions (held, as Concourse's lock connections, on top).
-    const backendMax = 2 + LOCK_SESSION_CONNECTIONS;
+    // Exactly the flag: the lock connections are not the pool's.
+    const backendMax = 2;
     expect(backendPool.options.max).toBe(backendMax);
     expect(apiPool.options.max).toBe(2);
 
@@ -234,20 +241,27 @@ describe('under a burst of API requests', () => {
     expect(new Set(statuses)).toEqual(new Set([200]));
     // The burst filled the API pool, and never went past it.
     expect(peaks.get(API_POOL_APPLICATION_NAME)).toBe(3);
-    expect(peaks.get(BACKEND_POOL_APPLICATION_NAME) ?? 0).toBeLessThanOrEqual(4 + LOCK_SESSION_CONNECTIONS);
-    // Every connection the node has is one of its pools' or the auth listener's: none escapes the sizes.
+    expect(peaks.get(BACKEND_POOL_APPLICATION_NAME) ?? 0).toBeLessThanOrEqual(4);
+    // Every connection the node has is one of its pools', a lock connection or the auth listener's: none
+    // escapes the sizes.
     expect([...peaks.keys()].sort()).toEqual(
-      [API_POOL_APPLICATION_NAME, BACKEND_POOL_APPLICATION_NAME, LISTENER_APPLICATION_NAME]
+      [
+        API_POOL_APPLICATION_NAME,
+        BACKEND_POOL_APPLICATION_NAME,
+        LOCK_APPLICATION_NAME,
+        LISTENER_APPLICATION_NAME,
+      ]
         .filter((name) => peaks.has(name))
         .sort(),
     );
     expect(peaks.get(LISTENER_APPLICATION_NAME) ?? 0).toBeLessThanOrEqual(1);
+    expect(peaks.get(LOCK_APPLICATION_NAME) ?? 0).toBeLessThanOrEqual(LOCK_CONNECTIONS);
     expect(ts.server.ctx.pool.totalCount).toBeLessThanOrEqual(3);
   }, 60_000);
 
   it('sizes the backend pool from the deprecated --postgres-max-conns, and says so once at start', () => {
     expect(ts.server.ctx.pool.options.max).toBe(3);
-    expect(ts.server.ctx.backendPool.options.max).toBe(4 + LOCK_SESSION_CONNECTIONS);
+    expect(ts.server.ctx.backendPool.options.max).toBe(4);
     const warnings = ts.logs.filter(
       (line) => line.level === 40 && String(line.msg).includes('--postgres-max-conns'),
     );
@@ -268,9 +282,89 @@ describe('under a burst of API requests', () => {
     expect(total('api')).toBeGreaterThanOrEqual(1);
     expect(total('api')).toBeLessThanOrEqual(3);
     expect(total('backend')).toBeGreaterThanOrEqual(1);
-    expect(total('backend')).toBeLessThanOrEqual(4 + LOCK_SESSION_CONNECTIONS);
+    expect(total('backend')).toBeLessThanOrEqual(4);
     expect(text).toMatch(/^jetbridge_db_connections\{dbname="backend",state="waiting"\} \d+$/m);
   });
+});
+
+describe('a backend pool of one connection', () => {
+  const TRACKING_LOCK_CLASS = 0x4a42_0001;
+  let ts: TestServer;
+  let token: string;
+  let monitor: pg.Client;
+
+  beforeAll(async () => {
+    ts = await startTestServer({ argv: ['--backend-max-conns', '1'] });
+    token = await loginToken(ts.url, ADMIN);
+    monitor = await ownConnection(ts);
+  }, 120_000);
+
+  afterAll(async () => {
+    await monitor?.end();
+    await ts?.destroy();
+  });
+
+  /** The application_name of the session holding build `id`'s tracking lock; undefined when none holds it. */
+  async function trackingLockHolder(id: number): Promise<string | undefined> {
+    const { rows } = await monitor.query<{ name: string }>(
+      `select a.application_name as name from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        where l.locktype = 'advisory' and l.classid = $1::oid and l.objid = $2::oid and l.objsubid = 2
+          and l.granted`,
+      [TRACKING_LOCK_CLASS, id],
+    );
+    return rows[0]?.name;
+  }
+
+  it('is the flag’s size, and a build runs to its end: its tracking lock is on a lock connection', async () => {
+    expect(ts.server.ctx.backendPool.options.max).toBe(1);
+    const res = await createBuild(
+      ts.url,
+      token,
+      'main',
+      executePlan(shTask('sleep 1; echo tracked'), [], []),
+    );
+    expect(res.status).toBe(201);
+    const build = (await res.json()) as { id: number };
+    // Held while the build runs, by a session of the locks' own.
+    expect(await until('the tracking lock to be seen', () => trackingLockHolder(build.id), 10_000)).toBe(
+      LOCK_APPLICATION_NAME,
+    );
+    const stream = await readBuildEvents(ts.url, token, build.id, { untilTerminalStatus: true });
+    expect(statusesOf(stream.events).at(-1)).toBe('succeeded');
+    await until('the tracking lock to be released', async () =>
+      (await trackingLockHolder(build.id)) === undefined ? true : undefined,
+    );
+
+    // The lock connection stays open beside the pool, which never went past its one connection.
+    const byName = await connectionsByName(monitor, ts.postgres.connection.database);
+    expect(byName.get(LOCK_APPLICATION_NAME)).toBeGreaterThanOrEqual(1);
+    expect(byName.get(LOCK_APPLICATION_NAME)).toBeLessThanOrEqual(LOCK_CONNECTIONS);
+    expect(byName.get(BACKEND_POOL_APPLICATION_NAME) ?? 0).toBeLessThanOrEqual(1);
+    expect(ts.server.ctx.backendPool.totalCount).toBeLessThanOrEqual(1);
+  }, 60_000);
+
+  it('lets tracking locks be taken while its one connection is busy', async () => {
+    const { backendPool, backendDb } = ts.server.ctx;
+    const sleeper = sql`select pg_sleep(5)`.execute(backendDb);
+    const locks = new BuildTrackingLocks(backendPool, pino({ level: 'silent' }));
+    try {
+      await until('the backend pool’s one connection to be busy', () =>
+        backendPool.totalCount === 1 && backendPool.idleCount === 0 ? true : undefined,
+      );
+      const key = 2_000_000_001;
+      const taken = await timed(() => locks.tryAcquire(key));
+      expect(taken.value).toBe(true);
+      expect(taken.ms).toBeLessThan(2_000);
+      expect(await trackingLockHolder(key)).toBe(LOCK_APPLICATION_NAME);
+      // Still busy, still one: the lock took nothing from the pool.
+      expect([backendPool.totalCount, backendPool.idleCount]).toEqual([1, 0]);
+      await locks.release(key);
+      expect(await trackingLockHolder(key)).toBeUndefined();
+    } finally {
+      await locks.close();
+      await sleeper.catch(() => undefined);
+    }
+  }, 60_000);
 });
 
 describe('the embedded PostgreSQL', () => {
@@ -287,7 +381,8 @@ describe('the embedded PostgreSQL', () => {
       }>`select current_setting('max_connections') as max`.execute(server.ctx.db);
       const expected = embeddedPostgresMaxConnections({ apiMaxConnections: 10, backendMaxConnections: 150 });
       expect(Number(rows[0]?.max)).toBe(expected);
-      expect(expected).toBeGreaterThanOrEqual(10 + 150 + LOCK_SESSION_CONNECTIONS + 1);
+      // Both pools full, the lock connections and the auth listener beside them.
+      expect(expected).toBeGreaterThanOrEqual(10 + 150 + LOCK_CONNECTIONS + 1);
     } finally {
       await server.close();
       await rm(dataDir, { recursive: true, force: true });

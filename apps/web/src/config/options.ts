@@ -168,7 +168,7 @@ export const optionSpecs = [
     flag: 'backend-max-conns',
     env: 'CONCOURSE_BACKEND_MAX_CONNS',
     default: '50',
-    help: 'The maximum number of open connections for the backend connection pool (builds, checks, GC); lock sessions hold up to 3 more.',
+    help: 'The maximum number of open connections for the backend connection pool (builds, checks, GC); lock connections are opened beside it.',
   },
   {
     group: 'postgres',
