@@ -176,8 +176,12 @@ export class SessionAdvisoryLocks {
     const idle = Math.max(1, Math.round(this.options.keepaliveIdleSeconds ?? 10));
     // Best effort: a server that refuses (e.g. a pooler in between) still gives working locks.
     await client
-      .query(`set tcp_keepalives_idle = ${idle}; set tcp_keepalives_interval = 5; set tcp_keepalives_count = 3`)
-      .catch((err: unknown) => this.logger.debug({ err }, 'cannot set TCP keepalives on the lock connection'));
+      .query(
+        `set tcp_keepalives_idle = ${idle}; set tcp_keepalives_interval = 5; set tcp_keepalives_count = 3`,
+      )
+      .catch((err: unknown) =>
+        this.logger.debug({ err }, 'cannot set TCP keepalives on the lock connection'),
+      );
     return client;
   }
 
