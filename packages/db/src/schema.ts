@@ -222,6 +222,11 @@ export interface JobsTable {
   latest_completed_build_id: ColumnType<number | null, never, never>;
   /** The oldest pending or started build that is not a rerun of an older one; kept like the one above. */
   next_build_id: ColumnType<number | null, never, never>;
+  /** The summary's inputs, `[name, resource, passed, trigger]` each, sorted by name; null when none. Written
+   * with job_inputs when the config is saved (queries/job-summary-io.ts, migration 0008). */
+  summary_inputs: ColumnType<Array<[string, string, string[], boolean]> | null, never, never>;
+  /** The summary's outputs, `[name, resource]` each, sorted by name; null when none. Written like the above. */
+  summary_outputs: ColumnType<Array<[string, string]> | null, never, never>;
 }
 
 /** Serial groups of a job (a serial job, or one with max_in_flight, is in a group named after itself). */

@@ -6,6 +6,7 @@ import * as buildVarRefs from './0004_build_var_refs.js';
 import * as buildStepResults from './0005_build_step_results.js';
 import * as collectedStepOutput from './0006_collected_step_output.js';
 import * as jobBuildIds from './0007_job_build_ids.js';
+import * as jobSummaryIo from './0008_job_summary_io.js';
 
 /**
  * Every migration, in order. Names sort lexically (kysely requires it); never edit a released one,
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   '0005_build_step_results': buildStepResults,
   '0006_collected_step_output': collectedStepOutput,
   '0007_job_build_ids': jobBuildIds,
+  '0008_job_summary_io': jobSummaryIo,
 };

@@ -2,8 +2,9 @@
 // query: each active job with its finished and next build, its inputs and outputs — only the columns the
 // summary shows (no job config, no build plans), times as Unix seconds, inputs and outputs aggregated per job.
 // A list of 100 jobs is read often (dashboards poll it), so it must not cost a round trip per kind of detail,
-// nor a search of each job's builds: the finished and next builds are the ids stored on the job row
-// (migration 0007), joined by primary key.
+// nor a search of each job's builds, nor aggregating each job's inputs and outputs: the finished and next
+// builds are the ids stored on the job row (migration 0007), joined by primary key, and the inputs and
+// outputs the JSON stored with it when the config was saved (migration 0008, ./job-summary-io.ts).
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, Json } from '../schema.js';
 import { markPrepared } from '../prepared-statements.js';
@@ -84,51 +85,23 @@ export async function listJobSummaries(
   db: Kysely<Database>,
   filter: JobSummaryFilter,
 ): Promise<JobSummaryRecord[]> {
-  // The jobs are picked once (a CTE), and their inputs and outputs aggregated in one grouped pass each over
-  // those jobs' rows, joined back by job id: a correlated aggregate per job would rescan the pipeline's jobs
-  // (to name the `passed` ones) once per job — 100 × 100 rows for a 100-job pipeline.
+  // One row per job: its finished and next build by primary key (ids kept on the job row, migration 0007),
+  // its inputs and outputs as stored when the config was saved (migration 0008) — nothing aggregated here.
   const query = sql<SummaryRow>`
-    with picked as (
-      select j.id, j.name, j.pipeline_id, p.name as pipeline_name, p.instance_vars as pipeline_instance_vars,
-        t.name as team_name, j.paused, j.paused_by, j.paused_at, j.has_new_inputs, j.groups,
-        j.latest_completed_build_id, j.next_build_id
-      from jobs j
-      join pipelines p on p.id = j.pipeline_id
-      join teams t on t.id = p.team_id
-      where j.active and ${filterClause(filter)}
-    ),
-    input_rows as (
-      select ji.job_id, ji.name, r.name as resource, ji.trigger,
-        array_remove(array_agg(pj.name order by pj.id), null) as passed
-      from picked j
-      join job_inputs ji on ji.job_id = j.id
-      join resources r on r.id = ji.resource_id
-      left join jobs pj on pj.id = ji.passed_job_id
-      group by ji.job_id, ji.name, r.name, r.id, ji.trigger, ji.version
-    ),
-    inputs as (
-      select job_id, json_agg(json_build_array(name, resource, passed, trigger) order by name) as inputs
-      from input_rows group by job_id
-    ),
-    outputs as (
-      select jo.job_id, json_agg(json_build_array(jo.name, r.name) order by jo.name, jo.id) as outputs
-      from picked j
-      join job_outputs jo on jo.job_id = j.id
-      join resources r on r.id = jo.resource_id
-      group by jo.job_id
-    )
-    select j.id, j.name, j.pipeline_id, j.pipeline_name, j.pipeline_instance_vars, j.team_name,
-      j.paused, j.paused_by, ${unixSeconds(sql`j.paused_at`)} as paused_at, j.has_new_inputs, j.groups,
+    select j.id, j.name, j.pipeline_id, p.name as pipeline_name, p.instance_vars as pipeline_instance_vars,
+      t.name as team_name, j.paused, j.paused_by, ${unixSeconds(sql`j.paused_at`)} as paused_at,
+      j.has_new_inputs, j.groups,
       fb.id as finished_id, fb.name as finished_name, fb.status as finished_status,
       ${unixSeconds(sql`fb.start_time`)} as finished_start, ${unixSeconds(sql`fb.end_time`)} as finished_end,
       nb.id as next_id, nb.name as next_name, nb.status as next_status,
       ${unixSeconds(sql`nb.start_time`)} as next_start, ${unixSeconds(sql`nb.end_time`)} as next_end,
-      ji.inputs, jo.outputs
-    from picked j
+      j.summary_inputs as inputs, j.summary_outputs as outputs
+    from jobs j
+    join pipelines p on p.id = j.pipeline_id
+    join teams t on t.id = p.team_id
     left join builds fb on fb.id = j.latest_completed_build_id
     left join builds nb on nb.id = j.next_build_id
-    left join inputs ji on ji.job_id = j.id
-    left join outputs jo on jo.job_id = j.id
+    where j.active and ${filterClause(filter)}
     order by j.id`.compile(db);
   // A pipeline's job list is polled (dashboards, `fly jobs`) and its text is fixed: planning it every time took
   // half as long as running it (docs/performance.md).

@@ -2,6 +2,7 @@
 // saving a config with everything it declares, pause/archive/expose, ordering, renaming, destroying.
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { Database, Json, VersionJson } from '../schema.js';
+import { refreshJobSummaryInputsAndOutputs } from './job-summary-io.js';
 
 /** A pipeline with its team's name, as the API presents it. */
 export interface PipelineRecord {
@@ -359,6 +360,8 @@ export async function savePipeline(
     await applyRenames(tx, 'jobs', pipelineId, config.jobs);
     const jobIds = await saveJobs(tx, pipelineId, config.jobs);
     await saveJobInputsAndOutputs(tx, pipelineId, config.jobs, jobIds, resourceIds);
+    // After the renames and job_inputs/job_outputs: the names and rows the job lists show.
+    await refreshJobSummaryInputsAndOutputs(tx, pipelineId);
     await requestScheduleForPipeline(tx, pipelineId);
 
     const pipeline = await findPipelineById(tx, pipelineId);
