@@ -178,6 +178,30 @@ export function errorLines(logs: ReadonlyArray<Record<string, unknown>>): Array<
   return logs.filter((line) => typeof line['level'] === 'number' && line['level'] >= 50);
 }
 
+/**
+ * Runs `work`; if it throws, the server's warnings and errors since `from` are added to the message — a fault
+ * test that fails once in many runs on a loaded machine then says what the server saw.
+ */
+export async function withServerLogsOnFailure<T>(
+  logs: ReadonlyArray<Record<string, unknown>>,
+  work: () => Promise<T>,
+): Promise<T> {
+  const from = logs.length;
+  try {
+    return await work();
+  } catch (error) {
+    const lines = logs
+      .slice(from)
+      .filter((line) => typeof line['level'] === 'number' && line['level'] >= 40)
+      .slice(-30)
+      .map((line) => JSON.stringify(line));
+    if (error instanceof Error && lines.length > 0) {
+      error.message += `\nthe server's warnings and errors meanwhile (last ${lines.length}):\n${lines.join('\n')}`;
+    }
+    throw error;
+  }
+}
+
 /** The harness's {@link harnessUntil}, polling every 250 ms by default (these probes read /proc and the database). */
 export function until<T>(
   what: string,

@@ -6,7 +6,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '@jetbridge/db';
 import { createBuild, executePlan, logText, readBuildEvents, statusesOf } from '../execute-client.js';
 import { ADMIN, loginToken, startTestServer, type TestServer } from '../harness.js';
 import { call, pipelineUrl, setPipeline } from '../pipeline-client.js';
-import { errorLines, until } from './census.js';
+import { errorLines, until, withServerLogsOnFailure } from './census.js';
 import { runExecute, triggerJob, waitForBuild } from './workloads.js';
 
 /**
@@ -65,66 +65,68 @@ function expectComplete(events: Array<{ event_id: string }>, log: string): void 
 
 describe('PostgreSQL restarting mid-build', () => {
   it('loses no event: the builds finish, with every line stored once and in order', async () => {
-    await setPipeline(
-      ts.url,
-      admin,
-      'main',
-      'pgfault',
-      `jobs:\n- name: chatty\n  plan:\n  - task: talk\n    config:\n      platform: linux\n      run: {path: sh, args: [-ec, ${JSON.stringify(chatty)}]}\n`,
-    );
-    expect((await call(pipelineUrl(ts.url, 'main', 'pgfault', '/unpause'), admin, 'PUT')).status).toBe(200);
-    const created = await createBuild(
-      ts.url,
-      admin,
-      'main',
-      executePlan({ platform: 'linux', run: { path: 'sh', args: ['-ec', chatty] } }, [], []),
-    );
-    expect(created.status).toBe(201);
-    const oneOff = (await created.json()) as { id: number };
-    const job = await triggerJob(ts.url, admin, 'pgfault', 'chatty');
+    await withServerLogsOnFailure(ts.logs, async () => {
+      await setPipeline(
+        ts.url,
+        admin,
+        'main',
+        'pgfault',
+        `jobs:\n- name: chatty\n  plan:\n  - task: talk\n    config:\n      platform: linux\n      run: {path: sh, args: [-ec, ${JSON.stringify(chatty)}]}\n`,
+      );
+      expect((await call(pipelineUrl(ts.url, 'main', 'pgfault', '/unpause'), admin, 'PUT')).status).toBe(200);
+      const created = await createBuild(
+        ts.url,
+        admin,
+        'main',
+        executePlan({ platform: 'linux', run: { path: 'sh', args: ['-ec', chatty] } }, [], []),
+      );
+      expect(created.status).toBe(201);
+      const oneOff = (await created.json()) as { id: number };
+      const job = await triggerJob(ts.url, admin, 'pgfault', 'chatty');
 
-    // A watcher on the live stream through the outage, as `fly execute` is.
-    const live = readBuildEvents(ts.url, admin, oneOff.id);
-    await until('the job build to start', async () => {
-      const build = (await call(`${ts.url}/api/v1/builds/${job.id}`, admin)).json<{ status: string }>();
-      return build.status === 'started' ? true : undefined;
+      // A watcher on the live stream through the outage, as `fly execute` is.
+      const live = readBuildEvents(ts.url, admin, oneOff.id);
+      await until('the job build to start', async () => {
+        const build = (await call(`${ts.url}/api/v1/builds/${job.id}`, admin)).json<{ status: string }>();
+        return build.status === 'started' ? true : undefined;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+
+      await stopPostgres();
+      const health = await fetch(`${ts.url}/api/v1/health`);
+      expect(health.status).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const { port, user, database } = ts.postgres.connection;
+      back = await startEmbeddedPostgres({ dataDir: ts.postgres.dataDir, port, user, database });
+
+      const liveResult = await live;
+      expect(liveResult.ended).toBe(true);
+      expect(statusesOf(liveResult.events)).toEqual(['started', 'succeeded']);
+      expectComplete(liveResult.events, logText(liveResult.events));
+
+      for (const buildId of [oneOff.id, job.id]) {
+        const finished = await waitForBuild(ts.url, admin, buildId, 60_000);
+        expect({ buildId, status: finished.status }).toEqual({ buildId, status: 'succeeded' });
+        // Read back from the database once the build is over: what was stored, not what memory held.
+        const stored = await readBuildEvents(ts.url, admin, buildId);
+        expect(stored.ended).toBe(true);
+        expect(statusesOf(stored.events)).toEqual(['started', 'succeeded']);
+        expectComplete(stored.events, logText(stored.events));
+      }
+
+      // The tracking locks were taken again once each, and given back when the builds ended.
+      const locks = await ts.server.ctx.pool.query<{ count: number }>(
+        "select count(*)::int as count from pg_locks where locktype = 'advisory' and classid = $1",
+        [0x4a42_0001],
+      );
+      expect(locks.rows[0]?.count).toBe(0);
+
+      // The node works as before: a new build, its upload and output included.
+      const after = await runExecute(ts.url, admin, scratch, 'after-postgres-restart\n');
+      expect(after.statuses).toEqual(['started', 'succeeded']);
+      expect(after.output).toBe('after-postgres-restart\nran\n');
+      // Outage warnings are expected; nothing may be logged as an error (lost events, failed status writes).
+      expect(errorLines(ts.logs).map((line) => line['msg'])).toEqual([]);
     });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-
-    await stopPostgres();
-    const health = await fetch(`${ts.url}/api/v1/health`);
-    expect(health.status).toBe(503);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    const { port, user, database } = ts.postgres.connection;
-    back = await startEmbeddedPostgres({ dataDir: ts.postgres.dataDir, port, user, database });
-
-    const liveResult = await live;
-    expect(liveResult.ended).toBe(true);
-    expect(statusesOf(liveResult.events)).toEqual(['started', 'succeeded']);
-    expectComplete(liveResult.events, logText(liveResult.events));
-
-    for (const buildId of [oneOff.id, job.id]) {
-      const finished = await waitForBuild(ts.url, admin, buildId, 60_000);
-      expect({ buildId, status: finished.status }).toEqual({ buildId, status: 'succeeded' });
-      // Read back from the database once the build is over: what was stored, not what memory held.
-      const stored = await readBuildEvents(ts.url, admin, buildId);
-      expect(stored.ended).toBe(true);
-      expect(statusesOf(stored.events)).toEqual(['started', 'succeeded']);
-      expectComplete(stored.events, logText(stored.events));
-    }
-
-    // The tracking locks were taken again once each, and given back when the builds ended.
-    const locks = await ts.server.ctx.pool.query<{ count: number }>(
-      "select count(*)::int as count from pg_locks where locktype = 'advisory' and classid = $1",
-      [0x4a42_0001],
-    );
-    expect(locks.rows[0]?.count).toBe(0);
-
-    // The node works as before: a new build, its upload and output included.
-    const after = await runExecute(ts.url, admin, scratch, 'after-postgres-restart\n');
-    expect(after.statuses).toEqual(['started', 'succeeded']);
-    expect(after.output).toBe('after-postgres-restart\nran\n');
-    // Outage warnings are expected; nothing may be logged as an error (lost events, failed status writes).
-    expect(errorLines(ts.logs).map((line) => line['msg'])).toEqual([]);
   }, 120_000);
 });
