@@ -184,14 +184,19 @@ describe('jobs.latest_completed_build_id and next_build_id', () => {
       });
     }
     // Every kind of change happened, and the ids were not trivially empty.
-    for (const op of ['create', 'rerun', 'start', 'finish', 'delete', 'delete-many']) expect(done).toContain(op);
+    for (const op of ['create', 'rerun', 'start', 'finish', 'delete', 'delete-many'])
+      expect(done).toContain(op);
     const stored = await storedIds(db);
     expect(stored.some((row) => row.finished !== null)).toBe(true);
     expect(stored.some((row) => row.next !== null)).toBe(true);
     // The job API's reader returns the stored builds.
     const read = await findFinishedAndNextBuilds(db, jobIds);
     expect(
-      jobIds.map((job) => ({ job, finished: read.get(job)?.finished?.id ?? null, next: read.get(job)?.next?.id ?? null })),
+      jobIds.map((job) => ({
+        job,
+        finished: read.get(job)?.finished?.id ?? null,
+        next: read.get(job)?.next?.id ?? null,
+      })),
     ).toEqual(stored);
   });
 
@@ -293,16 +298,18 @@ describe('jobs.latest_completed_build_id and next_build_id', () => {
       await finisher.query('select 1 from builds where id = $1 for no key update', [buildId]);
       const destroying = deletePipeline(db, pipelineId);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      await finisher.query(`update builds set status = 'succeeded', end_time = now() where id = $1`, [buildId]);
+      await finisher.query(`update builds set status = 'succeeded', end_time = now() where id = $1`, [
+        buildId,
+      ]);
       await finisher.query('commit');
       await destroying;
     } finally {
       finisher.release();
     }
     expect(await storedIds(db)).toEqual([]);
-    const { rows } = await sql<{ n: number }>`select count(*)::int as n from builds where pipeline_id = ${pipelineId}`.execute(
-      db,
-    );
+    const { rows } = await sql<{
+      n: number;
+    }>`select count(*)::int as n from builds where pipeline_id = ${pipelineId}`.execute(db);
     expect(rows[0]?.n).toBe(0);
   });
 });

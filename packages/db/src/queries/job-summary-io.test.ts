@@ -125,7 +125,11 @@ describe('jobs.summary_inputs and summary_outputs', () => {
         job('lint', [input('repo', 'repo', [])], []),
         job(
           'test',
-          [input('repo', 'repo', ['build', 'lint'], true), input('image', 'image', ['build']), input('a', 'repo', [])],
+          [
+            input('repo', 'repo', ['build', 'lint'], true),
+            input('image', 'image', ['build']),
+            input('a', 'repo', []),
+          ],
           [
             { name: 'repo', resource: 'repo' },
             { name: 'image', resource: 'image' },

@@ -238,7 +238,11 @@ export async function findFinishedAndNextBuilds(
       .select(['id', 'latest_completed_build_id', 'next_build_id'])
       .where('id', 'in', [...jobIds])
       .execute()
-  ).map((row) => ({ job_id: row.id, finished_id: row.latest_completed_build_id, next_id: row.next_build_id }));
+  ).map((row) => ({
+    job_id: row.id,
+    finished_id: row.latest_completed_build_id,
+    next_id: row.next_build_id,
+  }));
   const buildIds = rows
     .flatMap((row) => [row.finished_id, row.next_id])
     .filter((id): id is number => id !== null);
