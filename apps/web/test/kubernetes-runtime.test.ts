@@ -291,7 +291,8 @@ for (const { mode, skip } of ARTIFACT_MODES) {
             timeoutMs: 120_000,
           });
           expect(result.stderr).toBe('');
-          expect(result.code).toBe(0);
+          // With fly's output, so that a failed build says why.
+          expect({ code: result.code, stdout: result.stdout }).toMatchObject({ code: 0 });
           // fly prints the label in bold.
           expect(result.stdout).toMatch(new RegExp(`selected worker:\\S*\\s+${workerName}`));
           expect(result.stdout).toContain('hello from fly');
