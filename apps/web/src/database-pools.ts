@@ -48,9 +48,14 @@ export function openDatabasePools(
   sizes: PoolSizes,
   onIdleError: (pool: 'api' | 'backend', err: Error) => void,
 ): DatabasePools {
+  // Connections cut while the pools close (an embedded PostgreSQL stopping right after) are no news.
+  let closing = false;
+  const idleError = (pool: 'api' | 'backend') => (err: Error) => {
+    if (!closing) onIdleError(pool, err);
+  };
   const api = connectDatabase(
     { ...connection, maxConnections: sizes.apiMaxConnections, applicationName: API_POOL_APPLICATION_NAME },
-    (err) => onIdleError('api', err),
+    idleError('api'),
   );
   const backend = connectDatabase(
     {
@@ -58,12 +63,13 @@ export function openDatabasePools(
       maxConnections: sizes.backendMaxConnections,
       applicationName: BACKEND_POOL_APPLICATION_NAME,
     },
-    (err) => onIdleError('backend', err),
+    idleError('backend'),
   );
   return {
     api,
     backend,
     close: async () => {
+      closing = true;
       await Promise.all([api.close(), backend.close()]);
     },
   };

@@ -122,8 +122,12 @@ export async function startJetBridge(
     }
 
     // Concourse's two pools: the API's (--api-max-conns) and everything else's (--backend-max-conns).
+    // The error only: pg-pool hangs the whole client object (its connection parameters, cancel key) on it.
     const pools = openDatabasePools(connection, config, (pool, err) =>
-      logger.warn({ err, pool }, 'idle database connection lost'),
+      logger.warn(
+        { pool, error: err.message, code: (err as { code?: unknown }).code },
+        'idle database connection lost',
+      ),
     );
     cleanups.push(['database pools', () => pools.close()]);
     const backend = pools.backend;

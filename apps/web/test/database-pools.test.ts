@@ -388,4 +388,44 @@ describe('the embedded PostgreSQL', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('says a lost idle connection in one line: the error, not the pg client pg-pool hangs on it', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-embedded-pools-'));
+    const config = parseWebConfig(['--bind-ip', '127.0.0.1', '--bind-port', '0', '--data-dir', dataDir], {});
+    const logs: Array<Record<string, unknown>> = [];
+    const server = await startJetBridge(config, { logDestination: jsonLogSink(logs) });
+    const lost = () => logs.filter((line) => line['msg'] === 'idle database connection lost');
+    try {
+      // An idle connection in the backend pool, cut by the server (as a failover or an admin would).
+      await sql`select 1`.execute(server.ctx.backendDb);
+      await sql`select pg_terminate_backend(pid) from pg_stat_activity
+        where application_name = ${BACKEND_POOL_APPLICATION_NAME} and state = 'idle'`.execute(server.ctx.db);
+      await until('the lost connection to be logged', async () => (lost().length > 0 ? true : undefined));
+      expect(lost()[0]).toMatchObject({
+        pool: 'backend',
+        error: 'terminating connection due to administrator command',
+        code: '57P01',
+      });
+      expect(JSON.stringify(lost())).not.toMatch(/secretKey|connectionParameters/);
+    } finally {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('logs no lost connection when it stops (its embedded PostgreSQL stops right after the pools close)', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-embedded-pools-'));
+    const config = parseWebConfig(['--bind-ip', '127.0.0.1', '--bind-port', '0', '--data-dir', dataDir], {});
+    const logs: Array<Record<string, unknown>> = [];
+    const server = await startJetBridge(config, { logDestination: jsonLogSink(logs) });
+    try {
+      // Idle connections in both pools when the stop comes.
+      await Promise.all([1, 2, 3].map(() => sql`select pg_sleep(0.05)`.execute(server.ctx.backendDb)));
+      await Promise.all([1, 2, 3].map(() => sql`select pg_sleep(0.05)`.execute(server.ctx.db)));
+    } finally {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+    expect(logs.filter((line) => line['msg'] === 'idle database connection lost')).toEqual([]);
+  }, 120_000);
 });
