@@ -67,13 +67,24 @@ async function statusOf(id: number): Promise<string> {
 /** Which of these builds had their logs reaped, by the API: reap_time set and no events left. */
 async function reaped(ids: number[]): Promise<number[]> {
   const result: number[] = [];
-  for (const id of ids) {
+  const reapTime = async (id: number) => {
     const reply = await call(`${ts.url}/api/v1/builds/${id}`, token);
     expect(reply.status).toBe(200);
-    const build = JSON.parse(reply.text) as { reap_time?: number; status: string };
-    const { events } = await readBuildEvents(ts.url, token, id);
-    const logged = events.some((event) => event.event === 'log');
-    if (build.reap_time !== undefined) {
+    return (JSON.parse(reply.text) as { reap_time?: number }).reap_time;
+  };
+  for (const id of ids) {
+    // The reaper may commit between the two reads: read the build on both sides of its events, again until
+    // both say the same (then the events were read on the same side of the commit).
+    let before: number | undefined;
+    let after: number | undefined;
+    let logged: boolean;
+    do {
+      before = await reapTime(id);
+      const { events } = await readBuildEvents(ts.url, token, id);
+      logged = events.some((event) => event.event === 'log');
+      after = await reapTime(id);
+    } while (before !== after);
+    if (after !== undefined) {
       expect(logged).toBe(false);
       result.push(id);
     } else {
