@@ -367,15 +367,29 @@ describe('a backend pool of one connection', () => {
   }, 60_000);
 });
 
+/** A node on the embedded default (its own PostgreSQL) with `flags`, logging into `logs`, for `work`; then stopped. */
+async function withEmbeddedNode(
+  flags: string[],
+  logs: Array<Record<string, unknown>>,
+  work: (server: Awaited<ReturnType<typeof startJetBridge>>) => Promise<void>,
+): Promise<void> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-embedded-pools-'));
+  const config = parseWebConfig(
+    ['--bind-ip', '127.0.0.1', '--bind-port', '0', '--data-dir', dataDir, ...flags],
+    {},
+  );
+  const server = await startJetBridge(config, { logDestination: jsonLogSink(logs) });
+  try {
+    await work(server);
+  } finally {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 describe('the embedded PostgreSQL', () => {
   it('is started with max_connections for both pools, full, and what is beside them', async () => {
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-embedded-pools-'));
-    const config = parseWebConfig(
-      ['--bind-ip', '127.0.0.1', '--bind-port', '0', '--data-dir', dataDir, '--backend-max-conns', '150'],
-      {},
-    );
-    const server = await startJetBridge(config, { logDestination: jsonLogSink([]) });
-    try {
+    await withEmbeddedNode(['--backend-max-conns', '150'], [], async (server) => {
       const { rows } = await sql<{
         max: string;
       }>`select current_setting('max_connections') as max`.execute(server.ctx.db);
@@ -383,19 +397,13 @@ describe('the embedded PostgreSQL', () => {
       expect(Number(rows[0]?.max)).toBe(expected);
       // Both pools full, the lock connections and the auth listener beside them.
       expect(expected).toBeGreaterThanOrEqual(10 + 150 + LOCK_CONNECTIONS + 1);
-    } finally {
-      await server.close();
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    });
   }, 120_000);
 
   it('says a lost idle connection in one line: the error, not the pg client pg-pool hangs on it', async () => {
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-embedded-pools-'));
-    const config = parseWebConfig(['--bind-ip', '127.0.0.1', '--bind-port', '0', '--data-dir', dataDir], {});
     const logs: Array<Record<string, unknown>> = [];
-    const server = await startJetBridge(config, { logDestination: jsonLogSink(logs) });
     const lost = () => logs.filter((line) => line['msg'] === 'idle database connection lost');
-    try {
+    await withEmbeddedNode([], logs, async (server) => {
       // An idle connection in the backend pool, cut by the server (as a failover or an admin would).
       await sql`select 1`.execute(server.ctx.backendDb);
       await sql`select pg_terminate_backend(pid) from pg_stat_activity
@@ -407,25 +415,16 @@ describe('the embedded PostgreSQL', () => {
         code: '57P01',
       });
       expect(JSON.stringify(lost())).not.toMatch(/secretKey|connectionParameters/);
-    } finally {
-      await server.close();
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    });
   }, 120_000);
 
   it('logs no lost connection when it stops (its embedded PostgreSQL stops right after the pools close)', async () => {
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jetbridge-embedded-pools-'));
-    const config = parseWebConfig(['--bind-ip', '127.0.0.1', '--bind-port', '0', '--data-dir', dataDir], {});
     const logs: Array<Record<string, unknown>> = [];
-    const server = await startJetBridge(config, { logDestination: jsonLogSink(logs) });
-    try {
+    await withEmbeddedNode([], logs, async (server) => {
       // Idle connections in both pools when the stop comes.
       await Promise.all([1, 2, 3].map(() => sql`select pg_sleep(0.05)`.execute(server.ctx.backendDb)));
       await Promise.all([1, 2, 3].map(() => sql`select pg_sleep(0.05)`.execute(server.ctx.db)));
-    } finally {
-      await server.close();
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    });
     expect(logs.filter((line) => line['msg'] === 'idle database connection lost')).toEqual([]);
   }, 120_000);
 });
